@@ -1,0 +1,51 @@
+"""Shared pytest set-up: every async test runs on the selected faces.
+
+A test that takes ``face`` runs once per face (asyncio, trio, sync); any other async
+test runs once per event loop (asyncio, trio). ``--face`` narrows the selection, e.g.
+``pytest --face trio`` (nox's backend-parametrized sessions use it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from anyservices.testing import FACES, Face, backend_of
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--face",
+        action="append",
+        choices=FACES,
+        help="run tests on this face only (repeatable; default: all)",
+    )
+
+
+def _selected(config: pytest.Config) -> tuple[Face, ...]:
+    chosen: list[Face] | None = config.getoption("--face")
+    return tuple(chosen) if chosen else FACES
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    faces = _selected(metafunc.config)
+    marker = metafunc.definition.get_closest_marker("faces")
+    if marker is not None:
+        faces = tuple(f for f in faces if f in marker.args)
+    if "face" in metafunc.fixturenames:
+        metafunc.parametrize("face", faces)
+    elif "anyio_backend" in metafunc.fixturenames:
+        backends = [f for f in faces if f != "sync"] or ["asyncio"] * ("sync" in faces)
+        metafunc.parametrize("anyio_backend", [_backend_param(f) for f in backends],
+                             ids=backends)
+
+
+def _backend_param(face: Face) -> Any:
+    return ("asyncio", {"debug": True}) if backend_of(face) == "asyncio" else "trio"
+
+
+@pytest.fixture
+def anyio_backend(face: Face) -> Any:
+    """The event loop of a face-parametrized test."""
+    return _backend_param(face)

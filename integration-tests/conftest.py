@@ -1,0 +1,56 @@
+"""Integration tests: real servers on loopback.
+
+Endpoints come from the environment (``ANYSERVICES_REDIS_URL`` and friends, as printed
+by ``python -m anyservices.devservers start``); when one is missing, the local server
+is started for the session. A server that cannot be had fails the tests loudly: no
+silent skips.
+
+Module names must be unique across folders (``test_redis_*.py``, ``test_mongo_*.py``):
+these folders are not packages, so that ``redis/`` cannot shadow the ``redis`` library.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+_STARTED: dict[str, str] = {}
+
+# Which variables each devserver provides.
+_NEEDS = {
+    "redis": "ANYSERVICES_REDIS_URL",
+    "redis-stack": "ANYSERVICES_REDIS_STACK_URL",
+    "mongo": "ANYSERVICES_MONGO_URL",
+    "s3": "ANYSERVICES_MINIO_ENDPOINT",
+}
+
+
+def server_env(name: str) -> dict[str, str]:
+    """The ``ANYSERVICES_*`` variables for devserver ``name``, starting it if needed."""
+    if _NEEDS[name] not in os.environ and _NEEDS[name] not in _STARTED:
+        from anyservices.devservers import ensure_started  # noqa: PLC0415
+
+        _STARTED.update(ensure_started(only=[name]))
+    env = {k: v for k, v in os.environ.items() if k.startswith("ANYSERVICES_")}
+    return {**_STARTED, **env}
+
+
+@pytest.fixture(scope="session")
+def redis_env() -> dict[str, str]:
+    return server_env("redis")
+
+
+@pytest.fixture(scope="session")
+def redis_stack_env() -> dict[str, str]:
+    return server_env("redis-stack")
+
+
+@pytest.fixture(scope="session")
+def mongo_env() -> dict[str, str]:
+    return server_env("mongo")
+
+
+@pytest.fixture(scope="session")
+def s3_env() -> dict[str, str]:
+    return server_env("s3")

@@ -1,0 +1,413 @@
+"""Generate the typed sync faces from the async classes, or check they are current.
+
+    python scripts/gen_sync_faces.py          # rewrite every src/anyservices/*/_sync.py
+    python scripts/gen_sync_faces.py --check  # exit 1 if one is stale (run by `nox -s lint`)
+
+For each async class named in FACES it writes a ``Sync<Name>`` class whose methods have
+the same names and parameters and run on the shared portal:
+
+- ``async def m(...) -> R``                       -> ``def m(...) -> R`` (a portal call)
+- ``async def m(...)`` with ``yield``, or ``def m(...) -> AsyncIterator[X]``
+                                                  -> ``def m(...) -> Iterator[X]``
+- ``@asynccontextmanager async def m``, or ``def m(...) -> AbstractAsyncContextManager[X]``
+                                                  -> ``def m(...) -> AbstractContextManager[X]``
+- ``__aiter__``                                   -> ``__iter__``
+- plain methods and properties                    -> passed through
+- a result whose type is another async class in FACES is wrapped in its sync face, and
+  a sync face passed as an argument is unwrapped.
+
+Methods a hand-written "extras" base class defines (e.g. decorators, which need the
+caller's thread) are skipped. Lifecycle methods are skipped: ``blocking()`` owns them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import inspect
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+
+@dataclass(frozen=True)
+class Face:
+    module: str  # where the async class lives
+    name: str  # the async class
+    extras: str | None = None  # "module:Class" of a hand-written base with special methods
+
+    @property
+    def sync_name(self) -> str:
+        return f"Sync{self.name}"
+
+
+# One entry per generated file; each service adds its own line(s).
+FACES: dict[str, list[Face]] = {}
+
+SKIP = {"aclose", "close", "__aenter__", "__aexit__", "__blocking__", "__anext__"}
+ASYNC_TO_SYNC = {
+    "AsyncIterator": "Iterator",
+    "AsyncIterable": "Iterable",
+    "AsyncGenerator": "Generator",
+    "AbstractAsyncContextManager": "AbstractContextManager",
+    "AsyncContextManager": "AbstractContextManager",
+}
+ITER_NAMES = {"AsyncIterator", "AsyncIterable", "AsyncGenerator"}
+CM_NAMES = {"AbstractAsyncContextManager", "AsyncContextManager"}
+UNWRAP_AWAITABLE = {"Awaitable", "Coroutine"}
+
+
+def _base_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+class _Annotations(ast.NodeTransformer):
+    """Rewrites an annotation from the async world to the sync one."""
+
+    def __init__(self, faces: dict[str, str]) -> None:
+        self.faces = faces
+        self.mentions_face = False
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:  # noqa: N802 -- ast API
+        name = _base_name(node)
+        if name in UNWRAP_AWAITABLE:
+            inner = node.slice.elts[-1] if isinstance(node.slice, ast.Tuple) else node.slice
+            return self.visit(inner)  # type: ignore[no-any-return]
+        self.generic_visit(node)
+        if name == "AsyncGenerator" and isinstance(node.slice, ast.Tuple):
+            node.slice.elts.append(ast.Constant(None))
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:  # noqa: N802 -- ast API
+        if node.id in self.faces:
+            self.mentions_face = True
+            return ast.Name(self.faces[node.id], node.ctx)
+        if node.id in ASYNC_TO_SYNC:
+            return ast.Name(ASYNC_TO_SYNC[node.id], node.ctx)
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:  # noqa: N802 -- ast API
+        if isinstance(node.value, str):  # a quoted forward reference
+            try:
+                parsed = ast.parse(node.value, mode="eval").body
+            except SyntaxError:
+                return node
+            return ast.Constant(ast.unparse(self.visit(parsed)))
+        return node
+
+
+def _convert(node: ast.expr | None, faces: dict[str, str]) -> tuple[str | None, bool]:
+    if node is None:
+        return None, False
+    tr = _Annotations(faces)
+    new = tr.visit(ast.parse(ast.unparse(node), mode="eval").body)
+    return ast.unparse(new), tr.mentions_face
+
+
+def _has_yield(func: ast.AsyncFunctionDef) -> bool:
+    stack: list[ast.AST] = list(func.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _decorators(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    return {name for d in func.decorator_list if (name := _base_name(d)) is not None}
+
+
+def _kind(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    decorators = _decorators(func)
+    returns = _base_name(func.returns) if func.returns is not None else None
+    if "property" in decorators:
+        return "property"
+    if isinstance(func, ast.AsyncFunctionDef):
+        if "asynccontextmanager" in decorators:
+            return "cm"
+        return "iter" if _has_yield(func) else "call"
+    if returns in ITER_NAMES:
+        return "iter"
+    if returns in CM_NAMES:
+        return "cm"
+    return "plain"
+
+
+def _payload(func: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> str | None:
+    """The type a cm yields / an iterator produces / a call returns, if it is a bare name."""
+    node = func.returns
+    if node is None:
+        return None
+    if kind in {"cm", "iter"} and isinstance(node, ast.Subscript):
+        node = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _signature(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, faces: dict[str, str]
+) -> tuple[str, list[str], set[str]]:
+    """The sync parameter list, the call arguments, and which parameters to unwrap."""
+    a = func.args
+    params: list[str] = []
+    call: list[str] = []
+    unwrap: set[str] = set()
+
+    def render(arg: ast.arg, default: ast.expr | None, prefix: str = "") -> str:
+        ann, mentions = _convert(arg.annotation, faces)
+        if mentions:
+            unwrap.add(arg.arg)
+        text = prefix + arg.arg + (f": {ann}" if ann else "")
+        if default is not None:
+            text += f" = {ast.unparse(default)}" if ann else f"={ast.unparse(default)}"
+        return text
+
+    positional = a.posonlyargs + a.args
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults))
+    defaults += a.defaults
+    for index, (arg, default) in enumerate(zip(positional, defaults, strict=True)):
+        params.append(render(arg, default))
+        if index == len(a.posonlyargs) - 1:
+            params.append("/")
+        if index:  # not self
+            call.append(arg.arg)
+    if a.vararg is not None:
+        params.append(render(a.vararg, None, "*"))
+        call.append(f"*{a.vararg.arg}")
+    elif a.kwonlyargs:
+        params.append("*")
+    for arg, default in zip(a.kwonlyargs, a.kw_defaults, strict=True):
+        params.append(render(arg, default))
+        call.append(f"{arg.arg}={arg.arg}")
+    if a.kwarg is not None:
+        params.append(render(a.kwarg, None, "**"))
+        call.append(f"**{a.kwarg.arg}")
+    call = [_unwrapped(c, unwrap) for c in call]
+    return ", ".join(params), call, unwrap
+
+
+def _unwrapped(arg: str, unwrap: set[str]) -> str:
+    name = arg.split("=")[-1].lstrip("*")
+    if name not in unwrap:
+        return arg
+    if arg.startswith("**"):
+        return f"**{{k: unwrap(v) for k, v in {name}.items()}}"
+    if arg.startswith("*"):
+        return f"*[unwrap(v) for v in {name}]"
+    return arg.replace(name, f"unwrap({name})", 1) if "=" not in arg else (
+        f"{arg.split('=')[0]}=unwrap({name})"
+    )
+
+
+def _method(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, faces: dict[str, str], overloads: bool
+) -> str:
+    kind = _kind(func)
+    name = "__iter__" if func.name == "__aiter__" else func.name
+    params, call, _ = _signature(func, faces)
+    returns, _ = _convert(func.returns, faces)
+    if kind == "cm" and isinstance(func, ast.AsyncFunctionDef) and func.returns is not None:
+        payload_node = func.returns
+        if isinstance(payload_node, ast.Subscript):  # @asynccontextmanager -> AsyncIterator[X]
+            inner, _ = _convert(payload_node.slice, faces)
+            returns = f"AbstractContextManager[{inner}]"
+    if kind == "iter" and isinstance(func, ast.AsyncFunctionDef) and returns is not None:
+        returns = returns.replace("Generator[", "Iterator[", 1) if returns.startswith(
+            "Generator["
+        ) else returns
+    head = f"def {name}({params})" + (f" -> {returns}" if returns else "") + ":"
+    decorators = "".join(f"@{ast.unparse(d)}\n" for d in func.decorator_list
+                         if _base_name(d) in {"property", "overload"})
+    if overloads:
+        return f"{decorators}{head} ...\n"
+    doc = ast.get_docstring(func)
+    body = f'"""{doc.splitlines()[0]}"""\n' if doc else ""
+    target = f"self._wrapped.{func.name}"
+    args = ", ".join(call)
+    payload = _payload(func, kind)
+    wrap = faces.get(payload) if payload else None
+    if kind == "property":
+        value = target
+        body += f"return {wrap}(self._portal, {value})\n" if wrap else f"return {value}\n"
+    elif kind == "call":
+        value = f"self._portal.call({target}{', ' if args else ''}{args})"
+        body += f"return {wrap}(self._portal, {value})\n" if wrap else f"return {value}\n"
+    elif kind == "cm":
+        body += f"return self._portal.wrap_cm({target}({args}){', ' + wrap if wrap else ''})\n"
+    elif kind == "iter":
+        body += f"return self._portal.wrap_iter({target}({args}){', ' + wrap if wrap else ''})\n"
+    elif wrap:
+        body += (f"result = {target}({args})\n"
+                 f"return self if result is self._wrapped else {wrap}(self._portal, result)\n")
+    else:
+        body += f"return {target}({args})\n"
+    return f"{decorators}{head}\n{textwrap.indent(body, '    ')}"
+
+
+def _module_tree(module: str) -> tuple[ast.Module, str]:
+    path = Path(inspect.getfile(importlib.import_module(module)))
+    return ast.parse(path.read_text()), module
+
+
+def _absolute(node: ast.ImportFrom, module: str) -> str:
+    if not node.level:
+        return ast.unparse(node)
+    package = module.split(".")[: -node.level]
+    target = ".".join([*package, node.module] if node.module else package)
+    names = ", ".join(ast.unparse(alias) for alias in node.names)
+    return f"from {target} import {names}"
+
+
+def _imports(tree: ast.Module, module: str) -> tuple[list[str], list[str]]:
+    runtime: list[str] = []
+    typing_only: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            runtime.append(ast.unparse(node))
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            runtime.append(_absolute(node, module))
+        elif isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for sub in node.body:
+                if isinstance(sub, ast.Import):
+                    typing_only.append(ast.unparse(sub))
+                elif isinstance(sub, ast.ImportFrom):
+                    typing_only.append(_absolute(sub, module))
+    return runtime, typing_only
+
+
+def generate(path: str, faces: list[Face]) -> str:
+    names = {face.name: face.sync_name for face in faces}
+    runtime: list[str] = []
+    typing_only: list[str] = []
+    classes: list[str] = []
+    sources: list[str] = []
+    for face in faces:
+        cls = getattr(importlib.import_module(face.module), face.name)
+        runtime.append(f"from {face.module} import {face.name}")
+        bases = f"SyncFace[{face.name}]"
+        skip = set(SKIP)
+        if face.extras:
+            extras_module, extras_name = face.extras.split(":")
+            runtime.append(f"from {extras_module} import {extras_name}")
+            bases = f"{extras_name}, {bases}"
+            skip |= set(vars(getattr(importlib.import_module(extras_module), extras_name)))
+        methods: list[str] = []
+        seen: set[str] = set()
+        for klass in cls.__mro__:
+            if not klass.__module__.startswith("anyservices.") or klass.__module__.startswith(
+                "anyservices._core."
+            ):
+                continue  # the lifecycle base belongs to blocking(), not to the face
+            tree, module = _module_tree(klass.__module__)
+            sources.append(klass.__module__)
+            more_runtime, more_typing = _imports(tree, module)
+            runtime += more_runtime
+            typing_only += more_typing
+            class_def = next(n for n in tree.body
+                             if isinstance(n, ast.ClassDef) and n.name == klass.__name__)
+            defined: list[ast.FunctionDef | ast.AsyncFunctionDef] = [
+                n for n in class_def.body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            ]
+            for func in defined:
+                public = not func.name.startswith("_") or func.name == "__aiter__"
+                if func.name in seen or func.name in skip or not public:
+                    continue
+                if "overload" in _decorators(func):
+                    methods.append(_method(func, names, overloads=True))
+                    continue
+                if any(n is not func and n.name == func.name and "setter" in ast.unparse(n)
+                       for n in defined):
+                    continue
+                seen.add(func.name)
+                methods.append(_method(func, names, overloads=False))
+        doc = f'"""The sync face of :class:`{face.module.split("._")[0]}.{face.name}`."""\n'
+        body = textwrap.indent(doc + "\n".join(methods), "    ")
+        classes.append(f"class {face.sync_name}({bases}):\n{body}")
+    header = (
+        "# AUTOGENERATED by scripts/gen_sync_faces.py from "
+        f"{', '.join(sorted(set(sources)))}.\n"
+        "# Do not edit: change the async code and run `python scripts/gen_sync_faces.py`.\n"
+        "from __future__ import annotations\n\n"
+        "from typing import TYPE_CHECKING\n\n"
+        "from anyservices._core._syncface import SyncFace, unwrap\n"
+    )
+    own_module = path.removeprefix("src/").removesuffix(".py").replace("/", ".")
+    unique_runtime = [line for line in dict.fromkeys(runtime)
+                      if not line.startswith((f"from {own_module} ", "from typing import TYPE_CHECKING"))]
+    unique_typing = [line for line in dict.fromkeys(typing_only)
+                     if line not in unique_runtime and not line.startswith(f"from {own_module} ")]
+    typing_block = "\n".join(
+        [
+            "from collections.abc import Generator, Iterable, Iterator",
+            "from contextlib import AbstractContextManager",
+            *unique_typing,
+        ]
+    )
+    text = (
+        header
+        + "\n".join(unique_runtime)
+        + "\n\nif TYPE_CHECKING:\n"
+        + textwrap.indent(typing_block, "    ")
+        + "\n\n__all__ = ("
+        + "".join(f'"{face.sync_name}", ' for face in faces)
+        + ")\n\n\n"
+        + "\n\n\n".join(classes)
+    )
+    return _format(text, path)
+
+
+def _format(text: str, path: str) -> str:
+    ruff = Path(sys.executable).with_name("ruff")
+    command = [str(ruff) if ruff.exists() else "ruff", "format", "--stdin-filename", path, "-"]
+    return subprocess.run(command, input=text, capture_output=True, text=True,
+                          check=True, cwd=ROOT).stdout
+
+
+def _load_faces() -> None:
+    """Each service declares its faces in ``<service>/_faces.py`` as ``FACES = [...]``."""
+    for spec in sorted((ROOT / "src" / "anyservices").glob("*/_faces.py")):
+        service = spec.parent.name
+        module = importlib.import_module(f"anyservices.{service}._faces")
+        FACES[f"src/anyservices/{service}/_sync.py"] = [
+            Face(*entry) for entry in module.FACES
+        ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a file is stale")
+    options = parser.parse_args()
+    _load_faces()
+    stale = []
+    for path, faces in FACES.items():
+        text = generate(path, faces)
+        target = ROOT / path
+        if options.check:
+            if not target.exists() or target.read_text() != text:
+                stale.append(path)
+        else:
+            target.write_text(text)
+            print(f"wrote {path}")
+    if stale:
+        print("stale sync faces (run `python scripts/gen_sync_faces.py`):", *stale, sep="\n  ")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

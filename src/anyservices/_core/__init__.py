@@ -1,0 +1,1 @@
+"""Machinery every service shares: errors, config, lifecycle, the portal and sync faces."""

@@ -1,0 +1,75 @@
+"""A tiny service used to test the shared lifecycle, blocking() and the test harness."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from pydantic import SecretStr
+
+from anyservices._core._config import ServiceConfig
+from anyservices._core._service import Service, shielded
+from anyservices._core._syncface import SyncFace
+
+if TYPE_CHECKING:
+    from anyservices._core._portal import Portal
+
+
+class ToyConfig(ServiceConfig):
+    env_prefix = "ANYSERVICES_TOY_"
+    host: str = "127.0.0.1"
+    port: int = 1
+    password: SecretStr | None = None
+    fail_open: bool = False
+
+
+class ToyService(Service[ToyConfig]):
+    service_name = "toy"
+
+    def __init__(self, config: ToyConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.events: list[str] = []
+
+    async def _open(self, stack: AsyncExitStack) -> None:
+        tg = await self._start_task_group(stack)
+        stack.push_async_callback(shielded(self._cleanup))
+        if self.config.fail_open:
+            raise ConnectionRefusedError("toy refuses")
+        self.events.append("open")
+        tg.start_soon(anyio.sleep_forever)  # an owned background task
+
+    async def _cleanup(self) -> None:
+        await anyio.sleep(0)
+        self.events.append("closed")
+
+    async def echo(self, value: str) -> str:
+        self._check_open()
+        await anyio.sleep(0)
+        return value
+
+    @asynccontextmanager
+    async def scoped(self) -> AsyncIterator[str]:
+        async with anyio.create_task_group():  # must be exited by the entering task
+            yield "inside"
+
+    async def count(self, n: int) -> AsyncIterator[int]:
+        for i in range(n):
+            yield i
+
+    def __blocking__(self, portal: Portal) -> SyncToy:
+        return SyncToy(portal, self)
+
+
+class SyncToy(SyncFace[ToyService]):
+    """Hand-written here; real services get theirs from scripts/gen_sync_faces.py."""
+
+    def echo(self, value: str) -> str:
+        return self._portal.call(self._wrapped.echo, value)
+
+    def scoped(self) -> Any:
+        return self._portal.wrap_cm(self._wrapped.scoped())
+
+    def count(self, n: int) -> Any:
+        return self._portal.wrap_iter(self._wrapped.count(n))
