@@ -37,8 +37,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("face", faces)
     elif "anyio_backend" in metafunc.fixturenames:
         backends = [f for f in faces if f != "sync"] or ["asyncio"] * ("sync" in faces)
-        metafunc.parametrize("anyio_backend", [_backend_param(f) for f in backends],
-                             ids=backends)
+        metafunc.parametrize("anyio_backend", [_backend_param(f) for f in backends], ids=backends)
 
 
 def _backend_param(face: Face) -> Any:

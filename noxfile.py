@@ -1,9 +1,9 @@
 """Sessions named for what they do; tests and integration are parametrized by face.
 
-    nox -s lint typing                  # static checks
-    nox -s tests integration            # every face (asyncio, trio, sync)
-    nox -s "tests(face='trio')"         # one face
-    nox -s coverage bench docs demo
+nox -s lint typing                  # static checks
+nox -s tests integration            # every face (asyncio, trio, sync)
+nox -s "tests(face='trio')"         # one face
+nox -s coverage bench docs demo
 """
 
 from __future__ import annotations
@@ -52,8 +52,15 @@ def _pytest(session: nox.Session, folder: str, face: str) -> None:
     REPORTS.mkdir(exist_ok=True)
     name = f"{folder}-{face}"
     session.run(
-        "coverage", "run", "-m", "pytest", folder, "--face", face,
-        f"--junitxml={REPORTS / name}.xml", *session.posargs,
+        "coverage",
+        "run",
+        "-m",
+        "pytest",
+        folder,
+        "--face",
+        face,
+        f"--junitxml={REPORTS / name}.xml",
+        *session.posargs,
         env={"COVERAGE_FILE": str(ROOT / f".coverage.{name}")},
     )
 

@@ -13,7 +13,7 @@ async def test_loopback_roundtrip_on_every_face(face: Face) -> None:
             await stream.send(await stream.receive())
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 -- not SQL
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, handler)
         async with await anyio.connect_tcp("127.0.0.1", port) as client:

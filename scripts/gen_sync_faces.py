@@ -80,7 +80,7 @@ class _Annotations(ast.NodeTransformer):
         self.faces = faces
         self.mentions_face = False
 
-    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:  # noqa: N802 -- ast API
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
         name = _base_name(node)
         if name in UNWRAP_AWAITABLE:
             inner = node.slice.elts[-1] if isinstance(node.slice, ast.Tuple) else node.slice
@@ -90,7 +90,7 @@ class _Annotations(ast.NodeTransformer):
             node.slice.elts.append(ast.Constant(None))
         return node
 
-    def visit_Name(self, node: ast.Name) -> ast.expr:  # noqa: N802 -- ast API
+    def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in self.faces:
             self.mentions_face = True
             return ast.Name(self.faces[node.id], node.ctx)
@@ -98,7 +98,7 @@ class _Annotations(ast.NodeTransformer):
             return ast.Name(ASYNC_TO_SYNC[node.id], node.ctx)
         return node
 
-    def visit_Constant(self, node: ast.Constant) -> ast.expr:  # noqa: N802 -- ast API
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
         if isinstance(node.value, str):  # a quoted forward reference
             try:
                 parsed = ast.parse(node.value, mode="eval").body
@@ -201,15 +201,17 @@ def _signature(
 
 
 def _unwrapped(arg: str, unwrap: set[str]) -> str:
-    name = arg.split("=")[-1].lstrip("*")
+    name = arg.rsplit("=", maxsplit=1)[-1].lstrip("*")
     if name not in unwrap:
         return arg
     if arg.startswith("**"):
         return f"**{{k: unwrap(v) for k, v in {name}.items()}}"
     if arg.startswith("*"):
         return f"*[unwrap(v) for v in {name}]"
-    return arg.replace(name, f"unwrap({name})", 1) if "=" not in arg else (
-        f"{arg.split('=')[0]}=unwrap({name})"
+    return (
+        arg.replace(name, f"unwrap({name})", 1)
+        if "=" not in arg
+        else (f"{arg.split('=', maxsplit=1)[0]}=unwrap({name})")
     )
 
 
@@ -226,12 +228,17 @@ def _method(
             inner, _ = _convert(payload_node.slice, faces)
             returns = f"AbstractContextManager[{inner}]"
     if kind == "iter" and isinstance(func, ast.AsyncFunctionDef) and returns is not None:
-        returns = returns.replace("Generator[", "Iterator[", 1) if returns.startswith(
-            "Generator["
-        ) else returns
+        returns = (
+            returns.replace("Generator[", "Iterator[", 1)
+            if returns.startswith("Generator[")
+            else returns
+        )
     head = f"def {name}({params})" + (f" -> {returns}" if returns else "") + ":"
-    decorators = "".join(f"@{ast.unparse(d)}\n" for d in func.decorator_list
-                         if _base_name(d) in {"property", "overload"})
+    decorators = "".join(
+        f"@{ast.unparse(d)}\n"
+        for d in func.decorator_list
+        if _base_name(d) in {"property", "overload"}
+    )
     if overloads:
         return f"{decorators}{head} ...\n"
     doc = ast.get_docstring(func)
@@ -251,8 +258,10 @@ def _method(
     elif kind == "iter":
         body += f"return self._portal.wrap_iter({target}({args}){', ' + wrap if wrap else ''})\n"
     elif wrap:
-        body += (f"result = {target}({args})\n"
-                 f"return self if result is self._wrapped else {wrap}(self._portal, result)\n")
+        body += (
+            f"result = {target}({args})\n"
+            f"return self if result is self._wrapped else {wrap}(self._portal, result)\n"
+        )
     else:
         body += f"return {target}({args})\n"
     return f"{decorators}{head}\n{textwrap.indent(body, '    ')}"
@@ -317,11 +326,11 @@ def generate(path: str, faces: list[Face]) -> str:
             more_runtime, more_typing = _imports(tree, module)
             runtime += more_runtime
             typing_only += more_typing
-            class_def = next(n for n in tree.body
-                             if isinstance(n, ast.ClassDef) and n.name == klass.__name__)
+            class_def = next(
+                n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == klass.__name__
+            )
             defined: list[ast.FunctionDef | ast.AsyncFunctionDef] = [
-                n for n in class_def.body
-                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                n for n in class_def.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
             ]
             for func in defined:
                 public = not func.name.startswith("_") or func.name == "__aiter__"
@@ -330,8 +339,10 @@ def generate(path: str, faces: list[Face]) -> str:
                 if "overload" in _decorators(func):
                     methods.append(_method(func, names, overloads=True))
                     continue
-                if any(n is not func and n.name == func.name and "setter" in ast.unparse(n)
-                       for n in defined):
+                if any(
+                    n is not func and n.name == func.name and "setter" in ast.unparse(n)
+                    for n in defined
+                ):
                     continue
                 seen.add(func.name)
                 methods.append(_method(func, names, overloads=False))
@@ -347,10 +358,13 @@ def generate(path: str, faces: list[Face]) -> str:
         "from anyservices._core._syncface import SyncFace, unwrap\n"
     )
     own_module = path.removeprefix("src/").removesuffix(".py").replace("/", ".")
-    unique_runtime = [line for line in dict.fromkeys(runtime)
-                      if not line.startswith((f"from {own_module} ", "from typing import TYPE_CHECKING"))]
-    unique_typing = [line for line in dict.fromkeys(typing_only)
-                     if line not in unique_runtime and not line.startswith(f"from {own_module} ")]
+    dropped = (f"from {own_module} ", "from typing import TYPE_CHECKING")
+    unique_runtime = [line for line in dict.fromkeys(runtime) if not line.startswith(dropped)]
+    unique_typing = [
+        line
+        for line in dict.fromkeys(typing_only)
+        if line not in unique_runtime and not line.startswith(f"from {own_module} ")
+    ]
     typing_block = "\n".join(
         [
             "from collections.abc import Generator, Iterable, Iterator",
@@ -374,8 +388,9 @@ def generate(path: str, faces: list[Face]) -> str:
 def _format(text: str, path: str) -> str:
     ruff = Path(sys.executable).with_name("ruff")
     command = [str(ruff) if ruff.exists() else "ruff", "format", "--stdin-filename", path, "-"]
-    return subprocess.run(command, input=text, capture_output=True, text=True,
-                          check=True, cwd=ROOT).stdout
+    return subprocess.run(
+        command, input=text, capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
 
 
 def _load_faces() -> None:
@@ -383,9 +398,7 @@ def _load_faces() -> None:
     for spec in sorted((ROOT / "src" / "anyservices").glob("*/_faces.py")):
         service = spec.parent.name
         module = importlib.import_module(f"anyservices.{service}._faces")
-        FACES[f"src/anyservices/{service}/_sync.py"] = [
-            Face(*entry) for entry in module.FACES
-        ]
+        FACES[f"src/anyservices/{service}/_sync.py"] = [Face(*entry) for entry in module.FACES]
 
 
 def main() -> int:

@@ -10,16 +10,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m anyservices")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the demo on asyncio, trio and the sync face")
-    demo.add_argument("--face", action="append", choices=["asyncio", "trio", "sync"],
-                      help="run on this face only (repeatable; default: all three)")
-    demo.add_argument("--no-start", action="store_true",
-                      help="never start local servers; use only the configured ones")
+    demo.add_argument(
+        "--face",
+        action="append",
+        choices=["asyncio", "trio", "sync"],
+        help="run on this face only (repeatable; default: all three)",
+    )
+    demo.add_argument(
+        "--no-start",
+        action="store_true",
+        help="never start local servers; use only the configured ones",
+    )
     options = parser.parse_args(argv)
     if options.command == "demo":
         from ._demo import run_demo  # noqa: PLC0415 -- keep `--help` fast
 
-        return run_demo(faces=options.face or ["asyncio", "trio", "sync"],
-                        start_servers=not options.no_start)
+        return run_demo(
+            faces=options.face or ["asyncio", "trio", "sync"], start_servers=not options.no_start
+        )
     return 2  # pragma: no cover - argparse refuses unknown commands
 
 

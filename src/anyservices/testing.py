@@ -40,7 +40,9 @@ def backend_of(face: Face) -> Backend:
 
 
 @asynccontextmanager
-async def open_face(face: Face, service: S, *, sync_backend: Backend = "asyncio") -> AsyncIterator[S]:
+async def open_face(
+    face: Face, service: S, *, sync_backend: Backend = "asyncio"
+) -> AsyncIterator[S]:
     """Open ``service`` on ``face``; the value has the async API either way."""
     if face != "sync":
         async with service:
@@ -108,8 +110,12 @@ class _AsyncCM:
     async def __aenter__(self) -> Any:
         return await _in_thread(self._cm.__enter__)
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> bool | None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
         return await anyio.to_thread.run_sync(self._cm.__exit__, exc_type, exc, tb)
 
 

@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 from pydantic import SecretStr
 
 from anyservices._core._config import ServiceConfig
@@ -41,12 +42,12 @@ class ToyService(Service[ToyConfig]):
         tg.start_soon(anyio.sleep_forever)  # an owned background task
 
     async def _cleanup(self) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         self.events.append("closed")
 
     async def echo(self, value: str) -> str:
         self._check_open()
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return value
 
     @asynccontextmanager

@@ -21,8 +21,11 @@ class SupportsBlocking(Protocol[T_co]):
     async def __aenter__(self) -> Any: ...
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None, /,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
     ) -> bool | None: ...
 
     def __blocking__(self, portal: Portal, /) -> T_co: ...
@@ -65,8 +68,12 @@ class Blocking(Generic[T]):
     def close(self) -> None:
         self._exit(None, None, None)
 
-    def _exit(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-              tb: TracebackType | None) -> bool:
+    def _exit(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
         portal, cm = self._portal, self._cm
         self._portal = self._cm = None
         if portal is None or cm is None:
@@ -79,8 +86,12 @@ class Blocking(Generic[T]):
     def __enter__(self) -> T:
         return self.open()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
         return self._exit(exc_type, exc, tb)
 
 

@@ -5,14 +5,14 @@ specific class. Service packages subclass them (``RedisError`` and friends), so 
 caller can catch by kind (``NotFoundError``) or by service (``RedisError``)::
 
     AnyServicesError
-    ├── ConfigurationError       bad settings found at run time (pydantic reports bad fields)
+    ├── ConfigurationError       settings that fail at run time (pydantic reports bad fields)
     ├── ServiceClosedError       the service was used outside ``async with`` / after ``aclose()``
     ├── ConnectError             the server could not be reached, or the connection was lost
-    ├── ServiceTimeoutError      a protocol-level timeout from the config expired (also a TimeoutError)
+    ├── ServiceTimeoutError      a timeout set in the config expired (also a TimeoutError)
     ├── AuthenticationError      the server refused the credentials or the request signature
     ├── PermissionDeniedError    authenticated, but not allowed to do this
     ├── NotFoundError            no such key, document, bucket or object
-    ├── ConflictError            a uniqueness or precondition conflict (duplicate key, bucket exists)
+    ├── ConflictError            a uniqueness or precondition conflict (duplicate key, ...)
     ├── CommandError             the server rejected the operation for another reason
     ├── DataError                data could not be encoded, decoded or validated
     └── CircuitOpenError         a circuit breaker refuses calls for now

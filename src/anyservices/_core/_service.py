@@ -40,8 +40,8 @@ def shielded(func: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with anyio.CancelScope(shield=True):
-            result = await func(*args, **kwargs)
-        return result
+            return await func(*args, **kwargs)
+        raise AssertionError("unreachable: a shielded scope does not swallow")  # for mypy
 
     return wrapper
 

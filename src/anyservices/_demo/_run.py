@@ -7,13 +7,15 @@ import sys
 import time
 
 import anyio
+import anyio.lowlevel
 
 from ..testing import Face, backend_of
 
 
 def _configured() -> bool:
-    return any(key.startswith("ANYSERVICES_") and key.endswith(("_URL", "_ENDPOINT"))
-               for key in os.environ)
+    return any(
+        key.startswith("ANYSERVICES_") and key.endswith(("_URL", "_ENDPOINT")) for key in os.environ
+    )
 
 
 def _ensure_servers(start_servers: bool) -> None:
@@ -26,7 +28,7 @@ def _ensure_servers(start_servers: bool) -> None:
 
 
 async def _portal_step() -> str:
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
     return "event loop ready"
 
 
