@@ -36,7 +36,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "face" in metafunc.fixturenames:
         metafunc.parametrize("face", faces)
     elif "anyio_backend" in metafunc.fixturenames:
-        backends = [f for f in faces if f != "sync"] or ["asyncio"] * ("sync" in faces)
+        backends: list[Face] = [f for f in faces if f != "sync"] or ["asyncio"] * ("sync" in faces)
         metafunc.parametrize("anyio_backend", [_backend_param(f) for f in backends], ids=backends)
 
 

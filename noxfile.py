@@ -45,7 +45,8 @@ def typing(session: nox.Session) -> None:
     """mypy --strict and pyright strict over src and tests (tests/typing pins the faces)."""
     install(session, "typing", "test", "lint")
     session.run("mypy")
-    session.run("pyright")
+    python = Path(session.virtualenv.location) / "bin" / "python"
+    session.run("pyright", "--pythonpath", str(python))
 
 
 def _pytest(session: nox.Session, folder: str, face: str) -> None:

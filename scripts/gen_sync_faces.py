@@ -224,8 +224,11 @@ def _method(
     returns, _ = _convert(func.returns, faces)
     if kind == "cm" and isinstance(func, ast.AsyncFunctionDef) and func.returns is not None:
         payload_node = func.returns
-        if isinstance(payload_node, ast.Subscript):  # @asynccontextmanager -> AsyncIterator[X]
-            inner, _ = _convert(payload_node.slice, faces)
+        if isinstance(
+            payload_node, ast.Subscript
+        ):  # @asynccontextmanager -> AsyncGenerator[X, None]
+            node = payload_node.slice
+            inner, _ = _convert(node.elts[0] if isinstance(node, ast.Tuple) else node, faces)
             returns = f"AbstractContextManager[{inner}]"
     if kind == "iter" and isinstance(func, ast.AsyncFunctionDef) and returns is not None:
         returns = (

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar, cast
@@ -42,7 +42,7 @@ def backend_of(face: Face) -> Backend:
 @asynccontextmanager
 async def open_face(
     face: Face, service: S, *, sync_backend: Backend = "asyncio"
-) -> AsyncIterator[S]:
+) -> AsyncGenerator[S, None]:
     """Open ``service`` on ``face``; the value has the async API either way."""
     if face != "sync":
         async with service:
@@ -63,11 +63,11 @@ async def _in_thread(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
 
 def _adapt(value: Any) -> Any:
     if isinstance(value, SyncFace):
-        return AsyncView(value)
+        return AsyncView(value)  # pyright: ignore[reportUnknownArgumentType]
     if isinstance(value, AbstractContextManager):
-        return _AsyncCM(value)
+        return _AsyncCM(cast("AbstractContextManager[Any]", value))
     if isinstance(value, Iterator):
-        return _AsyncIter(value)
+        return _AsyncIter(value)  # pyright: ignore[reportUnknownArgumentType]
     return value
 
 
@@ -76,7 +76,7 @@ class AsyncView:
 
     def __init__(self, face: SyncFace[Any]) -> None:
         self._face = face
-        self._async = face._wrapped  # noqa: SLF001 -- to learn which methods are coroutines
+        self._async: Any = face._wrapped  # noqa: SLF001 -- to learn which methods are coroutines
 
     def __repr__(self) -> str:
         return f"<AsyncView of {self._face!r}>"
@@ -88,7 +88,7 @@ class AsyncView:
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._face, name)
-        original = getattr(type(self._async), name, None)
+        original: object = getattr(self._async.__class__, name, None)
         if isinstance(original, property) or not callable(target):
             return _adapt(target)
         if inspect.iscoroutinefunction(original):

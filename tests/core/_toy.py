@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,7 @@ class ToyService(Service[ToyConfig]):
         return value
 
     @asynccontextmanager
-    async def scoped(self) -> AsyncIterator[str]:
+    async def scoped(self) -> AsyncGenerator[str, None]:
         async with anyio.create_task_group():  # must be exited by the entering task
             yield "inside"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from ._portal import Backend, Portal, acquire_portal, release_portal
 from ._syncface import SyncFace
@@ -61,8 +62,7 @@ class Blocking(Generic[T]):
             raise
         self._portal, self._cm = portal, cm
         face = self._service.__blocking__(portal)
-        if isinstance(face, SyncFace):
-            face._on_close = self.close  # noqa: SLF001
+        _close_with(face, self.close)
         return face
 
     def close(self) -> None:
@@ -93,6 +93,12 @@ class Blocking(Generic[T]):
         tb: TracebackType | None,
     ) -> bool:
         return self._exit(exc_type, exc, tb)
+
+
+def _close_with(face: object, close: Callable[[], None]) -> None:
+    """Let ``face.close()`` close what opened it."""
+    if isinstance(face, SyncFace):
+        cast("SyncFace[object]", face)._on_close = close  # noqa: SLF001
 
 
 def blocking(service: SupportsBlocking[T], *, backend: Backend = "asyncio") -> Blocking[T]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from ._portal import Portal
 
@@ -41,4 +41,6 @@ class SyncFace(Generic[W]):
 
 def unwrap(value: object) -> object:
     """Hand the async object back to async code when a sync face is passed as argument."""
-    return value._wrapped if isinstance(value, SyncFace) else value  # noqa: SLF001
+    if isinstance(value, SyncFace):
+        return cast("SyncFace[object]", value)._wrapped  # noqa: SLF001
+    return value
