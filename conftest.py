@@ -48,3 +48,19 @@ def _backend_param(face: Face) -> Any:
 def anyio_backend(face: Face) -> Any:
     """The event loop of a face-parametrized test."""
     return _backend_param(face)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Plain (non-async) tests run once: in the sync face's session, or when no face is chosen."""
+    if "sync" in _selected(config):
+        return
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        names = params.params if params is not None else {}
+        is_async = "face" in names or "anyio_backend" in names
+        (keep if is_async else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
