@@ -83,7 +83,7 @@ class Portal:
         def main() -> None:
             try:
                 anyio.run(self._main, ready, backend=self.backend)
-            except BaseException as exc:  # reported to start(), which re-raises it
+            except BaseException as exc:  # noqa: BLE001 -- reported to start(), which re-raises it
                 failure.append(exc)
                 ready.set()
 
@@ -134,13 +134,23 @@ class Portal:
             raise
         return cast("T", waiter.result())
 
-    def _spawn(self, func: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
-               kwargs: dict[str, Any], waiter: _Waiter) -> None:
+    def _spawn(
+        self,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        waiter: _Waiter,
+    ) -> None:
         assert self._task_group is not None  # noqa: S101 -- set before _schedule exists
         self._task_group.start_soon(self._run, func, args, kwargs, waiter)
 
-    async def _run(self, func: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
-                   kwargs: dict[str, Any], waiter: _Waiter) -> None:
+    async def _run(
+        self,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        waiter: _Waiter,
+    ) -> None:
         try:
             with anyio.CancelScope() as scope:
                 waiter.scope = scope
@@ -150,10 +160,11 @@ class Portal:
                     waiter.value = await func(*args, **kwargs)
                 except anyio.get_cancelled_exc_class():
                     raise
-                except BaseException as exc:  # handed to the waiting thread, which re-raises it
+                except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread, which re-raises it
                     waiter.error = exc
             if scope.cancelled_caught and waiter.error is None and waiter.value is _EMPTY:
-                waiter.error = anyio.get_cancelled_exc_class()()
+                # Only its interrupted caller cancels a call, and it is not waiting.
+                waiter.error = RuntimeError("the call was cancelled by its caller")
         finally:
             if waiter.error is None and waiter.value is _EMPTY:
                 waiter.error = ServiceClosedError("the portal stopped while the call ran")
@@ -176,14 +187,16 @@ class Portal:
         """Turn an async context manager into a ``with`` block run by one loop task."""
         return _SyncContextManager(self, cm, wrap)
 
-    def wrap_iter(self, iterator: AsyncIterator[T],
-                  wrap: Callable[[Portal, T], Any] | None = None) -> Iterator[Any]:
+    def wrap_iter(
+        self, iterator: AsyncIterator[T], wrap: Callable[[Portal, T], Any] | None = None
+    ) -> Iterator[Any]:
         """Turn an async iterator into an iterator; leaving the loop early closes it."""
         return _iterate(self, iterator, wrap)
 
 
-def _iterate(portal: Portal, iterator: AsyncIterator[T],
-             wrap: Callable[[Portal, T], Any] | None) -> Iterator[Any]:
+def _iterate(
+    portal: Portal, iterator: AsyncIterator[T], wrap: Callable[[Portal, T], Any] | None
+) -> Iterator[Any]:
     try:
         while True:
             try:
@@ -204,8 +217,12 @@ class _SyncContextManager(AbstractContextManager[Any]):
     enter and exit of the async context manager both happen in the same host task.
     """
 
-    def __init__(self, portal: Portal, cm: AbstractAsyncContextManager[Any],
-                 wrap: Callable[[Portal, Any], Any] | None) -> None:
+    def __init__(
+        self,
+        portal: Portal,
+        cm: AbstractAsyncContextManager[Any],
+        wrap: Callable[[Portal, Any], Any] | None,
+    ) -> None:
         self._portal = portal
         self._cm = cm
         self._wrap = wrap
@@ -232,7 +249,7 @@ class _SyncContextManager(AbstractContextManager[Any]):
         self._exit_requested = exit_requested = anyio.Event()
         try:
             entered.value = await self._cm.__aenter__()
-        except BaseException as exc:  # the enter failed: report it to __enter__
+        except BaseException as exc:  # noqa: BLE001 -- the enter failed: __enter__ re-raises it
             entered.error = exc
             return None
         finally:
@@ -245,8 +262,12 @@ class _SyncContextManager(AbstractContextManager[Any]):
             raise
         return await self._cm.__aexit__(*self._exit_info)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
         done, event = self._done, self._exit_requested
         if done is None or event is None:
             raise RuntimeError("__exit__ without __enter__")
