@@ -7,7 +7,7 @@ The same service objects run on asyncio and trio, and in synchronous code throug
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._core._blocking import Blocking as Blocking
 from ._core._blocking import blocking as blocking
@@ -25,27 +25,9 @@ from ._core._errors import ServiceClosedError as ServiceClosedError
 from ._core._errors import ServiceTimeoutError as ServiceTimeoutError
 from ._version import __version__ as __version__
 
-if TYPE_CHECKING:
-    from .http import HttpConfig as HttpConfig
-    from .http import HttpService as HttpService
-    from .minio import MinioConfig as MinioConfig
-    from .minio import MinioService as MinioService
-    from .mongo import MongoConfig as MongoConfig
-    from .mongo import MongoService as MongoService
-    from .redis import RedisConfig as RedisConfig
-    from .redis import RedisService as RedisService
-
 # Services load on first use, so `import anyservices` does not import every driver.
-_LAZY = {
-    "HttpConfig": "http",
-    "HttpService": "http",
-    "MinioConfig": "minio",
-    "MinioService": "minio",
-    "MongoConfig": "mongo",
-    "MongoService": "mongo",
-    "RedisConfig": "redis",
-    "RedisService": "redis",
-}
+# Each service adds its names here (and under TYPE_CHECKING) when it lands.
+_LAZY: dict[str, str] = {}
 
 __all__ = (
     "AnyServicesError",
@@ -57,27 +39,23 @@ __all__ = (
     "ConflictError",
     "ConnectError",
     "DataError",
-    "HttpConfig",
-    "HttpService",
-    "MinioConfig",
-    "MinioService",
-    "MongoConfig",
-    "MongoService",
     "NotFoundError",
     "PermissionDeniedError",
-    "RedisConfig",
-    "RedisService",
     "ServiceClosedError",
     "ServiceTimeoutError",
     "__version__",
     "blocking",
 )
 
+
 # Public objects say where users import them from (as anyio and httpcore do).
-for _name in __all__:
-    if _name not in _LAZY and _name != "__version__":
-        globals()[_name].__module__ = __name__
-del _name
+def _set_public_module() -> None:
+    for name in __all__:
+        if name not in _LAZY and name != "__version__":
+            globals()[name].__module__ = __name__
+
+
+_set_public_module()
 
 
 def __getattr__(name: str) -> Any:

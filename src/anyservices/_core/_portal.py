@@ -183,7 +183,7 @@ class Portal:
         self,
         cm: AbstractAsyncContextManager[T],
         wrap: Callable[[Portal, T], Any] | None = None,
-    ) -> AbstractContextManager[Any]:
+    ) -> AbstractContextManager[Any, bool]:
         """Turn an async context manager into a ``with`` block run by one loop task."""
         return _SyncContextManager(self, cm, wrap)
 
@@ -210,7 +210,7 @@ def _iterate(
             portal.call(aclose)
 
 
-class _SyncContextManager(AbstractContextManager[Any]):
+class _SyncContextManager(AbstractContextManager[Any, bool]):
     """Hosts ``async with cm`` in one loop task between ``__enter__`` and ``__exit__``.
 
     Cancel scopes and task groups must be exited by the task that entered them, so the

@@ -7,7 +7,6 @@ import sys
 import time
 
 import anyio
-import anyio.lowlevel
 
 from ..testing import Face, backend_of
 
@@ -25,11 +24,6 @@ def _ensure_servers(start_servers: bool) -> None:
 
     print("no servers configured: starting local ones (first time takes a minute) ...")
     os.environ.update(ensure_started())
-
-
-async def _portal_step() -> str:
-    await anyio.lowlevel.checkpoint()
-    return "event loop ready"
 
 
 def run_demo(faces: list[str], *, start_servers: bool = True) -> int:
