@@ -43,7 +43,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict and pyright strict over src and tests (tests/typing pins the faces)."""
-    install(session, "typing", "test", "lint")
+    install(session, "typing", "test", "lint", "devservers")
     session.run("mypy")
     python = Path(session.virtualenv.location) / "bin" / "python"
     session.run("pyright", "--pythonpath", str(python))
