@@ -1,0 +1,37 @@
+"""Redis on our own anyio RESP3 transport, for asyncio, trio and sync code."""
+
+from __future__ import annotations
+
+from ._client import PoolStatistics as PoolStatistics
+from ._config import RedisConfig as RedisConfig
+from ._errors import RedisAuthenticationError as RedisAuthenticationError
+from ._errors import RedisConnectError as RedisConnectError
+from ._errors import RedisDataError as RedisDataError
+from ._errors import RedisError as RedisError
+from ._errors import RedisPermissionError as RedisPermissionError
+from ._errors import RedisResponseError as RedisResponseError
+from ._errors import RedisTimeoutError as RedisTimeoutError
+from ._errors import RedisWatchError as RedisWatchError
+from ._service import RedisService as RedisService
+
+__all__ = (
+    "PoolStatistics",
+    "RedisAuthenticationError",
+    "RedisConfig",
+    "RedisConnectError",
+    "RedisDataError",
+    "RedisError",
+    "RedisPermissionError",
+    "RedisResponseError",
+    "RedisService",
+    "RedisTimeoutError",
+    "RedisWatchError",
+)
+
+
+def _set_public_module() -> None:
+    for name in __all__:
+        globals()[name].__module__ = __name__
+
+
+_set_public_module()

@@ -1,0 +1,209 @@
+"""The connection layer the service uses: connecting, the handshake, and a small pool.
+
+Commands share ``multiplexed_connections`` pipelined connections (each picked by the
+fewest pending replies); a broken one is replaced on the next call. The client owns
+no task group: readers run in the one its owner passes to :meth:`open`.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.abc
+import hiredis
+
+from ._config import RedisConfig
+from ._connection import Connection
+from ._errors import RedisConnectError, RedisTimeoutError, response_error
+from ._protocol import Arg
+
+__all__ = ("PoolStatistics", "RedisClient")
+
+
+@dataclass(frozen=True)
+class PoolStatistics:
+    connections: int
+    pending_replies: int
+    commands_sent: int
+    batches_sent: int
+    reconnects: int
+
+
+class RedisClient:
+    """Connects, authenticates and hands commands to pipelined connections."""
+
+    def __init__(self, config: RedisConfig, *, logger: logging.Logger) -> None:
+        self._config = config
+        self._logger = logger
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._connections: list[Connection | None] = [None] * config.multiplexed_connections
+        self._connect_lock = anyio.Lock()
+        self._reconnects = 0
+        self._closed_stats = (0, 0)
+
+    async def open(self, task_group: anyio.abc.TaskGroup) -> None:
+        """Connect the first connection now, so a bad address or password fails at once."""
+        self._task_group = task_group
+        self._connections[0] = await self._connect()
+
+    async def aclose(self) -> None:
+        for index, connection in enumerate(self._connections):
+            if connection is not None:
+                await connection.aclose()
+            self._connections[index] = None
+
+    def statistics(self) -> PoolStatistics:
+        live = [c for c in self._connections if c is not None]
+        return PoolStatistics(
+            connections=sum(not c.broken for c in live),
+            pending_replies=sum(c.pending for c in live),
+            commands_sent=sum(c.commands_sent for c in live) + self._closed_stats[0],
+            batches_sent=sum(c.batches_sent for c in live) + self._closed_stats[1],
+            reconnects=self._reconnects,
+        )
+
+    async def execute(self, *args: Arg, decode: bool | None = None) -> Any:
+        """Run one command; an error reply raises the matching RedisError."""
+        connection = self._pick()
+        if connection is None:
+            connection = await self._replace_broken()
+        reply = await connection.execute(args, decode)
+        if isinstance(reply, hiredis.ReplyError):
+            raise response_error(str(reply), _command_name(args))
+        return reply
+
+    async def execute_many(
+        self, commands: Sequence[Sequence[Arg]], *, decode: bool | None = None
+    ) -> list[Any]:
+        """Run commands back to back on one connection; error replies come back as values."""
+        connection = self._pick()
+        if connection is None:
+            connection = await self._replace_broken()
+        replies = await connection.execute_many(commands, decode)
+        return [
+            response_error(str(reply), _command_name(args))
+            if isinstance(reply, hiredis.ReplyError)
+            else reply
+            for args, reply in zip(commands, replies, strict=True)
+        ]
+
+    def _pick(self) -> Connection | None:
+        best: Connection | None = None
+        for connection in self._connections:
+            if connection is None or connection.broken:
+                return None  # fill or replace it first
+            if best is None or connection.pending < best.pending:
+                best = connection
+        return best
+
+    async def _replace_broken(self) -> Connection:
+        async with self._connect_lock:
+            for index, connection in enumerate(self._connections):
+                if connection is None or connection.broken:
+                    if connection is not None:
+                        self._reconnects += 1
+                        old = self._closed_stats
+                        self._closed_stats = (
+                            old[0] + connection.commands_sent,
+                            old[1] + connection.batches_sent,
+                        )
+                        self._logger.info("reconnecting to %s", self._config.describe())
+                    self._connections[index] = await self._connect()
+        picked = self._pick()
+        if picked is None:  # pragma: no cover - just connected every slot
+            raise RedisConnectError("no usable connection", service="redis")
+        return picked
+
+    async def _connect(self) -> Connection:
+        if self._task_group is None:
+            raise RedisConnectError("the client is not open", service="redis")
+        stream = await self._open_stream()
+        connection = Connection(
+            stream,
+            encoding=self._config.encoding,
+            decode=self._config.decode_responses,
+            socket_timeout=self._config.socket_timeout,
+            description=self._config.describe(),
+        )
+        self._task_group.start_soon(connection.run_reader)
+        try:
+            await self._handshake(connection)
+        except BaseException:
+            await connection.aclose()
+            raise
+        return connection
+
+    async def _open_stream(self) -> anyio.abc.ByteStream:
+        config = self._config
+        target = config.describe()
+        try:
+            with anyio.fail_after(config.socket_connect_timeout):
+                if config.unix_socket_path:
+                    return await anyio.connect_unix(config.unix_socket_path)
+                context: ssl.SSLContext | None = None
+                if config.tls:
+                    context = ssl.create_default_context()
+                    if not config.tls_verify:
+                        context.check_hostname = False
+                        context.verify_mode = ssl.CERT_NONE
+                if context is not None:
+                    return await anyio.connect_tcp(config.host, config.port, ssl_context=context)
+                return await anyio.connect_tcp(config.host, config.port)
+        except TimeoutError:
+            raise RedisTimeoutError(
+                f"could not connect to {target} within {config.socket_connect_timeout} s",
+                service="redis",
+                operation="connect",
+            ) from None
+        except OSError as exc:
+            raise RedisConnectError(
+                f"could not connect to {target}: {exc.strerror or exc}",
+                service="redis",
+                operation="connect",
+            ) from None
+
+    async def _handshake(self, connection: Connection) -> None:
+        config = self._config
+        password = config.password.get_secret_value() if config.password else None
+        hello: list[Arg] = ["HELLO", 3]
+        if password is not None:
+            hello += ["AUTH", config.username or "default", password]
+        if config.client_name:
+            hello += ["SETNAME", config.client_name]
+        reply = await connection.execute(hello)
+        if isinstance(reply, hiredis.ReplyError):
+            message = str(reply)
+            if not message.startswith(("ERR unknown command", "NOPROTO")):
+                raise response_error(message, "HELLO")
+            await self._handshake_resp2(connection, password)
+        else:
+            connection.protocol = 3
+        if config.db:
+            await self._checked(connection, ["SELECT", config.db])
+
+    async def _handshake_resp2(self, connection: Connection, password: str | None) -> None:
+        config = self._config
+        if password is not None:
+            auth: list[Arg] = ["AUTH", password]
+            if config.username:
+                auth = ["AUTH", config.username, password]
+            await self._checked(connection, auth)
+        if config.client_name:
+            await self._checked(connection, ["CLIENT", "SETNAME", config.client_name])
+
+    @staticmethod
+    async def _checked(connection: Connection, args: list[Arg]) -> Any:
+        reply = await connection.execute(args)
+        if isinstance(reply, hiredis.ReplyError):
+            raise response_error(str(reply), _command_name(args))
+        return reply
+
+
+def _command_name(args: Sequence[Arg]) -> str:
+    name = args[0] if args else "?"
+    return name.decode() if isinstance(name, bytes) else str(name).upper()

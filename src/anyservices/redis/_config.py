@@ -1,0 +1,81 @@
+"""RedisConfig: where the server is and how to talk to it."""
+
+from __future__ import annotations
+
+from typing import Self
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, model_validator
+
+from .._core._config import ServiceConfig
+
+__all__ = ("RedisConfig",)
+
+
+class RedisConfig(ServiceConfig):
+    """Connection settings. ``url`` (``redis://``, ``rediss://`` or ``unix://``) sets the others.
+
+    Timeouts are in seconds; ``None`` means no limit (callers may still use
+    ``anyio.fail_after``).
+    """
+
+    env_prefix = "ANYSERVICES_REDIS_"
+
+    host: str = "127.0.0.1"
+    port: int = Field(6379, ge=1, le=65535)
+    db: int = Field(0, ge=0)
+    username: str | None = None
+    password: SecretStr | None = None
+    url: SecretStr | None = None
+    unix_socket_path: str | None = None
+    tls: bool = False
+    tls_verify: bool = True
+    socket_connect_timeout: float | None = Field(5.0, gt=0)
+    socket_timeout: float | None = Field(None, gt=0)
+    max_connections: int = Field(16, ge=1)
+    multiplexed_connections: int = Field(1, ge=1)
+    health_check_interval: float | None = Field(None, gt=0)
+    namespace: str | None = None
+    encoding: str = "utf-8"
+    decode_responses: bool = True
+    client_name: str | None = "anyservices"
+
+    @model_validator(mode="after")
+    def _apply_url(self) -> Self:  # noqa: C901 -- one branch per URL part
+        if self.url is None:
+            return self
+        parts = urlsplit(self.url.get_secret_value())
+        updates: dict[str, object] = {}
+        if parts.scheme == "unix":
+            updates["unix_socket_path"] = parts.path
+        elif parts.scheme in {"redis", "rediss"}:
+            updates["tls"] = parts.scheme == "rediss"
+            if parts.hostname:
+                updates["host"] = parts.hostname
+            try:
+                port = parts.port
+            except ValueError as exc:
+                raise ValueError(f"url: bad port ({exc})") from None
+            if port:
+                updates["port"] = port
+            path = parts.path.strip("/")
+            if path:
+                if not path.isdigit():
+                    raise ValueError(f"url: the database must be a number, not {path!r}")
+                updates["db"] = int(path)
+        else:
+            raise ValueError("url: the scheme must be redis://, rediss:// or unix://")
+        if parts.username:
+            updates["username"] = unquote(parts.username)
+        if parts.password:
+            updates["password"] = SecretStr(unquote(parts.password))
+        for name, value in updates.items():
+            object.__setattr__(self, name, value)
+        return self
+
+    def describe(self) -> str:
+        """A secret-free description of the target, for reprs and errors."""
+        if self.unix_socket_path:
+            return f"unix://{self.unix_socket_path}"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{self.host}:{self.port}/{self.db}"

@@ -1,0 +1,219 @@
+"""One Redis connection shared by many tasks, with automatic pipelining.
+
+Every command appends its encoded bytes to an outbox and a request to a FIFO. One
+task at a time (the "flusher") writes everything the outbox holds in one ``send``;
+commands queued by other tasks while it writes go out in its next round. A reader
+task parses replies with hiredis and hands each to the request at the head of the
+FIFO.
+
+Cancellation never misroutes a reply: a cancelled caller's request stays in the FIFO
+and its reply is read and dropped. Writes are shielded (a half-written command would
+corrupt the stream); a connection whose state becomes unknown (socket timeout, reset,
+protocol error) is closed and every waiting request fails with ``RedisConnectError``
+or ``RedisTimeoutError``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import hiredis
+
+from ._errors import RedisConnectError, RedisError, RedisTimeoutError
+from ._protocol import NOT_ENOUGH_DATA, Arg, Parser, encode_command
+
+__all__ = ("Connection",)
+
+_STREAM_ERRORS = (
+    OSError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+)
+
+
+class _Request:
+    __slots__ = ("decode", "done", "value")
+
+    def __init__(self, decode: bool) -> None:
+        self.decode = decode
+        self.done = anyio.Event()
+        self.value: Any = None
+
+
+class Connection:
+    """A multiplexed connection: call :meth:`run_reader` in a task group, then use it."""
+
+    def __init__(
+        self,
+        stream: anyio.abc.ByteStream,
+        *,
+        encoding: str = "utf-8",
+        decode: bool = True,
+        socket_timeout: float | None = None,
+        description: str = "redis",
+    ) -> None:
+        self._stream = stream
+        self._encoding = encoding
+        self._decode = decode
+        self._timeout = socket_timeout
+        self._description = description
+        self._parser = Parser(encoding)
+        self._waiting: deque[_Request] = deque()
+        self._outbox: list[bytes] = []
+        self._flushing = False
+        self._broken: RedisError | None = None
+        self.protocol = 2
+        self.commands_sent = 0
+        self.batches_sent = 0
+
+    @property
+    def broken(self) -> bool:
+        return self._broken is not None
+
+    @property
+    def pending(self) -> int:
+        return len(self._waiting)
+
+    async def execute(self, args: Sequence[Arg], decode: bool | None = None) -> Any:
+        """Send one command and return its reply (error replies are returned, not raised)."""
+        request = self._enqueue([args], self._decode if decode is None else decode)[0]
+        await self._flush()
+        return await self._wait(request)
+
+    async def execute_many(
+        self, commands: Sequence[Sequence[Arg]], decode: bool | None = None
+    ) -> list[Any]:
+        """Send commands back to back (no other task's command between them)."""
+        requests = self._enqueue(commands, self._decode if decode is None else decode)
+        await self._flush()
+        return [await self._wait(request) for request in requests]
+
+    def _enqueue(self, commands: Sequence[Sequence[Arg]], decode: bool) -> list[_Request]:
+        if self._broken is not None:
+            raise self._broken
+        payload = b"".join(encode_command(args, self._encoding) for args in commands)
+        requests = [_Request(decode) for _ in commands]
+        self._outbox.append(payload)
+        self._waiting.extend(requests)
+        self.commands_sent += len(commands)
+        return requests
+
+    async def _flush(self) -> None:
+        if self._flushing:
+            return  # the current flusher sends our bytes in its next round
+        self._flushing = True
+        try:
+            with anyio.CancelScope(shield=True):
+                # Let the other ready tasks queue their commands into this batch.
+                await anyio.lowlevel.checkpoint()
+                while self._outbox and self._broken is None:
+                    data = b"".join(self._outbox)
+                    self._outbox.clear()
+                    self.batches_sent += 1
+                    await self._send(data)
+        finally:
+            self._flushing = False
+
+    async def _send(self, data: bytes) -> None:
+        try:
+            with anyio.fail_after(self._timeout):
+                await self._stream.send(data)
+        except TimeoutError:
+            await self._fail(
+                RedisTimeoutError(
+                    f"writing to {self._description} took more than {self._timeout} s",
+                    service="redis",
+                )
+            )
+        except _STREAM_ERRORS as exc:
+            await self._fail(
+                RedisConnectError(
+                    f"lost the connection to {self._description}: {exc!r}", service="redis"
+                )
+            )
+
+    async def _wait(self, request: _Request) -> Any:
+        if not request.done.is_set():
+            try:
+                with anyio.fail_after(self._timeout):
+                    await request.done.wait()
+            except TimeoutError:
+                # The reply may still come: the stream's state is unknown, so close it.
+                with anyio.CancelScope(shield=True):
+                    await self._fail(
+                        RedisTimeoutError(
+                            f"no reply from {self._description} within {self._timeout} s",
+                            service="redis",
+                        )
+                    )
+        if isinstance(request.value, _Failure):
+            raise request.value.error
+        return request.value
+
+    async def run_reader(self) -> None:
+        """Read replies until the connection closes (run it in the owner's task group)."""
+        try:
+            while True:
+                data = await self._stream.receive()
+                self._parser.feed(data)
+                self._dispatch()
+        except _STREAM_ERRORS as exc:
+            await self._fail(
+                RedisConnectError(
+                    f"lost the connection to {self._description}: {exc!r}", service="redis"
+                )
+            )
+        except hiredis.ProtocolError as exc:
+            await self._fail(
+                RedisConnectError(
+                    f"protocol error from {self._description}: {exc}", service="redis"
+                )
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._fail(RedisConnectError("the connection was closed", service="redis"))
+
+    def _dispatch(self) -> None:
+        waiting = self._waiting
+        parser = self._parser
+        while waiting:
+            request = waiting[0]
+            reply = parser.next(request.decode)
+            if reply is NOT_ENOUGH_DATA:
+                return
+            waiting.popleft()
+            request.value = reply
+            request.done.set()
+        if parser.next(self._decode) is not NOT_ENOUGH_DATA:
+            raise hiredis.ProtocolError("a reply arrived that no command was waiting for")
+
+    async def _fail(self, error: RedisError) -> None:
+        """Mark the connection broken, fail every waiting request, close the stream."""
+        if self._broken is None:
+            self._broken = error
+        failure = _Failure(self._broken)
+        while self._waiting:
+            request = self._waiting.popleft()
+            request.value = failure
+            request.done.set()
+        self._outbox.clear()
+        await self._stream.aclose()
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._fail(RedisConnectError("the connection was closed", service="redis"))
+
+
+class _Failure:
+    """Stands in a request's reply slot when the connection broke before the reply came."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: RedisError) -> None:
+        self.error = error

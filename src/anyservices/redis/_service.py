@@ -1,0 +1,410 @@
+"""RedisService: the contract's commands on our anyio transport."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import anyio
+import anyio.to_thread
+from pydantic import BaseModel, ValidationError
+
+from .._core._service import Service, shielded
+from ._client import PoolStatistics, RedisClient
+from ._config import RedisConfig
+from ._errors import RedisDataError
+from ._keys import Keys
+from ._protocol import Arg
+from ._scripts import COMPARE_AND_DELETE, FIXED_WINDOW, SLIDING_WINDOW
+
+if TYPE_CHECKING:
+    from .._core._portal import Portal
+    from ._sync import SyncRedisService
+
+__all__ = ("RedisService",)
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+class RedisService(Service[RedisConfig]):
+    """Redis on asyncio, trio and (through ``blocking``) sync code.
+
+    Every key-taking method applies ``config.namespace``. Values are ``str`` (decoded
+    with ``config.encoding``) unless ``decode_responses`` is off.
+    """
+
+    service_name = "redis"
+
+    def __init__(self, config: RedisConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self._client = RedisClient(config, logger=self._logger)
+        self._keys = Keys(config.namespace)
+
+    def _describe(self) -> str:
+        return self._config.describe()
+
+    async def _open(self, stack: AsyncExitStack) -> None:
+        task_group = await self._start_task_group(stack)
+        stack.push_async_callback(shielded(self._client.aclose))
+        await self._client.open(task_group)
+
+    def __blocking__(self, portal: Portal) -> SyncRedisService:
+        from ._sync import SyncRedisService  # noqa: PLC0415 -- the sync module imports this one
+
+        return SyncRedisService(portal, self)
+
+    def statistics(self) -> PoolStatistics:
+        """Connections, replies in flight, commands and pipelined batches sent, reconnects."""
+        return self._client.statistics()
+
+    async def _run(self, *args: Arg) -> Any:
+        self._check_open()
+        return await self._client.execute(*args)
+
+    # -- generic -------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        """True when the server answers."""
+        return await self._run("PING") in {"PONG", b"PONG"}
+
+    async def execute_command(self, *args: Arg) -> Any:
+        """Any command we do not wrap, as is (keys are NOT namespaced here)."""
+        return await self._run(*args)
+
+    # -- strings -------------------------------------------------------------------
+
+    async def get(self, key: str) -> str | None:
+        return await self._run("GET", self._keys(key))  # type: ignore[no-any-return]
+
+    async def set(
+        self,
+        key: str,
+        value: str | bytes | float,
+        ex: int | None = None,
+        px: int | None = None,
+        nx: bool = False,
+        xx: bool = False,
+    ) -> bool:
+        """SET with expiry (seconds ``ex`` or milliseconds ``px``); False when nx/xx refused."""
+        args: list[Arg] = ["SET", self._keys(key), value]
+        if ex is not None:
+            args += ["EX", ex]
+        if px is not None:
+            args += ["PX", px]
+        if nx and xx:
+            raise ValueError("nx and xx exclude each other")
+        if nx:
+            args.append("NX")
+        if xx:
+            args.append("XX")
+        return await self._run(*args) is not None
+
+    async def delete(self, *keys: str) -> int:
+        """Delete keys; returns how many existed."""
+        if not keys:
+            return 0
+        return await self._run("DEL", *self._keys.many(keys))  # type: ignore[no-any-return]
+
+    async def exists(self, *keys: str) -> int:
+        """How many of ``keys`` exist (a key named twice counts twice)."""
+        if not keys:
+            return 0
+        return await self._run("EXISTS", *self._keys.many(keys))  # type: ignore[no-any-return]
+
+    async def expire(self, key: str, seconds: int) -> bool:
+        return bool(await self._run("EXPIRE", self._keys(key), seconds))
+
+    async def ttl(self, key: str) -> int:
+        """Seconds to live; -1 without expiry, -2 when the key does not exist."""
+        return await self._run("TTL", self._keys(key))  # type: ignore[no-any-return]
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        return await self._run("INCRBY", self._keys(key), amount)  # type: ignore[no-any-return]
+
+    async def decr(self, key: str, amount: int = 1) -> int:
+        return await self._run("DECRBY", self._keys(key), amount)  # type: ignore[no-any-return]
+
+    # -- hashes --------------------------------------------------------------------
+
+    async def hget(self, name: str, key: str) -> str | None:
+        return await self._run("HGET", self._keys(name), key)  # type: ignore[no-any-return]
+
+    async def hset(self, name: str, key: str, value: str | bytes | float) -> int:
+        """Set one field; returns 1 when the field is new."""
+        return await self._run("HSET", self._keys(name), key, value)  # type: ignore[no-any-return]
+
+    async def hgetall(self, name: str) -> dict[str, str]:
+        return _as_dict(await self._run("HGETALL", self._keys(name)))
+
+    async def hdel(self, name: str, *keys: str) -> int:
+        if not keys:
+            return 0
+        return await self._run("HDEL", self._keys(name), *keys)  # type: ignore[no-any-return]
+
+    # -- lists ---------------------------------------------------------------------
+
+    async def lpush(self, name: str, *values: str | bytes | float) -> int:
+        return await self._run("LPUSH", self._keys(name), *values)  # type: ignore[no-any-return]
+
+    async def rpush(self, name: str, *values: str | bytes | float) -> int:
+        return await self._run("RPUSH", self._keys(name), *values)  # type: ignore[no-any-return]
+
+    async def lpop(self, name: str) -> str | None:
+        return await self._run("LPOP", self._keys(name))  # type: ignore[no-any-return]
+
+    async def rpop(self, name: str) -> str | None:
+        return await self._run("RPOP", self._keys(name))  # type: ignore[no-any-return]
+
+    async def lrange(self, name: str, start: int, end: int) -> list[str]:
+        return await self._run("LRANGE", self._keys(name), start, end)  # type: ignore[no-any-return]
+
+    # -- sets ----------------------------------------------------------------------
+
+    async def sadd(self, name: str, *values: str | bytes | float) -> int:
+        return await self._run("SADD", self._keys(name), *values)  # type: ignore[no-any-return]
+
+    async def smembers(self, name: str) -> builtins.set[str]:
+        return builtins.set(await self._run("SMEMBERS", self._keys(name)))
+
+    async def srem(self, name: str, *values: str | bytes | float) -> int:
+        return await self._run("SREM", self._keys(name), *values)  # type: ignore[no-any-return]
+
+    # -- sorted sets -----------------------------------------------------------------
+
+    async def zadd(
+        self, name: str, mapping: Mapping[str, float], nx: bool = False, xx: bool = False
+    ) -> int:
+        """Add members with scores; returns how many were new."""
+        if nx and xx:
+            raise ValueError("nx and xx exclude each other")
+        if not mapping:
+            return 0
+        args: list[Arg] = ["ZADD", self._keys(name)]
+        if nx:
+            args.append("NX")
+        if xx:
+            args.append("XX")
+        for member, score in mapping.items():
+            args += [score, member]
+        return await self._run(*args)  # type: ignore[no-any-return]
+
+    async def zrange(
+        self, name: str, start: int, end: int, desc: bool = False, withscores: bool = False
+    ) -> list[str] | list[tuple[str, float]]:
+        """Members by rank; with ``withscores``, ``(member, score)`` pairs."""
+        args: list[Arg] = ["ZRANGE", self._keys(name), start, end]
+        if desc:
+            args.append("REV")
+        if withscores:
+            args.append("WITHSCORES")
+        reply = await self._run(*args)
+        if not withscores:
+            return reply  # type: ignore[no-any-return]
+        if reply and isinstance(reply[0], list):  # RESP3: [[member, score], ...]
+            return [(member, float(score)) for member, score in reply]
+        return [(reply[i], float(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+    async def zrem(self, name: str, *members: str) -> int:
+        if not members:
+            return 0
+        return await self._run("ZREM", self._keys(name), *members)  # type: ignore[no-any-return]
+
+    # -- pub/sub -------------------------------------------------------------------
+
+    async def publish(self, channel: str, message: str | bytes) -> int:
+        """Publish to ``channel`` (namespaced); returns how many subscribers got it."""
+        return await self._run("PUBLISH", self._keys(channel), message)  # type: ignore[no-any-return]
+
+    # -- JSON and models -------------------------------------------------------------
+
+    async def get_json(self, key: str) -> Any:
+        """The JSON value stored at ``key`` (as a string, so plain Redis 7 works), or None."""
+        return _loads(await self.get(key), key)
+
+    async def set_json(
+        self, key: str, value: Any, ex: int | None = None, nx: bool = False, xx: bool = False
+    ) -> bool:
+        return await self.set(key, _dumps(value, key), ex=ex, nx=nx, xx=xx)
+
+    async def mget_json(self, *keys: str) -> dict[str, Any]:
+        """``{key: value}`` for the keys that exist."""
+        if not keys:
+            return {}
+        values = await self._run("MGET", *self._keys.many(keys))
+        return {k: _loads(v, k) for k, v in zip(keys, values, strict=True) if v is not None}
+
+    async def mset_json(self, mapping: Mapping[str, Any], ex: int | None = None) -> None:
+        """Set many JSON values at once (atomically), each with expiry ``ex`` when given."""
+        if not mapping:
+            return
+        args: list[Arg] = ["MSET"]
+        for key, value in mapping.items():
+            args += [self._keys(key), _dumps(value, key)]
+        if ex is None:
+            await self._run(*args)
+            return
+        expiries: list[list[Arg]] = [["EXPIRE", self._keys(key), ex] for key in mapping]
+        commands: list[list[Arg]] = [["MULTI"], args, *expiries]
+        commands.append(["EXEC"])
+        await self._transaction(commands)
+
+    async def hget_json(self, name: str, key: str) -> Any:
+        return _loads(await self.hget(name, key), f"{name}.{key}")
+
+    async def hset_json(self, name: str, key: str, value: Any) -> int:
+        return await self.hset(name, key, _dumps(value, f"{name}.{key}"))
+
+    async def hgetall_json(self, name: str) -> dict[str, Any]:
+        return {k: _loads(v, f"{name}.{k}") for k, v in (await self.hgetall(name)).items()}
+
+    async def get_model(self, key: str, model_class: type[M]) -> M | None:
+        """Validate the JSON at ``key`` as ``model_class``; a bad document names the field."""
+        return _model(model_class, await self.get(key), key)
+
+    async def set_model(
+        self, key: str, model: BaseModel, ex: int | None = None, nx: bool = False, xx: bool = False
+    ) -> bool:
+        return await self.set(key, model.model_dump_json(), ex=ex, nx=nx, xx=xx)
+
+    async def mget_models(self, model_class: type[M], *keys: str) -> dict[str, M]:
+        if not keys:
+            return {}
+        values = await self._run("MGET", *self._keys.many(keys))
+        found = ((k, v) for k, v in zip(keys, values, strict=True) if v is not None)
+        return {k: _model(model_class, v, k) for k, v in found}  # type: ignore[misc]
+
+    async def mset_models(self, mapping: Mapping[str, BaseModel], ex: int | None = None) -> None:
+        await self.mset_json({k: m.model_dump(mode="json") for k, m in mapping.items()}, ex=ex)
+
+    async def hget_model(self, hash_name: str, field: str, model_class: type[M]) -> M | None:
+        return _model(model_class, await self.hget(hash_name, field), f"{hash_name}.{field}")
+
+    async def hset_model(self, hash_name: str, field: str, model: BaseModel) -> int:
+        return await self.hset(hash_name, field, model.model_dump_json())
+
+    async def _transaction(self, commands: list[list[Arg]]) -> list[Any]:
+        self._check_open()
+        replies = await self._client.execute_many(commands)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies[-1]  # type: ignore[no-any-return]
+
+    # -- rate limits ---------------------------------------------------------------
+
+    async def check_rate_limit(
+        self, key: str, max_requests: int, window_seconds: float, sliding: bool = True
+    ) -> tuple[bool, int]:
+        """Count one request against ``max_requests`` per ``window_seconds``, atomically.
+
+        Returns ``(allowed, remaining)``. Sliding windows do not record denied
+        requests, so a client that keeps retrying regains capacity as the window moves.
+        """
+        if max_requests < 1:
+            raise ValueError("max_requests must be at least 1")
+        if window_seconds <= 0:
+            raise ValueError("window_seconds must be positive")
+        self._check_open()
+        script = SLIDING_WINDOW if sliding else FIXED_WINDOW
+        window_ms = max(1, round(window_seconds * 1000))
+        full_key = self._keys(f"ratelimit:{key}")
+        allowed, remaining = await script(self._client, [full_key], [max_requests, window_ms])
+        return bool(allowed), int(remaining)
+
+    # -- single flight -------------------------------------------------------------
+
+    async def get_or_compute(
+        self,
+        key: str,
+        compute: Callable[[], Awaitable[T]] | Callable[[], T],
+        ex: int | None = None,
+        serialize_json: bool = True,
+        *,
+        lock_timeout: float = 30.0,
+        wait_timeout: float = 30.0,
+    ) -> T:
+        """The cached value at ``key``, or ``compute()``'s, computed once across callers.
+
+        While one caller computes (holding a lock with a random token, expiring after
+        ``lock_timeout`` in case it dies), the others poll for its value for up to
+        ``wait_timeout`` seconds, and take the lock over if it expires. ``compute`` may
+        be async or plain (a plain one runs in a worker thread).
+        """
+        lock_key = f"lock:{key}"
+        token = secrets.token_hex(16)
+        delay = 0.005
+        with anyio.fail_after(wait_timeout):
+            while True:
+                cached = await self.get(key)
+                if cached is not None:
+                    return _loads(cached, key) if serialize_json else cached  # type: ignore[return-value]
+                if await self.set(lock_key, token, px=round(lock_timeout * 1000), nx=True):
+                    break
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        try:
+            value = await _call(compute)
+            stored: Any = _dumps(value, key) if serialize_json else value
+            await self.set(key, stored, ex=ex)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await COMPARE_AND_DELETE(self._client, [self._keys(lock_key)], [token])
+        return value
+
+
+async def _call(compute: Callable[[], Awaitable[T]] | Callable[[], T]) -> T:
+    result: Any = await anyio.to_thread.run_sync(compute) if not _is_async(compute) else compute()
+    if isinstance(result, Awaitable):
+        return await result  # type: ignore[no-any-return]
+    return result  # type: ignore[no-any-return]
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    import inspect  # noqa: PLC0415
+
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004 -- async __call__ on a callable object
+    )
+
+
+def _as_dict(reply: Any) -> dict[str, str]:
+    if isinstance(reply, dict):  # RESP3 map
+        return cast("dict[str, str]", reply)
+    return dict(zip(reply[::2], reply[1::2], strict=True))  # RESP2 flat list
+
+
+def _dumps(value: Any, key: str) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise RedisDataError(
+            f"cannot store as JSON: {exc}", service="redis", resource=key
+        ) from None
+
+
+def _loads(raw: str | bytes | None, key: str) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise RedisDataError(f"not valid JSON: {exc}", service="redis", resource=key) from None
+
+
+def _model(model_class: type[M], raw: str | bytes | None, key: str) -> M | None:
+    if raw is None:
+        return None
+    try:
+        return model_class.model_validate_json(raw)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(root)" for e in exc.errors())
+        raise RedisDataError(
+            f"the value is not a valid {model_class.__name__} (bad fields: {fields})",
+            service="redis",
+            resource=key,
+        ) from None
