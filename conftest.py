@@ -29,14 +29,16 @@ def _selected(config: pytest.Config) -> tuple[Face, ...]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    faces = _selected(metafunc.config)
+    faces: tuple[Face, ...] = _selected(metafunc.config)
     marker = metafunc.definition.get_closest_marker("faces")
     if marker is not None:
         faces = tuple(f for f in faces if f in marker.args)
     if "face" in metafunc.fixturenames:
         metafunc.parametrize("face", faces)
     elif "anyio_backend" in metafunc.fixturenames:
-        backends: list[Face] = [f for f in faces if f != "sync"] or ["asyncio"] * ("sync" in faces)
+        backends: list[Face] = [f for f in faces if f != "sync"]
+        if not backends:
+            backends = ["asyncio"]
         metafunc.parametrize("anyio_backend", [_backend_param(f) for f in backends], ids=backends)
 
 
@@ -57,8 +59,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        params = getattr(item, "callspec", None)
-        names = params.params if params is not None else {}
+        callspec: Any = getattr(item, "callspec", None)
+        names: dict[str, object] = callspec.params if callspec is not None else {}
         is_async = "face" in names or "anyio_backend" in names
         (keep if is_async else dropped).append(item)
     if dropped:

@@ -7,13 +7,19 @@ silent skips.
 
 Module names must be unique across folders (``test_redis_*.py``, ``test_mongo_*.py``):
 these folders are not packages, so that ``redis/`` cannot shadow the ``redis`` library.
+For the same reason fixtures live here, not in per-folder conftest files (mypy cannot
+tell two top-level ``conftest`` modules apart).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
+from pydantic import SecretStr
+
+from anyservices.redis import RedisConfig
 
 _STARTED: dict[str, str] = {}
 
@@ -54,3 +60,12 @@ def mongo_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def s3_env() -> dict[str, str]:
     return server_env("s3")
+
+
+@pytest.fixture
+def redis_config(redis_env: dict[str, str]) -> RedisConfig:
+    """The local Redis 7, with a namespace of its own per test."""
+    return RedisConfig(
+        url=SecretStr(redis_env["ANYSERVICES_REDIS_URL"]),
+        namespace=f"test-{uuid.uuid4().hex[:12]}",
+    )

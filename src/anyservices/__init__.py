@@ -7,7 +7,7 @@ The same service objects run on asyncio and trio, and in synchronous code throug
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._core._blocking import Blocking as Blocking
 from ._core._blocking import blocking as blocking
@@ -27,7 +27,14 @@ from ._version import __version__ as __version__
 
 # Services load on first use, so `import anyservices` does not import every driver.
 # Each service adds its names here (and under TYPE_CHECKING) when it lands.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "RedisConfig": "redis",
+    "RedisService": "redis",
+}
+
+if TYPE_CHECKING:
+    from .redis import RedisConfig as RedisConfig
+    from .redis import RedisService as RedisService
 
 __all__ = (
     "AnyServicesError",
@@ -41,6 +48,8 @@ __all__ = (
     "DataError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RedisConfig",
+    "RedisService",
     "ServiceClosedError",
     "ServiceTimeoutError",
     "__version__",

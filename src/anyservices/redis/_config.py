@@ -22,19 +22,19 @@ class RedisConfig(ServiceConfig):
     env_prefix = "ANYSERVICES_REDIS_"
 
     host: str = "127.0.0.1"
-    port: int = Field(6379, ge=1, le=65535)
-    db: int = Field(0, ge=0)
+    port: int = Field(default=6379, ge=1, le=65535)
+    db: int = Field(default=0, ge=0)
     username: str | None = None
     password: SecretStr | None = None
     url: SecretStr | None = None
     unix_socket_path: str | None = None
     tls: bool = False
     tls_verify: bool = True
-    socket_connect_timeout: float | None = Field(5.0, gt=0)
-    socket_timeout: float | None = Field(None, gt=0)
-    max_connections: int = Field(16, ge=1)
-    multiplexed_connections: int = Field(1, ge=1)
-    health_check_interval: float | None = Field(None, gt=0)
+    socket_connect_timeout: float | None = Field(default=5.0, gt=0)
+    socket_timeout: float | None = Field(default=None, gt=0)
+    max_connections: int = Field(default=16, ge=1)
+    multiplexed_connections: int = Field(default=1, ge=1)
+    health_check_interval: float | None = Field(default=None, gt=0)
     namespace: str | None = None
     encoding: str = "utf-8"
     decode_responses: bool = True
