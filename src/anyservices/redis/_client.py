@@ -131,6 +131,7 @@ class RedisClient:
             description=self._config.describe(),
         )
         self._task_group.start_soon(connection.run_reader)
+        self._task_group.start_soon(connection.run_writer)
         try:
             await self._handshake(connection)
         except BaseException:

@@ -1,16 +1,16 @@
 """One Redis connection shared by many tasks, with automatic pipelining.
 
-Every command appends its encoded bytes to an outbox and a request to a FIFO. One
-task at a time (the "flusher") writes everything the outbox holds in one ``send``;
-commands queued by other tasks while it writes go out in its next round. A reader
-task parses replies with hiredis and hands each to the request at the head of the
-FIFO.
+Every command appends its encoded bytes to an outbox and a request to a FIFO, and
+wakes the connection's writer task, which sends everything the outbox holds in one
+``send``: commands queued by many tasks while it writes go out together in its next
+round. The reader task parses replies with hiredis and hands each to the request at
+the head of the FIFO. Both tasks run in the owner's task group.
 
-Cancellation never misroutes a reply: a cancelled caller's request stays in the FIFO
-and its reply is read and dropped. Writes are shielded (a half-written command would
-corrupt the stream); a connection whose state becomes unknown (socket timeout, reset,
-protocol error) is closed and every waiting request fails with ``RedisConnectError``
-or ``RedisTimeoutError``.
+Cancellation never misroutes a reply: callers never write (so a cancelled caller
+cannot leave half a command on the wire), and a cancelled caller's request stays in
+the FIFO, its reply read and dropped. A connection whose state becomes unknown
+(socket timeout, reset, protocol error) is closed and every waiting request fails
+with ``RedisConnectError`` or ``RedisTimeoutError``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 import hiredis
 
 from ._errors import RedisConnectError, RedisError, RedisTimeoutError
@@ -66,7 +65,7 @@ class Connection:
         self._parser = Parser(encoding)
         self._waiting: deque[_Request] = deque()
         self._outbox: list[bytes] = []
-        self._flushing = False
+        self._wakeup = anyio.Event()
         self._broken: RedisError | None = None
         self.protocol = 2
         self.commands_sent = 0
@@ -83,7 +82,6 @@ class Connection:
     async def execute(self, args: Sequence[Arg], decode: bool | None = None) -> Any:
         """Send one command and return its reply (error replies are returned, not raised)."""
         request = self._enqueue([args], self._decode if decode is None else decode)[0]
-        await self._flush()
         return await self._wait(request)
 
     async def execute_many(
@@ -91,39 +89,37 @@ class Connection:
     ) -> list[Any]:
         """Send commands back to back (no other task's command between them)."""
         requests = self._enqueue(commands, self._decode if decode is None else decode)
-        await self._flush()
         return [await self._wait(request) for request in requests]
 
     def _enqueue(self, commands: Sequence[Sequence[Arg]], decode: bool) -> list[_Request]:
         if self._broken is not None:
             raise self._broken
-        payload = b"".join(encode_command(args, self._encoding) for args in commands)
+        payload = b"".join([encode_command(args, self._encoding) for args in commands])
         requests = [_Request(decode) for _ in commands]
         self._outbox.append(payload)
         self._waiting.extend(requests)
         self.commands_sent += len(commands)
+        self._wakeup.set()
         return requests
 
-    async def _flush(self) -> None:
-        if self._flushing:
-            return  # the current flusher sends our bytes in its next round
-        self._flushing = True
-        try:
-            with anyio.CancelScope(shield=True):
-                # Let the other ready tasks queue their commands into this batch.
-                await anyio.lowlevel.checkpoint()
-                while self._outbox and self._broken is None:
-                    data = b"".join(self._outbox)
-                    self._outbox.clear()
-                    self.batches_sent += 1
-                    await self._send(data)
-        finally:
-            self._flushing = False
+    async def run_writer(self) -> None:
+        """Send what the outbox holds, batch after batch (run it in the owner's task group)."""
+        while self._broken is None:
+            await self._wakeup.wait()
+            self._wakeup = anyio.Event()
+            while self._outbox and self._broken is None:
+                data = b"".join(self._outbox)
+                self._outbox.clear()
+                self.batches_sent += 1
+                await self._send(data)
 
     async def _send(self, data: bytes) -> None:
         try:
-            with anyio.fail_after(self._timeout):
+            if self._timeout is None:
                 await self._stream.send(data)
+            else:
+                with anyio.fail_after(self._timeout):
+                    await self._stream.send(data)
         except TimeoutError:
             await self._fail(
                 RedisTimeoutError(
@@ -139,7 +135,9 @@ class Connection:
             )
 
     async def _wait(self, request: _Request) -> Any:
-        if not request.done.is_set():
+        if self._timeout is None:
+            await request.done.wait()
+        else:
             try:
                 with anyio.fail_after(self._timeout):
                     await request.done.wait()
@@ -203,6 +201,7 @@ class Connection:
             request.value = failure
             request.done.set()
         self._outbox.clear()
+        self._wakeup.set()  # let the writer see that it is done
         await self._stream.aclose()
 
     async def aclose(self) -> None:
