@@ -31,7 +31,7 @@ async def noop() -> None:
 def latency(call: Callable[[], object]) -> tuple[float, float]:
     for _ in range(2_000):
         call()
-    samples = []
+    samples: list[int] = []
     for _ in range(CALLS):
         started = time.perf_counter_ns()
         call()

@@ -21,7 +21,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="never start local servers; use only the configured ones",
     )
+    health = commands.add_parser(
+        "health",
+        help="check every configured service (ANYSERVICES_* variables) at once; "
+        "exit 1 if one is down",
+    )
+    health.add_argument(
+        "--deadline",
+        type=float,
+        default=5.0,
+        help="seconds each service has to answer (default: 5)",
+    )
     options = parser.parse_args(argv)
+    if options.command == "health":
+        from .health import main as health_main  # noqa: PLC0415 -- keep `--help` fast
+
+        return health_main(deadline=options.deadline)
     if options.command == "demo":
         from ._demo import run_demo  # noqa: PLC0415 -- keep `--help` fast
 
