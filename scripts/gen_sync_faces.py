@@ -215,6 +215,18 @@ def _unwrapped(arg: str, unwrap: set[str]) -> str:
     )
 
 
+def _iter_method(next_def: ast.AsyncFunctionDef | None, faces: dict[str, str]) -> str:
+    """``__aiter__`` becomes ``__iter__`` yielding what ``__anext__`` returns."""
+    returns = next_def.returns if next_def is not None else None
+    item, _ = _convert(returns, faces)
+    name = _base_name(returns) if returns is not None else None
+    wrap = f", {faces[name]}" if name in faces else ""
+    return (
+        f"def __iter__(self) -> Iterator[{item or 'Any'}]:\n"
+        f"    return self._portal.wrap_iter(self._wrapped.__aiter__(){wrap})\n"
+    )
+
+
 def _method(
     func: ast.FunctionDef | ast.AsyncFunctionDef, faces: dict[str, str], overloads: bool
 ) -> str:
@@ -298,15 +310,19 @@ def _absolute(node: ast.ImportFrom, module: str) -> str:
 
 
 def _imports(tree: ast.Module, module: str) -> tuple[list[str], list[str]]:
-    """The module's imports (runtime and TYPE_CHECKING ones) and its type variables."""
+    """The module's imports (runtime and TYPE_CHECKING ones), classes and type variables.
+
+    Type variables come back as ``#typevar`` lines, to be written after the imports.
+    """
     runtime: list[str] = []
     typing_only: list[str] = []
     for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Call)
-            and _base_name(node.value.func) in {"TypeVar", "ParamSpec", "TypeVarTuple"}
-        ) or isinstance(node, ast.Import):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            if _base_name(node.value.func) in {"TypeVar", "ParamSpec", "TypeVarTuple"}:
+                runtime.append("#typevar " + ast.unparse(node))
+        elif isinstance(node, ast.ClassDef):
+            runtime.append(f"from {module} import {node.name}")
+        elif isinstance(node, ast.Import):
             runtime.append(ast.unparse(node))
         elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
             runtime.append(_absolute(node, module))
@@ -317,6 +333,23 @@ def _imports(tree: ast.Module, module: str) -> tuple[list[str], list[str]]:
                 elif isinstance(sub, ast.ImportFrom):
                     typing_only.append(_absolute(sub, module))
     return runtime, typing_only
+
+
+def _dedupe_names(lines: list[str]) -> list[str]:
+    """Drop names an earlier import line already binds (the same name from two modules)."""
+    bound: set[str] = set()
+    kept: list[str] = []
+    for line in lines:
+        node = ast.parse(line).body[0]
+        if isinstance(node, ast.ImportFrom):
+            aliases = [a for a in node.names if (a.asname or a.name) not in bound]
+            bound.update(a.asname or a.name for a in aliases)
+            if aliases:
+                names = ", ".join(ast.unparse(a) for a in aliases)
+                kept.append(f"from {'.' * node.level}{node.module or ''} import {names}")
+        else:
+            kept.append(line)
+    return kept
 
 
 def generate(path: str, faces: list[Face]) -> str:
@@ -367,6 +400,17 @@ def generate(path: str, faces: list[Face]) -> str:
                 ):
                     continue
                 seen.add(func.name)
+                if func.name == "__aiter__":
+                    next_def = next(
+                        (
+                            n
+                            for n in defined
+                            if isinstance(n, ast.AsyncFunctionDef) and n.name == "__anext__"
+                        ),
+                        None,
+                    )
+                    methods.append(_iter_method(next_def, names))
+                    continue
                 methods.append(_method(func, names, overloads=False))
         doc = f'"""The sync face of :class:`{face.module.split("._")[0]}.{face.name}`."""\n'
         body = textwrap.indent(doc + "\n".join(methods), "    ")
@@ -398,11 +442,15 @@ def generate(path: str, faces: list[Face]) -> str:
             *unique_typing,
         ]
     )
+    typevars = [line.removeprefix("#typevar ") for line in unique_runtime if line.startswith("#")]
+    imports = _dedupe_names([line for line in unique_runtime if not line.startswith("#")])
     text = (
         header
-        + "\n".join(unique_runtime)
+        + "\n".join(imports)
         + "\n\nif TYPE_CHECKING:\n"
         + textwrap.indent(typing_block, "    ")
+        + "\n\n"
+        + "\n".join(typevars)
         + "\n\n__all__ = ("
         + "".join(f'"{face.sync_name}", ' for face in faces)
         + ")\n\n\n"

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import logging
     from anyservices._core._portal import Portal
 
+
 __all__ = ("SyncHttpService",)
 
 

@@ -12,9 +12,18 @@ from ._errors import RedisPermissionError as RedisPermissionError
 from ._errors import RedisResponseError as RedisResponseError
 from ._errors import RedisTimeoutError as RedisTimeoutError
 from ._errors import RedisWatchError as RedisWatchError
+from ._lock import Lock as Lock
+from ._lock import LockError as LockError
+from ._pipeline import Pipeline as Pipeline
+from ._pubsub import Message as Message
+from ._pubsub import Subscription as Subscription
 from ._service import RedisService as RedisService
 
 __all__ = (
+    "Lock",
+    "LockError",
+    "Message",
+    "Pipeline",
     "PoolStatistics",
     "RedisAuthenticationError",
     "RedisConfig",
@@ -26,6 +35,7 @@ __all__ = (
     "RedisService",
     "RedisTimeoutError",
     "RedisWatchError",
+    "Subscription",
 )
 
 

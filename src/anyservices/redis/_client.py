@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,8 @@ class RedisClient:
         self._connections: list[Connection | None] = [None] * config.multiplexed_connections
         self._connect_lock = anyio.Lock()
         self._reconnects = 0
+        spare = max(1, config.max_connections - config.multiplexed_connections)
+        self._dedicated_slots = anyio.Semaphore(spare)
         self._closed_stats = (0, 0)
 
     async def open(self, task_group: anyio.abc.TaskGroup) -> None:
@@ -92,6 +95,20 @@ class RedisClient:
             for args, reply in zip(commands, replies, strict=True)
         ]
 
+    @asynccontextmanager
+    async def dedicated(self, *, push: bool = False) -> AsyncGenerator[Connection, None]:
+        """A connection of its own (WATCH, pub/sub), closed when the block ends.
+
+        With ``push``, replies no request waits for (pub/sub messages) go to
+        ``connection.pushes``.
+        """
+        async with self._dedicated_slots:
+            connection = await self._connect(push=push)
+            try:
+                yield connection
+            finally:
+                await connection.aclose()
+
     def _pick(self) -> Connection | None:
         best: Connection | None = None
         for connection in self._connections:
@@ -119,7 +136,7 @@ class RedisClient:
             raise RedisConnectError("no usable connection", service="redis")
         return picked
 
-    async def _connect(self) -> Connection:
+    async def _connect(self, *, push: bool = False) -> Connection:
         if self._task_group is None:
             raise RedisConnectError("the client is not open", service="redis")
         stream = await self._open_stream()
@@ -129,6 +146,7 @@ class RedisClient:
             decode=self._config.decode_responses,
             socket_timeout=self._config.socket_timeout,
             description=self._config.describe(),
+            push=push,
         )
         self._task_group.start_soon(connection.run_reader)
         self._task_group.start_soon(connection.run_writer)

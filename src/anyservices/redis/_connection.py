@@ -15,6 +15,7 @@ with ``RedisConnectError`` or ``RedisTimeoutError``.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import anyio
 import anyio.abc
 import hiredis
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import RedisConnectError, RedisError, RedisTimeoutError
 from ._protocol import NOT_ENOUGH_DATA, Arg, Parser, encode_command
@@ -56,6 +58,7 @@ class Connection:
         decode: bool = True,
         socket_timeout: float | None = None,
         description: str = "redis",
+        push: bool = False,
     ) -> None:
         self._stream = stream
         self._encoding = encoding
@@ -68,6 +71,11 @@ class Connection:
         self._wakeup = anyio.Event()
         self._broken: RedisError | None = None
         self.protocol = 2
+        # Pub/sub: frames no request waits for go here (unbounded: nothing is dropped).
+        self.pushes: MemoryObjectReceiveStream[Any] | None = None
+        self._push_sender: MemoryObjectSendStream[Any] | None = None
+        if push:
+            self._push_sender, self.pushes = anyio.create_memory_object_stream[Any](math.inf)
         self.commands_sent = 0
         self.batches_sent = 0
 
@@ -91,11 +99,17 @@ class Connection:
         requests = self._enqueue(commands, self._decode if decode is None else decode)
         return [await self._wait(request) for request in requests]
 
-    def _enqueue(self, commands: Sequence[Sequence[Arg]], decode: bool) -> list[_Request]:
+    def send_only(self, *args: Arg) -> None:
+        """Queue a command whose answers arrive as pushes (SUBSCRIBE and friends)."""
+        self._enqueue([args], self._decode, expect_reply=False)
+
+    def _enqueue(
+        self, commands: Sequence[Sequence[Arg]], decode: bool, *, expect_reply: bool = True
+    ) -> list[_Request]:
         if self._broken is not None:
             raise self._broken
         payload = b"".join([encode_command(args, self._encoding) for args in commands])
-        requests = [_Request(decode) for _ in commands]
+        requests = [_Request(decode) for _ in commands] if expect_reply else []
         self._outbox.append(payload)
         self._waiting.extend(requests)
         self.commands_sent += len(commands)
@@ -188,8 +202,10 @@ class Connection:
             waiting.popleft()
             request.value = reply
             request.done.set()
-        if parser.next(self._decode) is not NOT_ENOUGH_DATA:
-            raise hiredis.ProtocolError("a reply arrived that no command was waiting for")
+        while (reply := parser.next(self._decode)) is not NOT_ENOUGH_DATA:
+            if self._push_sender is None:
+                raise hiredis.ProtocolError("a reply arrived that no command was waiting for")
+            self._push_sender.send_nowait(reply)
 
     async def _fail(self, error: RedisError) -> None:
         """Mark the connection broken, fail every waiting request, close the stream."""
@@ -202,6 +218,8 @@ class Connection:
             request.done.set()
         self._outbox.clear()
         self._wakeup.set()  # let the writer see that it is done
+        if self._push_sender is not None:
+            self._push_sender.close()  # a subscriber sees the end and reconnects
         await self._stream.aclose()
 
     async def aclose(self) -> None:

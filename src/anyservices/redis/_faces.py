@@ -1,3 +1,8 @@
 """The async classes whose sync faces scripts/gen_sync_faces.py generates."""
 
-FACES = [("anyservices.redis._service", "RedisService")]
+FACES = [
+    ("anyservices.redis._service", "RedisService"),
+    ("anyservices.redis._pipeline", "Pipeline"),
+    ("anyservices.redis._pubsub", "Subscription"),
+    ("anyservices.redis._lock", "Lock"),
+]

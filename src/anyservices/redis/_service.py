@@ -5,9 +5,9 @@ from __future__ import annotations
 import builtins
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -15,10 +15,14 @@ from pydantic import BaseModel, ValidationError
 
 from .._core._service import Service, shielded
 from ._client import PoolStatistics, RedisClient
+from ._commands import Command, Commands
 from ._config import RedisConfig
 from ._errors import RedisDataError
 from ._keys import Keys
+from ._lock import Lock
+from ._pipeline import Pipeline
 from ._protocol import Arg
+from ._pubsub import Subscription
 from ._scripts import COMPARE_AND_DELETE, FIXED_WINDOW, SLIDING_WINDOW
 
 if TYPE_CHECKING:
@@ -29,6 +33,7 @@ __all__ = ("RedisService",)
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class RedisService(Service[RedisConfig]):
@@ -44,6 +49,7 @@ class RedisService(Service[RedisConfig]):
         super().__init__(config, **kwargs)
         self._client = RedisClient(config, logger=self._logger)
         self._keys = Keys(config.namespace)
+        self._commands = Commands(self._keys)
 
     def _describe(self) -> str:
         return self._config.describe()
@@ -66,11 +72,15 @@ class RedisService(Service[RedisConfig]):
         self._check_open()
         return await self._client.execute(*args)
 
+    async def _do(self, command: Command[R]) -> R:
+        self._check_open()
+        return command.parse(await self._client.execute(*command.args))
+
     # -- generic -------------------------------------------------------------------
 
     async def ping(self) -> bool:
         """True when the server answers."""
-        return await self._run("PING") in {"PONG", b"PONG"}
+        return await self._do(self._commands.ping())
 
     async def execute_command(self, *args: Arg) -> Any:
         """Any command we do not wrap, as is (keys are NOT namespaced here)."""
@@ -79,7 +89,7 @@ class RedisService(Service[RedisConfig]):
     # -- strings -------------------------------------------------------------------
 
     async def get(self, key: str) -> str | None:
-        return await self._run("GET", self._keys(key))  # type: ignore[no-any-return]
+        return await self._do(self._commands.get(key))
 
     async def set(
         self,
@@ -91,88 +101,71 @@ class RedisService(Service[RedisConfig]):
         xx: bool = False,
     ) -> bool:
         """SET with expiry (seconds ``ex`` or milliseconds ``px``); False when nx/xx refused."""
-        args: list[Arg] = ["SET", self._keys(key), value]
-        if ex is not None:
-            args += ["EX", ex]
-        if px is not None:
-            args += ["PX", px]
-        if nx and xx:
-            raise ValueError("nx and xx exclude each other")
-        if nx:
-            args.append("NX")
-        if xx:
-            args.append("XX")
-        return await self._run(*args) is not None
+        return await self._do(self._commands.set(key, value, ex, px, nx, xx))
 
     async def delete(self, *keys: str) -> int:
         """Delete keys; returns how many existed."""
-        if not keys:
-            return 0
-        return await self._run("DEL", *self._keys.many(keys))  # type: ignore[no-any-return]
+        return await self._do(self._commands.delete(keys)) if keys else 0
 
     async def exists(self, *keys: str) -> int:
         """How many of ``keys`` exist (a key named twice counts twice)."""
-        if not keys:
-            return 0
-        return await self._run("EXISTS", *self._keys.many(keys))  # type: ignore[no-any-return]
+        return await self._do(self._commands.exists(keys)) if keys else 0
 
     async def expire(self, key: str, seconds: int) -> bool:
-        return bool(await self._run("EXPIRE", self._keys(key), seconds))
+        return await self._do(self._commands.expire(key, seconds))
 
     async def ttl(self, key: str) -> int:
         """Seconds to live; -1 without expiry, -2 when the key does not exist."""
-        return await self._run("TTL", self._keys(key))  # type: ignore[no-any-return]
+        return await self._do(self._commands.ttl(key))
 
     async def incr(self, key: str, amount: int = 1) -> int:
-        return await self._run("INCRBY", self._keys(key), amount)  # type: ignore[no-any-return]
+        return await self._do(self._commands.incr(key, amount))
 
     async def decr(self, key: str, amount: int = 1) -> int:
-        return await self._run("DECRBY", self._keys(key), amount)  # type: ignore[no-any-return]
+        return await self._do(self._commands.decr(key, amount))
 
     # -- hashes --------------------------------------------------------------------
 
     async def hget(self, name: str, key: str) -> str | None:
-        return await self._run("HGET", self._keys(name), key)  # type: ignore[no-any-return]
+        return await self._do(self._commands.hget(name, key))
 
     async def hset(self, name: str, key: str, value: str | bytes | float) -> int:
         """Set one field; returns 1 when the field is new."""
-        return await self._run("HSET", self._keys(name), key, value)  # type: ignore[no-any-return]
+        return await self._do(self._commands.hset(name, key, value))
 
     async def hgetall(self, name: str) -> dict[str, str]:
-        return _as_dict(await self._run("HGETALL", self._keys(name)))
+        return await self._do(self._commands.hgetall(name))
 
     async def hdel(self, name: str, *keys: str) -> int:
-        if not keys:
-            return 0
-        return await self._run("HDEL", self._keys(name), *keys)  # type: ignore[no-any-return]
+        return await self._do(self._commands.hdel(name, keys)) if keys else 0
 
     # -- lists ---------------------------------------------------------------------
 
     async def lpush(self, name: str, *values: str | bytes | float) -> int:
-        return await self._run("LPUSH", self._keys(name), *values)  # type: ignore[no-any-return]
+        return await self._do(self._commands.push("L", name, values))
 
     async def rpush(self, name: str, *values: str | bytes | float) -> int:
-        return await self._run("RPUSH", self._keys(name), *values)  # type: ignore[no-any-return]
+        return await self._do(self._commands.push("R", name, values))
 
     async def lpop(self, name: str) -> str | None:
-        return await self._run("LPOP", self._keys(name))  # type: ignore[no-any-return]
+        return await self._do(self._commands.pop("L", name))
 
     async def rpop(self, name: str) -> str | None:
-        return await self._run("RPOP", self._keys(name))  # type: ignore[no-any-return]
+        return await self._do(self._commands.pop("R", name))
 
     async def lrange(self, name: str, start: int, end: int) -> list[str]:
-        return await self._run("LRANGE", self._keys(name), start, end)  # type: ignore[no-any-return]
+        return await self._do(self._commands.lrange(name, start, end))
 
     # -- sets ----------------------------------------------------------------------
 
     async def sadd(self, name: str, *values: str | bytes | float) -> int:
-        return await self._run("SADD", self._keys(name), *values)  # type: ignore[no-any-return]
+        return await self._do(self._commands.sadd(name, values))
 
     async def smembers(self, name: str) -> builtins.set[str]:
-        return builtins.set(await self._run("SMEMBERS", self._keys(name)))
+        return await self._do(self._commands.smembers(name))
 
     async def srem(self, name: str, *values: str | bytes | float) -> int:
-        return await self._run("SREM", self._keys(name), *values)  # type: ignore[no-any-return]
+        return await self._do(self._commands.srem(name, values))
 
     # -- sorted sets -----------------------------------------------------------------
 
@@ -180,45 +173,83 @@ class RedisService(Service[RedisConfig]):
         self, name: str, mapping: Mapping[str, float], nx: bool = False, xx: bool = False
     ) -> int:
         """Add members with scores; returns how many were new."""
-        if nx and xx:
-            raise ValueError("nx and xx exclude each other")
-        if not mapping:
-            return 0
-        args: list[Arg] = ["ZADD", self._keys(name)]
-        if nx:
-            args.append("NX")
-        if xx:
-            args.append("XX")
-        for member, score in mapping.items():
-            args += [score, member]
-        return await self._run(*args)  # type: ignore[no-any-return]
+        command = self._commands.zadd(name, mapping, nx, xx)
+        return await self._do(command) if mapping else 0
 
     async def zrange(
         self, name: str, start: int, end: int, desc: bool = False, withscores: bool = False
     ) -> list[str] | list[tuple[str, float]]:
         """Members by rank; with ``withscores``, ``(member, score)`` pairs."""
-        args: list[Arg] = ["ZRANGE", self._keys(name), start, end]
-        if desc:
-            args.append("REV")
-        if withscores:
-            args.append("WITHSCORES")
-        reply = await self._run(*args)
-        if not withscores:
-            return reply  # type: ignore[no-any-return]
-        if reply and isinstance(reply[0], list):  # RESP3: [[member, score], ...]
-            return [(member, float(score)) for member, score in reply]
-        return [(reply[i], float(reply[i + 1])) for i in range(0, len(reply), 2)]
+        return await self._do(self._commands.zrange(name, start, end, desc, withscores))
 
     async def zrem(self, name: str, *members: str) -> int:
-        if not members:
-            return 0
-        return await self._run("ZREM", self._keys(name), *members)  # type: ignore[no-any-return]
+        return await self._do(self._commands.zrem(name, members)) if members else 0
 
     # -- pub/sub -------------------------------------------------------------------
 
     async def publish(self, channel: str, message: str | bytes) -> int:
         """Publish to ``channel`` (namespaced); returns how many subscribers got it."""
-        return await self._run("PUBLISH", self._keys(channel), message)  # type: ignore[no-any-return]
+        return await self._do(self._commands.publish(channel, message))
+
+    @asynccontextmanager
+    async def subscribe(
+        self, *channels: str, patterns: Sequence[str] = ()
+    ) -> AsyncGenerator[Subscription, None]:
+        """Subscribe to ``channels`` (and glob ``patterns``) on a connection of its own.
+
+        ``async with redis.subscribe("news") as sub: async for message in sub: ...``;
+        the subscription survives server restarts (it resubscribes).
+        """
+        self._check_open()
+        subscription = Subscription(self._client, self._keys)
+        await subscription.subscribe(*channels)
+        await subscription.psubscribe(*patterns)
+        await subscription.connect()
+        try:
+            yield subscription
+        finally:
+            await subscription.aclose()
+
+    # -- pipelines and locks -------------------------------------------------------
+
+    @asynccontextmanager
+    async def pipeline(self, transaction: bool = True) -> AsyncGenerator[Pipeline, None]:
+        """Queue commands and run them in one round trip (MULTI/EXEC if ``transaction``).
+
+        Commands still queued when the block ends normally are executed then; if the
+        block raises, they are discarded (and any WATCH released).
+        """
+        self._check_open()
+        pipe = Pipeline(self._client, self._commands, transaction)
+        try:
+            yield pipe
+            if len(pipe):
+                await pipe.execute()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await pipe.reset()
+
+    @asynccontextmanager
+    async def lock(
+        self,
+        name: str,
+        timeout: float = 10.0,  # noqa: ASYNC109 -- the lock's expiry, not a deadline for this call
+        blocking_timeout: float | None = None,
+    ) -> AsyncGenerator[Lock, None]:
+        """Hold the distributed lock ``name`` for the block (it expires after ``timeout``).
+
+        Waits up to ``blocking_timeout`` seconds (forever if None) and raises LockError
+        when it cannot acquire; release is token-checked, so an expired lock taken by
+        someone else is never released by us (LockError tells the holder it was lost).
+        """
+        self._check_open()
+        held = Lock(self._client, self._keys(f"lock:{name}"), timeout)
+        await held.acquire(blocking_timeout)
+        try:
+            yield held
+        finally:
+            with anyio.CancelScope(shield=True):
+                await held.release()
 
     # -- JSON and models -------------------------------------------------------------
 
@@ -370,12 +401,6 @@ def _is_async(func: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
         getattr(func, "__call__", None)  # noqa: B004 -- async __call__ on a callable object
     )
-
-
-def _as_dict(reply: Any) -> dict[str, str]:
-    if isinstance(reply, dict):  # RESP3 map
-        return cast("dict[str, str]", reply)
-    return dict(zip(reply[::2], reply[1::2], strict=True))  # RESP2 flat list
 
 
 def _dumps(value: Any, key: str) -> str:
