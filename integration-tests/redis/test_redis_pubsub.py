@@ -93,6 +93,7 @@ async def test_subscription_survives_a_server_restart() -> None:
                         await redis.publish("events", "after")
                     await anyio.sleep(0.05)
 
+            second = Message("", "")
             with anyio.fail_after(15):
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(keep_publishing)

@@ -7,8 +7,9 @@ from typing import Any, assert_type
 from pydantic import BaseModel
 
 from anyservices import RedisConfig, RedisService, blocking
+from anyservices.redis import Message, Pipeline
 from anyservices.redis._client import PoolStatistics
-from anyservices.redis._sync import SyncRedisService
+from anyservices.redis._sync import SyncLock, SyncPipeline, SyncRedisService
 
 
 class User(BaseModel):
@@ -35,3 +36,41 @@ def check_sync() -> None:
         assert_type(redis.get_or_compute("k", lambda: 1), int)
         assert_type(redis.get_json("k"), Any)
         assert_type(redis.statistics(), PoolStatistics)
+
+
+async def fetch_user(user_id: int) -> User:
+    return User(name=str(user_id))
+
+
+def plain_user(user_id: int) -> User:
+    return User(name=str(user_id))
+
+
+async def check_async_extras(redis: RedisService) -> None:
+    cached = redis.cache(ttl=60)(fetch_user)
+    assert_type(await cached(1), User)
+    assert_type(await cached.invalidate(1), bool)
+    async with redis.pipeline() as pipe:
+        assert_type(pipe.set("a", "1").get("a"), Pipeline)
+        assert_type(await pipe.execute(), list[Any])
+    async with redis.subscribe("c") as subscription:
+        async for message in subscription:
+            assert_type(message, Message)
+    async with redis.lock("l") as held:
+        assert_type(await held.owned(), bool)
+
+
+def check_sync_extras() -> None:
+    with blocking(RedisService(RedisConfig())) as redis:
+        cached = redis.cache(ttl=60)(plain_user)
+        assert_type(cached(1), User)
+        assert_type(cached.invalidate_all(), int)
+        with redis.pipeline() as pipe:
+            assert_type(pipe, SyncPipeline)
+            assert_type(pipe.incr("n").execute(), list[Any])
+        with redis.subscribe("c") as subscription:
+            for message in subscription:
+                assert_type(message, Message)
+        with redis.lock("l", timeout=1) as held:
+            assert_type(held, SyncLock)
+            held.extend(5)

@@ -7,13 +7,14 @@ import json
 import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 
 from .._core._service import Service, shielded
+from ._cache import CachedFunction, CacheSettings
 from ._client import PoolStatistics, RedisClient
 from ._commands import Command, Commands
 from ._config import RedisConfig
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ("RedisService",)
 
 M = TypeVar("M", bound=BaseModel)
+P = ParamSpec("P")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -366,6 +368,24 @@ class RedisService(Service[RedisConfig]):
         ``wait_timeout`` seconds, and take the lock over if it expires. ``compute`` may
         be async or plain (a plain one runs in a worker thread).
         """
+        found, cached, token = await self._value_or_lock(key, lock_timeout, wait_timeout)
+        if found:
+            return _loads(cached, key) if serialize_json else cached  # type: ignore[no-any-return]
+        try:
+            value = await _call(compute)
+            stored: Any = _dumps(value, key) if serialize_json else value
+            await self.set(key, stored, ex=ex)
+        finally:
+            await self._release_flight(key, token)
+        return value
+
+    # -- single-flight building blocks (shared with the cache decorator, both faces) ----
+
+    async def _value_or_lock(
+        self, key: str, lock_timeout: float, wait_timeout: float
+    ) -> tuple[bool, Any, str]:
+        """``(True, value, "")`` once ``key`` has a value, or ``(False, None, token)``
+        when this caller holds the compute lock and must compute and release it."""
         lock_key = f"lock:{key}"
         token = secrets.token_hex(16)
         delay = 0.005
@@ -373,19 +393,57 @@ class RedisService(Service[RedisConfig]):
             while True:
                 cached = await self.get(key)
                 if cached is not None:
-                    return _loads(cached, key) if serialize_json else cached  # type: ignore[return-value]
+                    return True, cached, ""
                 if await self.set(lock_key, token, px=round(lock_timeout * 1000), nx=True):
-                    break
+                    return False, None, token
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.1)
-        try:
-            value = await _call(compute)
-            stored: Any = _dumps(value, key) if serialize_json else value
-            await self.set(key, stored, ex=ex)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await COMPARE_AND_DELETE(self._client, [self._keys(lock_key)], [token])
-        return value
+        raise AssertionError("unreachable: fail_after raises")  # pragma: no cover
+
+    async def _release_flight(self, key: str, token: str) -> None:
+        """Release the compute lock of ``key`` if ``token`` still holds it."""
+        with anyio.CancelScope(shield=True):
+            await COMPARE_AND_DELETE(self._client, [self._keys(f"lock:{key}")], [token])
+
+    async def _delete_matching(self, pattern: str) -> int:
+        """Delete every key matching the (namespaced) glob ``pattern``; returns how many."""
+        self._check_open()
+        deleted = 0
+        cursor: Any = "0"
+        while True:
+            cursor, keys = await self._client.execute(
+                "SCAN", cursor, "MATCH", self._keys(pattern), "COUNT", 500
+            )
+            if keys:
+                deleted += await self._client.execute("UNLINK", *keys)
+            if cursor in {"0", b"0"}:
+                return deleted
+
+    # -- the cache decorator ---------------------------------------------------------
+
+    def cache(
+        self,
+        ttl: int,
+        key_prefix: str | None = None,
+        namespace: str | None = None,
+        skip_cache_if: Callable[[Any], bool] | None = None,
+        prevent_thundering_herd: bool = False,
+    ) -> Callable[[Callable[P, Awaitable[T]]], CachedFunction[P, T]]:
+        """Cache an async function's results in Redis for ``ttl`` seconds.
+
+        Keys are ``cache:[namespace:]<key_prefix or module.qualname>:<hash of args>``
+        (under the service's namespace too). ``skip_cache_if(result)`` keeps a result
+        out of the cache; ``prevent_thundering_herd`` computes a missing value once
+        across all callers. The decorated function has ``.invalidate(*args,
+        **kwargs)`` and ``.invalidate_all()``. On the sync face, ``cache`` decorates
+        plain functions, which run in the caller's thread.
+        """
+        settings = CacheSettings(ttl, key_prefix, namespace, skip_cache_if, prevent_thundering_herd)
+
+        def decorate(func: Callable[P, Awaitable[T]]) -> CachedFunction[P, T]:
+            return CachedFunction(self, func, settings)
+
+        return decorate
 
 
 async def _call(compute: Callable[[], Awaitable[T]] | Callable[[], T]) -> T:

@@ -7,16 +7,18 @@ from typing import TYPE_CHECKING
 
 from anyservices._core._syncface import SyncFace, unwrap
 from anyservices.redis._service import RedisService
+from anyservices.redis._sync_extras import SyncRedisExtras
 import builtins
 import json
 import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from anyservices._core._service import Service, shielded
+from anyservices.redis._cache import CachedFunction, CacheSettings
 from anyservices.redis._client import PoolStatistics, RedisClient
 from anyservices.redis._commands import Command, Commands
 from anyservices.redis._config import RedisConfig
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from anyservices.redis._connection import Connection
 
 M = TypeVar("M", bound=BaseModel)
+P = ParamSpec("P")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -57,7 +60,7 @@ __all__ = (
 )
 
 
-class SyncRedisService(SyncFace[RedisService]):
+class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
     """The sync face of :class:`anyservices.redis.RedisService`."""
 
     def statistics(self) -> PoolStatistics:
