@@ -69,3 +69,12 @@ def redis_config(redis_env: dict[str, str]) -> RedisConfig:
         url=SecretStr(redis_env["ANYSERVICES_REDIS_URL"]),
         namespace=f"test-{uuid.uuid4().hex[:12]}",
     )
+
+
+@pytest.fixture
+def redis_stack_config(redis_stack_env: dict[str, str]) -> RedisConfig:
+    """The local Redis Stack (Search, JSON), with a namespace of its own per test."""
+    return RedisConfig(
+        url=SecretStr(redis_stack_env["ANYSERVICES_REDIS_STACK_URL"]),
+        namespace=f"test-{uuid.uuid4().hex[:12]}",
+    )

@@ -208,3 +208,12 @@ async def test_reconnects_after_the_connection_is_killed(
                 except RedisConnectError:
                     await anyio.sleep(0.01)  # the next call reconnects
         assert redis.statistics().reconnects == 1
+
+
+async def test_binary_value_fails_only_its_call(face: Face, redis_config: RedisConfig) -> None:
+    async with open_face(face, RedisService(redis_config)) as redis:
+        await redis.set("bin", b"\xff\xfe")
+        with pytest.raises(RedisDataError, match="decode_responses"):
+            await redis.get("bin")
+        assert await redis.execute_command("ECHO", "fine") == "fine"
+        assert redis.statistics().reconnects == 0

@@ -17,6 +17,7 @@ from ._lock import LockError as LockError
 from ._pipeline import Pipeline as Pipeline
 from ._pubsub import Message as Message
 from ._pubsub import Subscription as Subscription
+from ._search import vector_bytes as vector_bytes
 from ._service import RedisService as RedisService
 
 __all__ = (
@@ -36,6 +37,7 @@ __all__ = (
     "RedisTimeoutError",
     "RedisWatchError",
     "Subscription",
+    "vector_bytes",
 )
 
 

@@ -25,7 +25,7 @@ import anyio.abc
 import hiredis
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._errors import RedisConnectError, RedisError, RedisTimeoutError
+from ._errors import RedisConnectError, RedisDataError, RedisError, RedisTimeoutError
 from ._protocol import NOT_ENOUGH_DATA, Arg, Parser, encode_command
 
 __all__ = ("Connection",)
@@ -196,7 +196,16 @@ class Connection:
         parser = self._parser
         while waiting:
             request = waiting[0]
-            reply = parser.next(request.decode)
+            try:
+                reply = parser.next(request.decode)
+            except UnicodeDecodeError as exc:  # the reply was consumed; only this call fails
+                reply = _Failure(
+                    RedisDataError(
+                        f"the reply is not valid {self._encoding} text ({exc.reason}); "
+                        "read it with decode_responses=False",
+                        service="redis",
+                    )
+                )
             if reply is NOT_ENOUGH_DATA:
                 return
             waiting.popleft()

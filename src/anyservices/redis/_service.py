@@ -25,6 +25,13 @@ from ._pipeline import Pipeline
 from ._protocol import Arg
 from ._pubsub import Subscription
 from ._scripts import COMPARE_AND_DELETE, FIXED_WINDOW, SLIDING_WINDOW
+from ._search import (
+    Algorithm,
+    DistanceMetric,
+    create_index_args,
+    parse_search,
+    search_args,
+)
 
 if TYPE_CHECKING:
     from .._core._portal import Portal
@@ -252,6 +259,51 @@ class RedisService(Service[RedisConfig]):
         finally:
             with anyio.CancelScope(shield=True):
                 await held.release()
+
+    # -- vector search (Redis Stack) ------------------------------------------------
+
+    async def create_vector_index(
+        self,
+        index_name: str,
+        prefix: str,
+        vector_field: str,
+        vector_dims: int,
+        distance_metric: DistanceMetric = "COSINE",
+        text_fields: Sequence[str] | None = None,
+        numeric_fields: Sequence[str] | None = None,
+        tag_fields: Sequence[str] | None = None,
+        algorithm: Algorithm = "FLAT",
+    ) -> None:
+        """Index the hashes under ``prefix`` by their float32 vector in ``vector_field``.
+
+        Store vectors with ``hset(key, vector_field, vector_bytes(vector))``.
+        """
+        args = create_index_args(
+            self._keys, index_name, prefix, vector_field, vector_dims, distance_metric,
+            text_fields, numeric_fields, tag_fields, algorithm,
+        )  # fmt: skip
+        await self._run(*args)
+
+    async def vector_search(
+        self,
+        index_name: str,
+        vector_field: str,
+        query_vector: Sequence[float],
+        k: int = 10,
+        filter_query: str = "*",
+    ) -> list[dict[str, Any]]:
+        """The ``k`` nearest documents: dicts with ``id``, ``score`` (distance) and fields."""
+        self._check_open()
+        args = search_args(self._keys, index_name, vector_field, query_vector, k, filter_query)
+        reply = await self._client.execute(*args, decode=False)
+        return parse_search(reply, self._keys, vector_field)
+
+    async def drop_index(self, index_name: str, delete_documents: bool = False) -> None:
+        """Drop the index (and the indexed hashes too with ``delete_documents``)."""
+        args: list[Arg] = ["FT.DROPINDEX", self._keys(index_name)]
+        if delete_documents:
+            args.append("DD")
+        await self._run(*args)
 
     # -- JSON and models -------------------------------------------------------------
 

@@ -29,6 +29,13 @@ from anyservices.redis._pipeline import Pipeline
 from anyservices.redis._protocol import Arg
 from anyservices.redis._pubsub import Subscription
 from anyservices.redis._scripts import COMPARE_AND_DELETE, FIXED_WINDOW, SLIDING_WINDOW
+from anyservices.redis._search import (
+    Algorithm,
+    DistanceMetric,
+    create_index_args,
+    parse_search,
+    search_args,
+)
 import hiredis
 from anyservices.redis._errors import RedisWatchError, response_error
 from contextlib import AbstractAsyncContextManager
@@ -184,6 +191,49 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
     ) -> AbstractContextManager[SyncLock]:
         """Hold the distributed lock ``name`` for the block (it expires after ``timeout``)."""
         return self._portal.wrap_cm(self._wrapped.lock(name, timeout, blocking_timeout), SyncLock)
+
+    def create_vector_index(
+        self,
+        index_name: str,
+        prefix: str,
+        vector_field: str,
+        vector_dims: int,
+        distance_metric: DistanceMetric = "COSINE",
+        text_fields: Sequence[str] | None = None,
+        numeric_fields: Sequence[str] | None = None,
+        tag_fields: Sequence[str] | None = None,
+        algorithm: Algorithm = "FLAT",
+    ) -> None:
+        """Index the hashes under ``prefix`` by their float32 vector in ``vector_field``."""
+        return self._portal.call(
+            self._wrapped.create_vector_index,
+            index_name,
+            prefix,
+            vector_field,
+            vector_dims,
+            distance_metric,
+            text_fields,
+            numeric_fields,
+            tag_fields,
+            algorithm,
+        )
+
+    def vector_search(
+        self,
+        index_name: str,
+        vector_field: str,
+        query_vector: Sequence[float],
+        k: int = 10,
+        filter_query: str = "*",
+    ) -> list[dict[str, Any]]:
+        """The ``k`` nearest documents: dicts with ``id``, ``score`` (distance) and fields."""
+        return self._portal.call(
+            self._wrapped.vector_search, index_name, vector_field, query_vector, k, filter_query
+        )
+
+    def drop_index(self, index_name: str, delete_documents: bool = False) -> None:
+        """Drop the index (and the indexed hashes too with ``delete_documents``)."""
+        return self._portal.call(self._wrapped.drop_index, index_name, delete_documents)
 
     def get_json(self, key: str) -> Any:
         """The JSON value stored at ``key`` (as a string, so plain Redis 7 works), or None."""
