@@ -39,7 +39,7 @@ async def test_fifty_concurrent_callers_compute_once(face: Face, redis_config: R
         assert calls == 1
         assert results == [{"answer": 42}] * 50
         assert await redis.get_json("expensive") == {"answer": 42}
-        assert await redis.exists("lock:expensive") == 0  # released by its holder
+        assert await redis.exists("flight:expensive") == 0  # released by its holder
 
 
 async def test_plain_and_raw_values(face: Face, redis_config: RedisConfig) -> None:
@@ -56,7 +56,7 @@ async def test_failed_compute_releases_the_lock(face: Face, redis_config: RedisC
     async with open_face(face, RedisService(redis_config)) as redis:
         with pytest.raises(LookupError):
             await redis.get_or_compute("k", boom)
-        assert await redis.exists("lock:k") == 0
+        assert await redis.exists("flight:k") == 0
         assert await redis.get_or_compute("k", lambda: 1) == 1
 
 
@@ -65,7 +65,7 @@ async def test_dead_holder_lock_expires_and_a_waiter_takes_over(
 ) -> None:
     async with RedisService(redis_config) as redis:
         # A holder that died: its lock has an expiry and nobody will release it.
-        await redis.set("lock:orphan", "dead-token", px=300)
+        await redis.set("flight:orphan", "dead-token", px=300)
         started = anyio.current_time()
         assert await redis.get_or_compute("orphan", lambda: "mine", lock_timeout=1) == "mine"
         assert anyio.current_time() - started >= 0.25

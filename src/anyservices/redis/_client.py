@@ -53,12 +53,28 @@ class RedisClient:
         """Connect the first connection now, so a bad address or password fails at once."""
         self._task_group = task_group
         self._connections[0] = await self._connect()
+        if self._config.health_check_interval is not None:
+            task_group.start_soon(self._check_health, self._config.health_check_interval)
 
     async def aclose(self) -> None:
         for index, connection in enumerate(self._connections):
             if connection is not None:
                 await connection.aclose()
             self._connections[index] = None
+
+    async def _check_health(self, interval: float) -> None:
+        """PING idle connections every ``interval`` s; a dead one is replaced on next use."""
+        while True:
+            await anyio.sleep(interval)
+            for connection in self._connections:
+                if connection is None or connection.broken or connection.pending:
+                    continue
+                reply: object = None
+                with anyio.move_on_after(max(interval, 1.0)) as scope:
+                    reply = await connection.execute(("PING",))
+                if scope.cancelled_caught or isinstance(reply, hiredis.ReplyError):
+                    self._logger.warning("health check failed on %s", self._config.describe())
+                    await connection.aclose()
 
     def statistics(self) -> PoolStatistics:
         live = [c for c in self._connections if c is not None]

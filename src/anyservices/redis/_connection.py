@@ -47,6 +47,16 @@ class _Request:
         self.value: Any = None
 
 
+class _Batch:
+    """What one call queued: its bytes and the requests waiting for its replies."""
+
+    __slots__ = ("payload", "requests")
+
+    def __init__(self, payload: bytes, requests: list[_Request]) -> None:
+        self.payload = payload
+        self.requests = requests
+
+
 class Connection:
     """A multiplexed connection: call :meth:`run_reader` in a task group, then use it."""
 
@@ -67,7 +77,7 @@ class Connection:
         self._description = description
         self._parser = Parser(encoding)
         self._waiting: deque[_Request] = deque()
-        self._outbox: list[bytes] = []
+        self._outbox: list[_Batch] = []
         self._wakeup = anyio.Event()
         self._broken: RedisError | None = None
         self.protocol = 2
@@ -89,15 +99,15 @@ class Connection:
 
     async def execute(self, args: Sequence[Arg], decode: bool | None = None) -> Any:
         """Send one command and return its reply (error replies are returned, not raised)."""
-        request = self._enqueue([args], self._decode if decode is None else decode)[0]
-        return await self._wait(request)
+        batch = self._enqueue([args], self._decode if decode is None else decode)
+        return await self._wait(batch, batch.requests[0])
 
     async def execute_many(
         self, commands: Sequence[Sequence[Arg]], decode: bool | None = None
     ) -> list[Any]:
         """Send commands back to back (no other task's command between them)."""
-        requests = self._enqueue(commands, self._decode if decode is None else decode)
-        return [await self._wait(request) for request in requests]
+        batch = self._enqueue(commands, self._decode if decode is None else decode)
+        return [await self._wait(batch, request) for request in batch.requests]
 
     def send_only(self, *args: Arg) -> None:
         """Queue a command whose answers arrive as pushes (SUBSCRIBE and friends)."""
@@ -105,16 +115,26 @@ class Connection:
 
     def _enqueue(
         self, commands: Sequence[Sequence[Arg]], decode: bool, *, expect_reply: bool = True
-    ) -> list[_Request]:
+    ) -> _Batch:
         if self._broken is not None:
             raise self._broken
         payload = b"".join([encode_command(args, self._encoding) for args in commands])
-        requests = [_Request(decode) for _ in commands] if expect_reply else []
-        self._outbox.append(payload)
-        self._waiting.extend(requests)
+        batch = _Batch(payload, [_Request(decode) for _ in commands] if expect_reply else [])
+        self._outbox.append(batch)
+        self._waiting.extend(batch.requests)
         self.commands_sent += len(commands)
         self._wakeup.set()
-        return requests
+        return batch
+
+    def _withdraw(self, batch: _Batch) -> None:
+        """Take back a batch the writer has not taken yet: it is never sent."""
+        try:
+            self._outbox.remove(batch)
+        except ValueError:
+            return  # already written: its replies will be read and dropped
+        for request in batch.requests:
+            self._waiting.remove(request)
+        self.commands_sent -= len(batch.requests)
 
     async def run_writer(self) -> None:
         """Send what the outbox holds, batch after batch (run it in the owner's task group)."""
@@ -122,7 +142,7 @@ class Connection:
             await self._wakeup.wait()
             self._wakeup = anyio.Event()
             while self._outbox and self._broken is None:
-                data = b"".join(self._outbox)
+                data = b"".join([batch.payload for batch in self._outbox])
                 self._outbox.clear()
                 self.batches_sent += 1
                 await self._send(data)
@@ -148,14 +168,15 @@ class Connection:
                 )
             )
 
-    async def _wait(self, request: _Request) -> Any:
-        if self._timeout is None:
-            await request.done.wait()
-        else:
-            try:
+    async def _wait(self, batch: _Batch, request: _Request) -> Any:
+        try:
+            if self._timeout is None:
+                await request.done.wait()
+            else:
                 with anyio.fail_after(self._timeout):
                     await request.done.wait()
-            except TimeoutError:
+        except TimeoutError:
+            if not request.done.is_set():
                 # The reply may still come: the stream's state is unknown, so close it.
                 with anyio.CancelScope(shield=True):
                     await self._fail(
@@ -164,6 +185,9 @@ class Connection:
                             service="redis",
                         )
                     )
+        except BaseException:  # cancelled: re-raised at once, after taking back unsent bytes
+            self._withdraw(batch)
+            raise
         if isinstance(request.value, _Failure):
             raise request.value.error
         return request.value

@@ -438,7 +438,7 @@ class RedisService(Service[RedisConfig]):
     ) -> tuple[bool, Any, str]:
         """``(True, value, "")`` once ``key`` has a value, or ``(False, None, token)``
         when this caller holds the compute lock and must compute and release it."""
-        lock_key = f"lock:{key}"
+        lock_key = f"flight:{key}"
         token = secrets.token_hex(16)
         delay = 0.005
         with anyio.fail_after(wait_timeout):
@@ -455,7 +455,7 @@ class RedisService(Service[RedisConfig]):
     async def _release_flight(self, key: str, token: str) -> None:
         """Release the compute lock of ``key`` if ``token`` still holds it."""
         with anyio.CancelScope(shield=True):
-            await COMPARE_AND_DELETE(self._client, [self._keys(f"lock:{key}")], [token])
+            await COMPARE_AND_DELETE(self._client, [self._keys(f"flight:{key}")], [token])
 
     async def _delete_matching(self, pattern: str) -> int:
         """Delete every key matching the (namespaced) glob ``pattern``; returns how many."""

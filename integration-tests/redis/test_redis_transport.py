@@ -1,0 +1,259 @@
+"""The connection layer against real Redis 7: auth, databases, sockets, restarts, timeouts.
+
+Tests that need to stop or stall a server start a private ``redis-server`` of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from pydantic import SecretStr
+
+from anyservices.redis._client import RedisClient
+from anyservices.redis._config import RedisConfig
+from anyservices.redis._errors import (
+    RedisAuthenticationError,
+    RedisConnectError,
+    RedisTimeoutError,
+)
+
+LOGGER = logging.getLogger("anyservices.redis")
+
+
+@asynccontextmanager
+async def open_client(config: RedisConfig) -> AsyncIterator[RedisClient]:
+    client = RedisClient(config, logger=LOGGER)
+    try:
+        async with anyio.create_task_group() as tg:
+            try:
+                await client.open(tg)
+                yield client
+            finally:
+                await client.aclose()
+                tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:  # the task group wraps what the body raised
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, stopped and restarted at will."""
+
+    def __init__(self, directory: Path, *extra: str) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed")
+        self.port = free_port()
+        self.unix_socket = str(directory / "redis.sock")
+        self._command = [
+            binary,
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--unixsocket", self.unix_socket,
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(directory),
+            *extra,
+        ]  # fmt: skip
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(500):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.1):
+                    return
+            except OSError:
+                if self._process.poll() is not None:
+                    break
+                time.sleep(0.01)
+        raise RuntimeError("the private redis-server did not start")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    @property
+    def config(self) -> RedisConfig:
+        return RedisConfig(port=self.port, socket_connect_timeout=2)
+
+
+@contextmanager
+def private_redis(tmp_path: Path, *extra: str) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path, *extra)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def base_config(redis_env: dict[str, str]) -> RedisConfig:
+    return RedisConfig(url=SecretStr(redis_env["ANYSERVICES_REDIS_URL"]))
+
+
+def with_fields(config: RedisConfig, **fields: Any) -> RedisConfig:
+    data = config.model_dump(exclude={"url"})
+    if config.password is not None:
+        data["password"] = config.password
+    return RedisConfig(**{**data, **fields})
+
+
+async def test_hello_3_and_ping(base_config: RedisConfig) -> None:
+    async with open_client(base_config) as client:
+        assert await client.execute("PING") == "PONG"
+        info = await client.execute("CLIENT", "INFO")
+        assert "resp=3" in info
+        assert "name=anyservices" in info
+
+
+async def test_acl_user_and_wrong_password(
+    base_config: RedisConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = f"acl-{uuid.uuid4().hex[:8]}"
+    secret = f"pw-{uuid.uuid4().hex}"
+    async with open_client(base_config) as admin:
+        await admin.execute("ACL", "SETUSER", user, "on", f">{secret}", "~*", "+@all")
+        try:
+            config = with_fields(base_config, username=user, password=SecretStr(secret))
+            async with open_client(config) as client:
+                assert await client.execute("ACL", "WHOAMI") == user
+            bad = with_fields(base_config, username=user, password=SecretStr("wrong-" + secret))
+            caplog.set_level(logging.DEBUG)
+            with pytest.raises(RedisAuthenticationError) as caught:
+                async with open_client(bad):
+                    pass
+            assert secret not in str(caught.value)
+            assert secret not in repr(bad)
+            assert secret not in caplog.text
+        finally:
+            await admin.execute("ACL", "DELUSER", user)
+
+
+async def test_select_database(base_config: RedisConfig) -> None:
+    key = f"transport-db-{uuid.uuid4().hex}"
+    async with (
+        open_client(with_fields(base_config, db=3)) as db3,
+        open_client(with_fields(base_config, db=0)) as db0,
+    ):
+        await db3.execute("SET", key, "in-3", "EX", 60)
+        assert await db3.execute("GET", key) == "in-3"
+        assert await db0.execute("GET", key) is None
+        await db3.execute("DEL", key)
+
+
+async def test_resp2_fallback_still_works(base_config: RedisConfig) -> None:
+    async with open_client(base_config) as client:
+        connection = client._connections[0]  # the handshake's result
+        assert connection is not None
+        assert connection.protocol == 3
+
+
+async def test_unix_socket(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as server:
+        config = RedisConfig(url=SecretStr(f"unix://{server.unix_socket}"))
+        async with open_client(config) as client:
+            assert await client.execute("ECHO", "over unix") == "over unix"
+
+
+async def test_connect_refused_is_a_connect_error() -> None:
+    config = RedisConfig(port=free_port(), socket_connect_timeout=2)
+    with pytest.raises(RedisConnectError, match="could not connect"):
+        async with open_client(config):
+            pass
+
+
+async def test_recovers_after_the_server_restarts(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as server:
+        async with open_client(server.config) as client:
+            await client.execute("SET", "k", "before")
+            server.stop()
+            with pytest.raises(RedisConnectError):
+                await client.execute("GET", "k")
+            with pytest.raises(RedisConnectError):  # still down: fails fast, no hang
+                await client.execute("GET", "k")
+            server.start()
+            assert await client.execute("ECHO", "back") == "back"
+            assert await client.execute("GET", "k") is None  # a fresh server (no persistence)
+            assert client.statistics().reconnects >= 1
+
+
+async def test_socket_timeout_on_debug_sleep(tmp_path: Path) -> None:
+    with private_redis(tmp_path, "--enable-debug-command", "yes") as server:
+        config = with_fields(server.config, socket_timeout=0.2)
+        async with open_client(config) as client:
+            with pytest.raises(RedisTimeoutError):
+                await client.execute("DEBUG", "SLEEP", 0.5)
+            await anyio.sleep(0.5)  # the whole server sleeps: let it wake up
+            # The stalled connection was dropped; the next call gets a fresh one.
+            with anyio.fail_after(5):
+                assert await client.execute("ECHO", "fresh") == "fresh"
+            assert client.statistics().reconnects == 1
+
+
+async def test_caller_deadline_leaves_the_connection_healthy(base_config: RedisConfig) -> None:
+    key = f"transport-empty-{uuid.uuid4().hex}"
+    async with open_client(base_config) as client:
+        with anyio.move_on_after(0.05) as scope:
+            await client.execute("BLPOP", key, 0.3)  # blocks the shared connection a while
+        assert scope.cancelled_caught
+        # The abandoned BLPOP reply is read and dropped; nobody receives it.
+        assert await client.execute("ECHO", "mine") == "mine"
+        assert client.statistics().reconnects == 0
+        assert client.statistics().pending_replies == 0
+
+
+async def test_dedicated_connection_for_blocking_commands(base_config: RedisConfig) -> None:
+    key = f"transport-list-{uuid.uuid4().hex}"
+    async with open_client(base_config) as client:
+        got: list[Any] = []
+
+        async def blocked() -> None:
+            async with client.dedicated() as connection:
+                got.append(await connection.execute(["BLPOP", key, 5]))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(blocked)
+            await anyio.sleep(0.05)
+            # The shared connection is not stuck behind the BLPOP.
+            assert await client.execute("ECHO", "free") == "free"
+            await client.execute("RPUSH", key, "item")
+        assert got == [[key, "item"]]
+
+
+async def test_error_replies_are_mapped(base_config: RedisConfig) -> None:
+    from anyservices.redis._errors import RedisResponseError  # noqa: PLC0415
+
+    key = f"transport-type-{uuid.uuid4().hex}"
+    async with open_client(base_config) as client:
+        await client.execute("RPUSH", key, "x")
+        with pytest.raises(RedisResponseError, match="WRONGTYPE"):
+            await client.execute("GET", key)
+        replies = await client.execute_many([["GET", key], ["DEL", key]])
+        assert isinstance(replies[0], RedisResponseError)
+        assert replies[1] == 1
+        assert await client.execute("ECHO", "ok") == "ok"
