@@ -447,7 +447,13 @@ class RedisService(Service[RedisConfig]):
                 if cached is not None:
                     return True, cached, ""
                 if await self.set(lock_key, token, px=round(lock_timeout * 1000), nx=True):
-                    return False, None, token
+                    # The previous holder may have stored the value and released the
+                    # lock between our GET and SET: look again before computing.
+                    cached = await self.get(key)
+                    if cached is None:
+                        return False, None, token
+                    await self._release_flight(key, token)
+                    return True, cached, ""
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.1)
         raise AssertionError("unreachable: fail_after raises")  # pragma: no cover
