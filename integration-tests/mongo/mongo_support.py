@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
 
 import pymongo
 import pytest
@@ -20,6 +21,12 @@ class User(BaseModel):
     id: str | None = Field(default=None, alias="_id")
     email: str
     age: int = 0
+
+
+def as_generator(iterator: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """find_iter/watch are typed as AsyncIterator (their sync faces are Iterators) but are
+    async generators (and the test harness's iterators have ``aclose`` too)."""
+    return cast("AsyncGenerator[Any, None]", iterator)
 
 
 def mongo_url(env: dict[str, str]) -> str:

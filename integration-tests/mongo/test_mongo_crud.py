@@ -6,7 +6,7 @@ import logging
 
 import pytest
 from bson import ObjectId
-from mongo_support import DATABASE, User, config, coll, unique_name
+from mongo_support import DATABASE, User, coll, config, unique_name
 from pydantic import SecretStr
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 
@@ -82,7 +82,13 @@ async def test_aggregate_index_and_bulk_write(face: Face, config: MongoConfig, c
                 {"insert_one": {"document": {"v": 101}}},
                 UpdateOne({"v": 0}, {"$set": {"k": 9}}),
                 {"update_many": {"filter": {"k": 1}, "update": {"$set": {"one": True}}}},
-                {"update_one": {"filter": {"v": 500}, "update": {"$set": {"k": 5}}, "upsert": True}},
+                {
+                    "update_one": {
+                        "filter": {"v": 500},
+                        "update": {"$set": {"k": 5}},
+                        "upsert": True,
+                    }
+                },
                 {"replace_one": {"filter": {"v": 2}, "replacement": {"v": 2, "r": 1}}},
                 {"delete_one": {"filter": {"v": 3}}},
                 {"delete_many": {"filter": {"v": {"$gte": 100}}}},
@@ -135,7 +141,9 @@ async def test_get_collection_is_a_safe_async_handle(
         assert await users.count_documents({"age": {"$gt": 5}}) == 1
         assert await users.aggregate([{"$count": "n"}]) == [{"n": 2}]
         assert await users.create_index("age") == "age_1"
-        assert (await users.bulk_write([{"delete_one": {"filter": {"age": 31}}}])).deleted_count == 1
+        assert (
+            await users.bulk_write([{"delete_one": {"filter": {"age": 31}}}])
+        ).deleted_count == 1
         model_id = await users.insert_one_model(User(email="e@example.com", age=7))
         user = await users.find_one_model({"_id": ObjectId(model_id)}, User)
         assert user == User(_id=model_id, email="e@example.com", age=7)

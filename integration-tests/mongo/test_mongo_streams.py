@@ -6,7 +6,7 @@ from contextlib import aclosing
 from typing import Any
 
 import anyio
-from mongo_support import STREAM_SIZE, config, coll, make_config, stream_collection
+from mongo_support import STREAM_SIZE, as_generator, coll, config, make_config, stream_collection
 
 from anyservices.mongo import MongoConfig, MongoService
 from anyservices.testing import Face, open_face
@@ -39,7 +39,11 @@ async def test_find_iter_left_early_closes_its_cursor(
     async with open_face(face, MongoService(config)) as mongo:
         seen: list[int] = []
         async with aclosing(
-            mongo.find_iter(stream_collection, {}, sort=[("n", 1)], limit=50, skip=10, batch_size=7)
+            as_generator(
+                mongo.find_iter(
+                    stream_collection, {}, sort=[("n", 1)], limit=50, skip=10, batch_size=7
+                )
+            )
         ) as documents:
             async for document in documents:
                 seen.append(document["n"])
@@ -67,7 +71,7 @@ async def test_change_stream_delivers_inserts(face: Face, config: MongoConfig, c
             async with anyio.create_task_group() as tg:
                 tg.start_soon(keep_inserting)
                 async with aclosing(
-                    mongo.watch(coll, [{"$match": {"operationType": "insert"}}])
+                    as_generator(mongo.watch(coll, [{"$match": {"operationType": "insert"}}]))
                 ) as stream:
                     async for event in stream:
                         events.append(event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from mongo_support import DATABASE, config, coll, make_config
+from mongo_support import DATABASE, coll, config, make_config
 from pymongo.errors import OperationFailure
 
 from anyservices import blocking
@@ -14,7 +14,7 @@ from anyservices.testing import Face, open_face
 __all__ = ("coll", "config")
 
 
-class Boom(Exception):
+class BoomError(Exception):
     pass
 
 
@@ -26,36 +26,41 @@ async def test_transaction_commits(face: Face, config: MongoConfig, coll: str) -
     async with open_face(face, MongoService(config)) as mongo:
         await mongo.insert_one(coll, {"seed": True})  # the collection exists before the txn
         async with mongo.transaction() as session:
-            assert session.in_transaction
+            states = [session.in_transaction]
             await mongo.insert_one(coll, {"a": 1}, session=session)
             await mongo.update_one(coll, {"a": 1}, {"$set": {"b": 2}}, session=session)
             assert await mongo.count_documents(coll, {"a": 1}, session=session) == 1
             assert await mongo.count_documents(coll, {"a": 1}) == 0  # isolated until commit
-        assert not session.in_transaction
+        states.append(session.in_transaction)
+        assert states == [True, False]
         assert await mongo.find_one(coll, {"a": 1}, {"_id": 0}) == {"a": 1, "b": 2}
 
 
 async def test_transaction_aborts_on_exception(face: Face, config: MongoConfig, coll: str) -> None:
     async with open_face(face, MongoService(config)) as mongo:
         await mongo.insert_one(coll, {"seed": True})
-        with pytest.raises(Boom):
+        with pytest.raises(BoomError):
             async with mongo.transaction() as session:
                 await mongo.insert_one(coll, {"a": 1}, session=session)
                 await mongo.insert_many(coll, [{"a": 2}, {"a": 3}], session=session)
-                raise Boom
+                raise BoomError
         assert await mongo.count_documents(coll, {"a": {"$exists": True}}) == 0
         assert await mongo.ping()  # the service is fine afterwards
 
 
-@pytest.mark.faces("asyncio", "trio")  # the sync face is cancelled by leaving its `with` with an error
+@pytest.mark.faces(
+    "asyncio", "trio"
+)  # the sync face is cancelled by leaving its `with` with an error
 async def test_transaction_cancelled_midway_writes_nothing(
     face: Face, config: MongoConfig, coll: str
 ) -> None:
     async with open_face(face, MongoService(config)) as mongo:
         await mongo.insert_one(coll, {"seed": True})
         reached_end = False
+        sessions: list[MongoSession] = []
         with anyio.CancelScope() as scope:
             async with mongo.transaction() as session:
+                sessions.append(session)
                 await mongo.insert_one(coll, {"a": 1}, session=session)
                 scope.cancel()
                 await mongo.insert_one(coll, {"a": 2}, session=session)  # runs, then cancels
@@ -63,7 +68,7 @@ async def test_transaction_cancelled_midway_writes_nothing(
             reached_end = True
         assert scope.cancelled_caught
         assert not reached_end
-        assert not session.in_transaction
+        assert not sessions[0].in_transaction
         assert await mongo.count_documents(coll, {"a": {"$exists": True}}) == 0
 
 
@@ -93,9 +98,9 @@ async def test_run_transaction_retries_transient_errors(
         assert len(attempts) == 2
 
         async def fails(session: MongoSession) -> None:
-            raise Boom
+            raise BoomError
 
-        with pytest.raises(Boom):
+        with pytest.raises(BoomError):
             await mongo.run_transaction(fails)
 
 
@@ -114,9 +119,9 @@ def test_sync_face_run_transaction_and_abort(mongo_env: dict[str, str]) -> None:
             return len(attempts)
 
         assert mongo.run_transaction(body) == 2
-        with pytest.raises(Boom), mongo.transaction() as session:
+        with pytest.raises(BoomError), mongo.transaction() as session:
             mongo.insert_one(name, {"y": 1}, session=session)
-            raise Boom
+            raise BoomError
         assert mongo.find_many(name, {"seed": {"$exists": False}}, {"_id": 0}) == [{"x": 2}]
 
 

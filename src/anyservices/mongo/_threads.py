@@ -2,10 +2,12 @@
 
 Cancellation semantics: a thread cannot be interrupted, so a cancelled ``await``
 waits for its driver call to finish (``abandon_on_cancel=False``) and then raises the
-cancellation. That keeps the limiter honest (a token is held exactly while a thread
-runs a driver call) and never leaves a write whose outcome nobody observes. The wait
-is bounded: the caller's deadline (``anyio.fail_after``...) is passed to the driver
-as a PyMongo CSOT timeout (``pymongo.timeout``), together with ``timeout_ms``.
+cancellation; the call's result is dropped (a write outside a transaction stays
+written; inside ``transaction()`` the transaction is aborted, so nothing is written).
+Waiting keeps the limiter honest: a token is held exactly while a thread runs a driver
+call, so ``max_pool_size`` bounds threads too. The wait is bounded: the caller's
+deadline (``anyio.fail_after``...) is passed to the driver as a PyMongo CSOT timeout
+(``pymongo.timeout``), together with the config's ``timeout_ms``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pymongo
 
@@ -98,11 +101,15 @@ class ThreadRunner:
         """Run ``func`` in a worker thread; driver errors come out as ``MongoError``."""
         budget = self._budget()
         try:
-            return await anyio.to_thread.run_sync(
+            result = await anyio.to_thread.run_sync(
                 self._in_thread, budget, func, limiter=self.limiter
             )
         except DRIVER_ERRORS as exc:
             raise map_error(exc, operation=operation, resource=resource) from exc
+        # A cancelled caller waited for its thread; it gets the cancellation, not the
+        # result, on every backend (trio would otherwise hand the result back).
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        return result
 
 
 def call(func: Callable[..., T], *args: Any, **kwargs: Any) -> Callable[[], T]:

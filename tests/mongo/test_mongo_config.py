@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pydantic
+import pytest
+from pydantic import SecretStr
+
+from anyservices.mongo import MongoConfig
+from anyservices.mongo._config import safe_url
+
+
+def test_defaults_and_client_options() -> None:
+    config = MongoConfig(url=SecretStr("mongodb://h:1"), database="app", timeout_ms=250)
+    options = config.client_options()
+    assert options["maxPoolSize"] == 32
+    assert options["timeoutMS"] == 250
+    assert options["retryWrites"] is True
+    assert "password" not in options
+
+
+def test_credentials_go_to_the_client_but_never_to_repr() -> None:
+    config = MongoConfig(
+        url=SecretStr("mongodb://alice:s3cret-pw@db.example:27017/?replicaSet=rs"),
+        username="bob",
+        password=SecretStr("other-s3cret"),
+    )
+    assert config.client_options()["password"] == "other-s3cret"
+    text = repr(config) + str(config)
+    assert "s3cret-pw" not in text
+    assert "other-s3cret" not in text
+    assert "mongodb://***@db.example:27017/?replicaSet=rs" in text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("url", SecretStr("http://example.com")),
+        ("max_pool_size", 0),
+        ("min_pool_size", -1),
+        ("server_selection_timeout_ms", 0),
+        ("timeout_ms", -5),
+        ("database", ""),
+    ],
+)
+def test_bad_values_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(pydantic.ValidationError, match=field):
+        MongoConfig.model_validate({field: value})
+
+
+def test_min_pool_above_max_is_refused() -> None:
+    with pytest.raises(pydantic.ValidationError, match="min_pool_size"):
+        MongoConfig(max_pool_size=2, min_pool_size=3)
+
+
+def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANYSERVICES_MONGO_URL", "mongodb://u:pw-env@h:2/")
+    monkeypatch.setenv("ANYSERVICES_MONGO_DATABASE", "envdb")
+    monkeypatch.setenv("ANYSERVICES_MONGO_MAX_POOL_SIZE", "7")
+    config = MongoConfig.from_env()
+    assert config.database == "envdb"
+    assert config.max_pool_size == 7
+    assert config.url.get_secret_value() == "mongodb://u:pw-env@h:2/"
+    assert "pw-env" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("mongodb://h:1/db", "mongodb://h:1/db"),
+        ("mongodb://u:p@h1:1,h2:2/db?x=1", "mongodb://***@h1:1,h2:2/db?x=1"),
+        ("mongodb+srv://u:p@cluster.example", "mongodb+srv://***@cluster.example"),
+        ("no-scheme", "***"),
+    ],
+)
+def test_safe_url(url: str, safe: str) -> None:
+    assert safe_url(url) == safe

@@ -1,0 +1,215 @@
+"""No network: models, bulk operation dicts, the thread runner, cursors closed on early exit."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any, cast
+
+import anyio
+import pymongo
+import pymongo._csot
+import pymongo.errors
+import pytest
+from bson import ObjectId
+from pydantic import BaseModel, ConfigDict, Field
+
+from anyservices._core._service import State
+from anyservices.mongo import MongoConfig, MongoDataError, MongoService, MongoTimeoutError
+from anyservices.mongo._models import from_document, to_document
+from anyservices.mongo._service import _bulk_operation
+from anyservices.mongo._threads import ThreadRunner
+
+
+class User(BaseModel):
+    id: str | None = Field(default=None, alias="_id")
+    email: str
+    age: int = 0
+
+
+class Typed(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    id: ObjectId = Field(alias="_id")
+
+
+def test_object_id_becomes_str_and_back() -> None:
+    oid = ObjectId()
+    user = from_document(
+        User, {"_id": oid, "email": "a@b"}, collection="users", operation="find_one_model"
+    )
+    assert user.id == str(oid)
+    assert to_document(user) == {"_id": oid, "email": "a@b", "age": 0}
+    assert to_document(User(email="x")) == {"email": "x", "age": 0}
+    assert to_document(User(_id="custom-id", email="x"))["_id"] == "custom-id"
+
+
+def test_a_typed_id_is_left_alone() -> None:
+    oid = ObjectId()
+    typed = from_document(Typed, {"_id": oid}, collection="c", operation="o")
+    assert typed.id == oid
+
+
+def test_validation_error_names_collection_document_and_field() -> None:
+    with pytest.raises(MongoDataError) as caught:
+        from_document(
+            User, {"_id": "doc-7", "email": 5, "age": "x"}, collection="users", operation="op"
+        )
+    message = str(caught.value)
+    assert "doc-7" in message
+    assert "email" in message
+    assert "age" in message
+    assert caught.value.resource == "users"
+
+
+def test_bulk_operation_dicts() -> None:
+    op = _bulk_operation({"update_one": {"filter": {"a": 1}, "update": {"$set": {"b": 2}}}}, "c")
+    assert isinstance(op, pymongo.UpdateOne)
+    passthrough = pymongo.DeleteOne({"a": 1})
+    assert _bulk_operation(passthrough, "c") is passthrough
+    with pytest.raises(MongoDataError, match="one key"):
+        _bulk_operation({"insert_one": {}, "delete_one": {}}, "c")
+    with pytest.raises(MongoDataError, match="bad arguments for delete_one"):
+        _bulk_operation({"delete_one": {"query": {}}}, "c")
+
+
+async def test_runner_bounds_threads_and_counts_the_peak() -> None:
+    runner = ThreadRunner(3, timeout_ms=None)
+    gate = threading.Event()
+    three_in = threading.Event()
+    arrived: list[int] = []
+    lock = threading.Lock()
+
+    def work() -> int:
+        with lock:
+            arrived.append(1)
+            if len(arrived) == 3:
+                three_in.set()
+        gate.wait(5)
+        return 1
+
+    results: list[int] = []
+
+    async def one() -> None:
+        results.append(await runner.run(work, operation="w"))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(10):
+            tg.start_soon(one)
+        await anyio.to_thread.run_sync(three_in.wait, 5)
+        await anyio.wait_all_tasks_blocked()
+        assert runner.statistics().threads_in_use == 3
+        assert runner.statistics().waiting == 7
+        gate.set()
+    stats = runner.statistics()
+    assert results == [1] * 10
+    assert stats.peak_threads_in_use == 3
+    assert (stats.calls, stats.errors, stats.threads_in_use) == (10, 0, 0)
+
+
+async def test_runner_passes_the_callers_deadline_to_the_driver() -> None:
+    runner = ThreadRunner(2, timeout_ms=60_000)
+    seen: list[float | None] = []
+
+    def probe() -> None:
+        seen.append(pymongo._csot.get_timeout())
+
+    await runner.run(probe, operation="p")
+    with anyio.fail_after(5):
+        await runner.run(probe, operation="p")
+    assert seen[0] == 60.0
+    assert seen[1] is not None
+    assert 0 < seen[1] <= 5
+
+
+async def test_runner_maps_driver_errors_and_counts_them() -> None:
+    runner = ThreadRunner(1, timeout_ms=None)
+
+    def slow() -> None:
+        raise pymongo.errors.ExecutionTimeout("operation exceeded time limit", 50)
+
+    with pytest.raises(MongoTimeoutError) as caught:
+        await runner.run(slow, operation="find_one", resource="users")
+    assert caught.value.resource == "users"
+    assert runner.statistics().errors == 1
+
+
+async def test_a_cancelled_call_waits_for_its_thread() -> None:
+    runner = ThreadRunner(1, timeout_ms=None)
+    started = threading.Event()
+    finished = threading.Event()
+
+    def work() -> None:
+        started.set()
+        finished.wait(5)
+
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(functools.partial(runner.run, work, operation="w"))
+            await anyio.to_thread.run_sync(started.wait)
+            scope.cancel()
+            assert runner.statistics().threads_in_use == 1
+            finished.set()
+    assert scope.cancelled_caught
+    stats = runner.statistics()
+    assert stats.threads_in_use == 0  # the await returned only once the thread was done
+    assert stats.calls == 1
+
+
+class _FakeCursor:
+    def __init__(self, n: int) -> None:
+        self._items = iter([{"n": i} for i in range(n)])
+        self.closed = False
+
+    def __iter__(self) -> _FakeCursor:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        return next(self._items)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _FakeCollection:
+    def __init__(self, cursor: _FakeCursor) -> None:
+        self.cursor = cursor
+        self.find_kwargs: dict[str, Any] = {}
+
+    def find(self, *args: Any, **kwargs: Any) -> _FakeCursor:
+        self.find_kwargs = kwargs
+        return self.cursor
+
+
+def as_generator(iterator: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """find_iter is typed as an AsyncIterator (its sync face is an Iterator); it is a generator."""
+    return cast("AsyncGenerator[Any, None]", iterator)
+
+
+def _service_with(collection: _FakeCollection) -> MongoService:
+    service = MongoService(MongoConfig())
+    service._db = {"c": collection}  # type: ignore[assignment]
+    service._state = State.OPEN
+    return service
+
+
+async def test_find_iter_closes_the_cursor_when_left_early() -> None:
+    fake = _FakeCollection(_FakeCursor(100))
+    service = _service_with(fake)
+    seen: list[int] = []
+    async with aclosing(as_generator(service.find_iter("c", {}, batch_size=10))) as documents:
+        async for document in documents:
+            seen.append(document["n"])
+            if len(seen) == 15:
+                break
+    assert fake.cursor.closed
+    assert fake.find_kwargs["batch_size"] == 10
+    assert service.statistics().calls == 3  # two batches and the close
+
+
+async def test_find_iter_closes_the_cursor_at_the_end() -> None:
+    fake = _FakeCollection(_FakeCursor(20))
+    service = _service_with(fake)
+    assert len([d async for d in service.find_iter("c", {}, batch_size=10)]) == 20
+    assert fake.cursor.closed
