@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ LOGGER = logging.getLogger("anyservices.redis")
 
 
 @asynccontextmanager
-async def open_client(config: RedisConfig) -> AsyncIterator[RedisClient]:
+async def open_client(config: RedisConfig) -> AsyncGenerator[RedisClient]:
     client = RedisClient(config, logger=LOGGER)
     try:
         async with anyio.create_task_group() as tg:
@@ -102,7 +102,7 @@ class PrivateRedis:
 
 
 @contextmanager
-def private_redis(tmp_path: Path, *extra: str) -> Iterator[PrivateRedis]:
+def private_redis(tmp_path: Path, *extra: str) -> Generator[PrivateRedis]:
     server = PrivateRedis(tmp_path, *extra)
     server.start()
     try:

@@ -1,0 +1,244 @@
+"""The pipelined connection on a fake stream: FIFO replies, abandoned slots, failures."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import hiredis
+import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from anyservices.redis._connection import Connection
+from anyservices.redis._errors import RedisConnectError, RedisTimeoutError
+
+
+class FakeStream(anyio.abc.ByteStream):
+    """What the connection writes is recorded; what the test feeds is what it reads."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+        self.sends = 0
+        self._feed: MemoryObjectSendStream[bytes]
+        self._incoming: MemoryObjectReceiveStream[bytes]
+        self._feed, self._incoming = anyio.create_memory_object_stream[bytes](math.inf)
+        self.closed = False
+        self.gate: anyio.Event | None = None  # while set and not fired, sends wait
+
+    def feed(self, data: bytes) -> None:
+        self._feed.send_nowait(data)
+
+    def hang_up(self) -> None:
+        self._feed.close()
+
+    async def send(self, item: bytes) -> None:
+        if self.closed:
+            raise anyio.ClosedResourceError
+        self.written += item
+        self.sends += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        await anyio.lowlevel.checkpoint()
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        return await self._incoming.receive()
+
+    async def send_eof(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        self.closed = True
+        self._feed.close()
+        self._incoming.close()
+
+
+@asynccontextmanager
+async def connected(
+    socket_timeout: float | None = None,
+) -> AsyncGenerator[tuple[Connection, FakeStream]]:
+    stream = FakeStream()
+    connection = Connection(stream, socket_timeout=socket_timeout)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(connection.run_reader)
+        tg.start_soon(connection.run_writer)
+        try:
+            yield connection, stream
+        finally:
+            await connection.aclose()
+
+
+def echo_replies(written: bytes | bytearray) -> bytes:
+    """The replies a server would give to the ECHO commands in ``written``, in order."""
+    reader = hiredis.Reader()
+    reader.feed(bytes(written))
+    replies: list[bytes] = []
+    while (command := reader.gets()) is not False:
+        assert command[0] == b"ECHO"
+        replies.append(b"$%d\r\n%s\r\n" % (len(command[1]), command[1]))
+    return b"".join(replies)
+
+
+async def wait_written(stream: FakeStream, data: bytes) -> None:
+    with anyio.fail_after(5):
+        while data not in stream.written:
+            await anyio.lowlevel.checkpoint()
+
+
+async def test_concurrent_commands_go_out_in_one_send_and_replies_in_order() -> None:
+    results: dict[int, Any] = {}
+    async with connected() as (connection, stream):
+
+        async def call(i: int) -> None:
+            results[i] = await connection.execute(["ECHO", f"v{i}"])
+
+        async with anyio.create_task_group() as tg:
+            for i in range(5):
+                tg.start_soon(call, i)
+            await wait_written(stream, b"v4")
+            assert stream.sends == 1  # one batch
+            stream.feed(echo_replies(stream.written))
+    assert results == {i: f"v{i}" for i in range(5)}
+    assert connection.batches_sent == 1
+
+
+async def test_a_caller_cancelled_after_writing_leaves_its_reply_to_be_dropped() -> None:
+    async with connected() as (connection, stream):
+        with anyio.move_on_after(0.05) as scope:
+            await connection.execute(["GET", "first"])
+        assert scope.cancelled_caught
+        assert b"first" in stream.written
+        assert connection.pending == 1  # its slot stays
+
+        async def second() -> Any:
+            return await connection.execute(["GET", "second"])
+
+        result: list[Any] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: _append(result, second()))
+            await wait_written(stream, b"second")
+            stream.feed(b"$5\r\nfir")  # the abandoned reply, split across reads
+            stream.feed(b"st\r\n$6\r\nsecond\r\n")
+        assert result == ["second"]
+        assert connection.pending == 0
+
+
+async def _append(result: list[Any], awaitable: Any) -> None:
+    result.append(await awaitable)
+
+
+async def test_a_caller_cancelled_before_writing_is_never_sent() -> None:
+    async with connected() as (connection, stream):
+        stream.gate = anyio.Event()  # the writer sticks in its first send
+        result: list[Any] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_append, result, connection.execute(["ECHO", "first"]))
+            await wait_written(stream, b"first")
+            with anyio.move_on_after(0.02) as scope:
+                await connection.execute(["SET", "never", "sent"])
+            assert scope.cancelled_caught
+            assert connection.pending == 1
+            tg.start_soon(_append, result, connection.execute(["ECHO", "after"]))
+            await anyio.sleep(0.01)
+            stream.gate.set()
+            await wait_written(stream, b"after")
+            stream.feed(echo_replies(stream.written))
+        assert sorted(result) == ["after", "first"]  # each its own reply
+        assert b"never" not in stream.written
+        assert connection.commands_sent == 2
+
+
+async def test_execute_many_keeps_its_commands_together() -> None:
+    async with connected() as (connection, stream):
+        result: list[Any] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_append, result, connection.execute_many([["INCR", "a"], ["BAD"]]))
+            await wait_written(stream, b"BAD")
+            stream.feed(b":1\r\n-ERR unknown command 'BAD'\r\n")
+    replies = result[0]
+    assert replies[0] == 1
+    assert isinstance(replies[1], hiredis.ReplyError)
+
+
+async def test_hang_up_fails_every_waiter_and_later_calls() -> None:
+    async with connected() as (connection, stream):
+        errors: list[BaseException] = []
+
+        async def call(i: int) -> None:
+            try:
+                await connection.execute(["GET", f"k{i}"])
+            except RedisConnectError as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(3):
+                tg.start_soon(call, i)
+            await wait_written(stream, b"k2")
+            stream.hang_up()
+        assert len(errors) == 3
+        assert connection.broken
+        with pytest.raises(RedisConnectError):
+            await connection.execute(["PING"])
+
+
+async def test_garbage_from_the_server_breaks_the_connection() -> None:
+    async with connected() as (connection, stream):
+        result: list[Any] = []
+
+        async def call() -> None:
+            try:
+                await connection.execute(["PING"])
+            except RedisConnectError as exc:
+                result.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await wait_written(stream, b"PING")
+            stream.feed(b"?what\r\n")
+        assert isinstance(result[0], RedisConnectError)
+        assert "protocol error" in str(result[0])
+        assert connection.broken
+
+
+async def test_socket_timeout_breaks_the_connection() -> None:
+    async with connected(socket_timeout=0.05) as (connection, _stream):
+        with pytest.raises(RedisTimeoutError):
+            await connection.execute(["BLPOP", "k", 0])
+        assert connection.broken
+        with pytest.raises(RedisTimeoutError):
+            await connection.execute(["PING"])
+
+
+async def test_a_reply_nobody_asked_for_breaks_a_plain_connection() -> None:
+    async with connected() as (connection, stream):
+        stream.feed(b"+surprise\r\n")
+        with anyio.fail_after(5):
+            while not connection.broken:
+                await anyio.lowlevel.checkpoint()
+        with pytest.raises(RedisConnectError):
+            await connection.execute(["PING"])
+
+
+async def test_a_caller_deadline_mid_batch_does_not_shift_replies() -> None:
+    """Callers cancelled at every point of a batch: the survivors get their own replies."""
+    async with connected() as (connection, stream):
+        got: dict[int, Any] = {}
+
+        async def call(i: int, cancel_after: float | None) -> None:
+            with anyio.move_on_after(cancel_after if cancel_after is not None else math.inf):
+                got[i] = await connection.execute(["ECHO", f"t{i}"])
+
+        async with anyio.create_task_group() as tg:
+            for i in range(20):
+                tg.start_soon(call, i, 0.01 if i % 3 == 0 else None)
+            await wait_written(stream, b"t19")
+            await anyio.sleep(0.05)  # the cancelled ones have given up
+            reply = echo_replies(stream.written)
+            for start in range(0, len(reply), 7):  # in small pieces
+                stream.feed(reply[start : start + 7])
+        assert got == {i: f"t{i}" for i in range(20) if i % 3}
+        assert connection.pending == 0
