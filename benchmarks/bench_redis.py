@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 import anyio
 import redis.asyncio as redis_py_async
@@ -118,15 +121,35 @@ async def coredis_trio(seconds: float) -> dict[tuple[str, int], float] | None:
     return results
 
 
-def sync_faces(seconds: float) -> None:
+def sync_faces(seconds: float) -> dict[int, float]:
     config = RedisConfig.model_validate({"url": URL, "namespace": "bench"})
     peer = redis_py.Redis.from_url(URL, decode_responses=True, max_connections=64)
+    results: dict[int, float] = {}
     with blocking(RedisService(config)) as redis:
         for threads in (1, 16):
             ours = run_threads(lambda i: redis.get(f"k{i % 1000}"), threads, seconds)
             theirs = run_threads(lambda i: peer.get(f"bench:k{i % 1000}"), threads, seconds)
             row(f"sync face GET, {threads} thread(s)", ours, theirs, "redis-py sync")
+            results[threads] = ours
     peer.close()
+    return results
+
+
+def c_client(op: str, clients: int, seconds: float) -> float | None:
+    """What redis-benchmark (the C client) does on the same server, for scale."""
+    binary = shutil.which("redis-benchmark")
+    if binary is None:
+        return None
+    parts = urlsplit(URL)
+    requests = max(1000, int(seconds * (15_000 if clients == 1 else 60_000)))
+    command = [binary, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379)]
+    command += ["-t", op.lower(), "-c", str(clients), "-n", str(requests), "-d", "16", "--csv"]
+    output = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+    for line in output.splitlines():
+        fields = [field.strip('"') for field in line.split(",")]
+        if fields[0] == op.upper():
+            return float(fields[1])
+    return None
 
 
 def main() -> None:
@@ -146,11 +169,16 @@ def main() -> None:
     if core is not None:
         for (op, concurrency), value in ours_trio.items():
             row(f"trio {op} c={concurrency}", value, core[op, concurrency], "coredis on trio")
-    sync_faces(seconds)
-    one_async = ours_asyncio["GET", 1]
+    sync = sync_faces(seconds)
+    for op in ("GET", "SET"):
+        c64 = c_client(op, 64, seconds)
+        if c64 is not None:
+            best = max(ours_asyncio[op, 64], ours_trio[op, 64])
+            row(f"best of ours {op} c=64", best, c64, "C client, 64 connections")
+    one_async, one_sync = ours_asyncio["GET", 1], sync[1]
     print(
-        f"per-call cost of the sync face over async c=1 is in the rows above; async GET c=1 "
-        f"= {1e6 / one_async:.1f} µs/call"
+        f"sync face, one thread: {1e6 / one_sync:.1f} µs/call; async face GET c=1: "
+        f"{1e6 / one_async:.1f} µs/call; difference {1e6 / one_sync - 1e6 / one_async:+.1f} µs"
     )
 
 
