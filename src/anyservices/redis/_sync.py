@@ -290,27 +290,6 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
             self._wrapped.check_rate_limit, key, max_requests, window_seconds, sliding
         )
 
-    def get_or_compute(
-        self,
-        key: str,
-        compute: Callable[[], T] | Callable[[], T],
-        ex: int | None = None,
-        serialize_json: bool = True,
-        *,
-        lock_timeout: float = 30.0,
-        wait_timeout: float = 30.0,
-    ) -> T:
-        """The cached value at ``key``, or ``compute()``'s, computed once across callers."""
-        return self._portal.call(
-            self._wrapped.get_or_compute,
-            key,
-            compute,
-            ex,
-            serialize_json,
-            lock_timeout=lock_timeout,
-            wait_timeout=wait_timeout,
-        )
-
 
 class SyncPipeline(SyncFace[Pipeline]):
     """The sync face of :class:`anyservices.redis.Pipeline`."""
