@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+
+from anyservices.minio import MinioConfig, MinioService
+
+
+@pytest.fixture
+def s3_server(s3_env: dict[str, str]) -> str:
+    """``radosgw`` (checks signatures) or ``moto`` (checks nothing)."""
+    return s3_env.get("ANYSERVICES_S3_SERVER", "moto")
+
+
+@pytest.fixture
+def needs_signatures(s3_server: str) -> None:
+    if s3_server == "moto":
+        pytest.skip("the local S3 server is moto, which does not check signatures")
+
+
+@pytest.fixture
+def minio_config(s3_env: dict[str, str]) -> MinioConfig:
+    """The local S3 server with a fresh bucket per test (created on enter)."""
+    return MinioConfig(
+        endpoint=s3_env["ANYSERVICES_MINIO_ENDPOINT"],
+        access_key=s3_env["ANYSERVICES_MINIO_ACCESS_KEY"],
+        secret_key=SecretStr(s3_env["ANYSERVICES_MINIO_SECRET_KEY"]),
+        secure=s3_env.get("ANYSERVICES_MINIO_SECURE", "false").lower() == "true",
+        region=s3_env.get("ANYSERVICES_MINIO_REGION") or None,
+        default_bucket=f"t-{uuid.uuid4().hex[:16]}",
+        auto_create_bucket=True,
+        part_size=5 * 1024 * 1024,
+    )
+
+
+async def chunks(total: int, size: int = 1024 * 1024, seed: int = 7) -> AsyncIterator[bytes]:
+    """``total`` bytes, generated on the fly (deterministic per seed)."""
+    block = bytes((seed * 31 + i) % 251 for i in range(size))
+    sent = 0
+    while sent < total:
+        n = min(size, total - sent)
+        yield block[:n]
+        sent += n

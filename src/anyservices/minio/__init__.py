@@ -1,0 +1,50 @@
+"""MinioService: S3 object storage on asyncio, trio and sync, via the minio SDK in threads."""
+
+from __future__ import annotations
+
+from ._config import MinioConfig as MinioConfig
+from ._errors import MinioAuthenticationError as MinioAuthenticationError
+from ._errors import MinioConfigurationError as MinioConfigurationError
+from ._errors import MinioConflictError as MinioConflictError
+from ._errors import MinioConnectError as MinioConnectError
+from ._errors import MinioError as MinioError
+from ._errors import MinioNotFoundError as MinioNotFoundError
+from ._errors import MinioPermissionDeniedError as MinioPermissionDeniedError
+from ._errors import MinioResponseError as MinioResponseError
+from ._errors import MinioTimeoutError as MinioTimeoutError
+from ._service import MinioService as MinioService
+from ._sync import SyncMinioService as SyncMinioService
+from ._types import MinioStatistics as MinioStatistics
+from ._types import ObjectStat as ObjectStat
+from ._types import ProgressCallback as ProgressCallback
+from ._types import UploadSource as UploadSource
+
+__all__ = (
+    "MinioAuthenticationError",
+    "MinioConfig",
+    "MinioConfigurationError",
+    "MinioConflictError",
+    "MinioConnectError",
+    "MinioError",
+    "MinioNotFoundError",
+    "MinioPermissionDeniedError",
+    "MinioResponseError",
+    "MinioService",
+    "MinioStatistics",
+    "MinioTimeoutError",
+    "ObjectStat",
+    "ProgressCallback",
+    "SyncMinioService",
+    "UploadSource",
+)
+
+
+def _set_public_module() -> None:
+    # The generator finds MinioService's source through __module__: keep it.
+    keep = {"MinioService", "ProgressCallback", "UploadSource"}
+    for name in __all__:
+        if name not in keep:
+            globals()[name].__module__ = __name__
+
+
+_set_public_module()
