@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from anyservices.redis import LockError, RedisConfig, RedisService
+from anyservices.redis import LockError, RedisConfig, RedisService, RedisTimeoutError
 from anyservices.testing import Face, open_face
 
 
@@ -52,3 +52,28 @@ async def test_blocking_timeout_raises(face: Face, redis_config: RedisConfig) ->
         with pytest.raises(LockError, match="could not acquire"):
             async with redis.lock("busy", blocking_timeout=0.05):
                 pass  # pragma: no cover
+
+
+async def test_the_blocks_own_error_is_not_hidden_by_a_lost_lock(
+    face: Face, redis_config: RedisConfig
+) -> None:
+    async with open_face(face, RedisService(redis_config)) as redis:
+        with pytest.raises(KeyError, match="mine"):
+            async with redis.lock("lost", timeout=0.05):
+                await anyio.sleep(0.2)
+                raise KeyError("mine")
+        async with redis.lock("lost", timeout=5):  # released (or expired): free again
+            assert await redis.exists("lock:lost") == 1
+
+
+async def test_single_flight_wait_is_bounded(face: Face, redis_config: RedisConfig) -> None:
+    def never() -> str:
+        raise AssertionError("a waiter must not compute while the lock is held")  # pragma: no cover
+
+    async with open_face(face, RedisService(redis_config)) as redis:
+        await redis.set("flight:slow", "someone-else", px=5000)  # another caller computes
+        with pytest.raises(RedisTimeoutError, match="still computing") as caught:
+            await redis.get_or_compute("slow", never, wait_timeout=0.1)
+        assert isinstance(caught.value, TimeoutError)
+        assert caught.value.resource == "slow"
+        assert await redis.get("flight:slow") == "someone-else"  # not released by the waiter

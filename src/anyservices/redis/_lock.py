@@ -67,9 +67,11 @@ class Lock:
         if not await _EXTEND(self._client, [self._key], [self._token, ms]):
             raise LockError("the lock expired before extend()", service="redis", resource=self._key)
 
-    async def release(self) -> None:
-        """Release the lock if we still hold it; LockError if it expired meanwhile."""
-        if not await COMPARE_AND_DELETE(self._client, [self._key], [self._token]):
+    async def release(self, *, missing_ok: bool = False) -> None:
+        """Release the lock if we still hold it; LockError if it expired meanwhile
+        (unless ``missing_ok``). Never deletes a lock someone else holds now."""
+        released = await COMPARE_AND_DELETE(self._client, [self._key], [self._token])
+        if not released and not missing_ok:
             raise LockError(
                 "the lock expired before it was released", service="redis", resource=self._key
             )

@@ -18,7 +18,7 @@ from ._cache import CachedFunction, CacheSettings
 from ._client import PoolStatistics, RedisClient
 from ._commands import Command, Commands
 from ._config import RedisConfig
-from ._errors import RedisDataError
+from ._errors import RedisDataError, RedisTimeoutError
 from ._keys import Keys
 from ._lock import Lock
 from ._pipeline import Pipeline
@@ -256,9 +256,13 @@ class RedisService(Service[RedisConfig]):
         await held.acquire(blocking_timeout)
         try:
             yield held
-        finally:
+        except BaseException:
+            # The block's own error wins; a lost lock is not reported over it.
             with anyio.CancelScope(shield=True):
-                await held.release()
+                await held.release(missing_ok=True)
+            raise
+        with anyio.CancelScope(shield=True):
+            await held.release()
 
     # -- vector search (Redis Stack) ------------------------------------------------
 
@@ -441,7 +445,7 @@ class RedisService(Service[RedisConfig]):
         lock_key = f"flight:{key}"
         token = secrets.token_hex(16)
         delay = 0.005
-        with anyio.fail_after(wait_timeout):
+        with anyio.move_on_after(wait_timeout):
             while True:
                 cached = await self.get(key)
                 if cached is not None:
@@ -456,7 +460,12 @@ class RedisService(Service[RedisConfig]):
                     return True, cached, ""
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.1)
-        raise AssertionError("unreachable: fail_after raises")  # pragma: no cover
+        raise RedisTimeoutError(
+            f"another caller was still computing the value after {wait_timeout} s",
+            service="redis",
+            operation="get_or_compute",
+            resource=key,
+        )
 
     async def _release_flight(self, key: str, token: str) -> None:
         """Release the compute lock of ``key`` if ``token`` still holds it."""

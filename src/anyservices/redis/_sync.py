@@ -22,7 +22,7 @@ from anyservices.redis._cache import CachedFunction, CacheSettings
 from anyservices.redis._client import PoolStatistics, RedisClient
 from anyservices.redis._commands import Command, Commands
 from anyservices.redis._config import RedisConfig
-from anyservices.redis._errors import RedisDataError
+from anyservices.redis._errors import RedisDataError, RedisTimeoutError
 from anyservices.redis._keys import Keys
 from anyservices.redis._lock import Lock
 from anyservices.redis._pipeline import Pipeline
@@ -469,6 +469,6 @@ class SyncLock(SyncFace[Lock]):
         """Give the lock ``additional`` seconds from now; LockError if it was lost."""
         return self._portal.call(self._wrapped.extend, additional)
 
-    def release(self) -> None:
-        """Release the lock if we still hold it; LockError if it expired meanwhile."""
-        return self._portal.call(self._wrapped.release)
+    def release(self, *, missing_ok: bool = False) -> None:
+        """Release the lock if we still hold it; LockError if it expired meanwhile"""
+        return self._portal.call(self._wrapped.release, missing_ok=missing_ok)
