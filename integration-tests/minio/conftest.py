@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
-from anyservices.minio import MinioConfig, MinioService
+from anyservices.minio import MinioConfig
 
 
 @pytest.fixture

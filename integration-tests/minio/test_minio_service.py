@@ -11,7 +11,6 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from conftest import chunks  # type: ignore[import-not-found]
 from pydantic import SecretStr
 
 from anyservices.minio import (
@@ -24,6 +23,7 @@ from anyservices.minio import (
     ObjectStat,
 )
 from anyservices.testing import Face, open_face
+from conftest import chunks
 
 MiB = 1024 * 1024
 
@@ -73,12 +73,12 @@ async def test_data_round_trip_stat_list_remove(face: Face, minio_config: MinioC
 async def test_missing_objects_and_buckets(face: Face, minio_config: MinioConfig) -> None:
     async with open_face(face, MinioService(minio_config)) as s3:
         bucket = minio_config.default_bucket
-        with pytest.raises(MinioNotFoundError, match="nope.bin") as info:
+        with pytest.raises(MinioNotFoundError, match=r"nope\.bin") as info:
             await s3.download_data("nope.bin")
         assert info.value.code == "NoSuchKey"
         assert bucket is not None
         assert bucket in str(info.value)
-        with pytest.raises(MinioNotFoundError, match="NoSuchKey|no such"):
+        with pytest.raises(MinioNotFoundError, match=r"NoSuchKey|no such"):
             await s3.stat_object("nope.bin")
         with pytest.raises(MinioNotFoundError, match="no-such-bucket-here"):
             await s3.download_data("a", bucket_name="no-such-bucket-here")
@@ -265,7 +265,7 @@ async def test_wrong_secret_refused_without_leaking(
         update={"secret_key": SecretStr(secret), "auto_create_bucket": False}
     )
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(MinioAuthenticationError, match="secret key is wrong|access key") as info:
+    with pytest.raises(MinioAuthenticationError, match=r"secret key is wrong|access key") as info:
         async with open_face(face, MinioService(config)):
             pytest.fail("must not open")
     assert secret not in str(info.value)

@@ -94,7 +94,7 @@ class _StreamReader:
 async def _chunks_of(source: UploadSource, chunk_size: int) -> AsyncIterator[bytes]:
     """Chunks of ``source``; blocking reads and iterations happen in worker threads."""
     if isinstance(source, anyio.AsyncFile):
-        afile = cast("anyio.AsyncFile[bytes]", source)
+        afile = source
         while chunk := await afile.read(chunk_size):
             yield chunk
     elif isinstance(source, AsyncIterable):

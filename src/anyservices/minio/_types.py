@@ -39,7 +39,7 @@ class ObjectStat:
     content_type: str | None
     last_modified: datetime | None
     #: User metadata, keys without the ``x-amz-meta-`` prefix, lowercase.
-    metadata: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict[str, str])
     version_id: str | None = None
 
 

@@ -1,0 +1,150 @@
+"""MinioConfig validation and the error mapping, without a server."""
+
+from __future__ import annotations
+
+import pytest
+import urllib3
+import urllib3.exceptions
+from hypothesis import given
+from hypothesis import strategies as st
+from minio.error import S3Error
+from pydantic import SecretStr, ValidationError
+from urllib3 import HTTPResponse
+
+from anyservices._core._errors import (
+    AuthenticationError,
+    ConflictError,
+    ConnectError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceClosedError,
+    ServiceTimeoutError,
+)
+from anyservices.minio import MinioConfig, MinioConfigurationError, MinioService
+from anyservices.minio._config import check_bucket_name, check_object_name
+from anyservices.minio._errors import map_error
+
+
+@pytest.mark.parametrize(
+    "name", ["abc", "my-bucket", "a.b.c", "x" * 63, "0bucket9", "bucket-1.example"]
+)
+def test_valid_bucket_names(name: str) -> None:
+    assert check_bucket_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("ab", "3 to 63"),
+        ("x" * 64, "3 to 63"),
+        ("Upper", "lowercase"),
+        ("under_score", "lowercase"),
+        ("-start", "start and end"),
+        ("end-", "start and end"),
+        ("a..b", r"'\.\.'"),
+        ("a.-b", "'..'"),
+        ("192.168.1.1", "IP address"),
+    ],
+)
+def test_invalid_bucket_names(name: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        check_bucket_name(name)
+
+
+def test_object_names() -> None:
+    assert check_object_name("a/b c/ü.txt") == "a/b c/ü.txt"
+    for bad, reason in [("", "empty"), ("a\x00b", "NUL"), ("é" * 513, "1024 bytes")]:
+        with pytest.raises(ValueError, match=reason):
+            check_object_name(bad)
+    assert check_object_name("a" * 1024)
+
+
+@given(st.text(min_size=1, max_size=80))
+def test_object_name_rule_matches_definition(name: str) -> None:
+    ok = "\x00" not in name and len(name.encode("utf-8", "surrogatepass")) <= 1024
+    if ok:
+        assert check_object_name(name) == name
+    else:
+        with pytest.raises(ValueError):
+            check_object_name(name)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("endpoint", "http://host:9000"),
+        ("endpoint", "host:9000/path"),
+        ("endpoint", ""),
+        ("default_bucket", "Bad_Bucket"),
+        ("part_size", 1024),
+        ("max_concurrency", 0),
+    ],
+)
+def test_bad_config_names_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=field):
+        MinioConfig.model_validate({field: value})
+
+
+def test_secrets_hidden_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = MinioConfig(
+        secret_key=SecretStr("s3cr3t-value"), session_token=SecretStr("t0ken-value")
+    )
+    assert "s3cr3t-value" not in repr(config)
+    assert "t0ken-value" not in repr(config)
+    assert "s3cr3t-value" not in repr(MinioService(config))
+    monkeypatch.setenv("ANYSERVICES_MINIO_ENDPOINT", "example.com:9100")
+    monkeypatch.setenv("ANYSERVICES_MINIO_SECRET_KEY", "from-env")
+    monkeypatch.setenv("ANYSERVICES_MINIO_DEFAULT_BUCKET", "env-bucket")
+    loaded = MinioConfig.from_env()
+    assert loaded.endpoint == "example.com:9100"
+    assert loaded.secret_key.get_secret_value() == "from-env"
+    assert loaded.default_bucket == "env-bucket"
+
+
+def _s3(code: str, status: int) -> S3Error:
+    response = HTTPResponse(body=b"", status=status)
+    return S3Error(response, code, "server says " + code, "/b/k", "req", "host", "b", "k")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "kind"),
+    [
+        ("NoSuchKey", 404, NotFoundError),
+        ("NoSuchBucket", 404, NotFoundError),
+        ("AccessDenied", 403, PermissionDeniedError),
+        ("SignatureDoesNotMatch", 403, AuthenticationError),
+        ("InvalidAccessKeyId", 403, AuthenticationError),
+        ("BucketAlreadyExists", 409, ConflictError),
+        ("BucketAlreadyOwnedByYou", 409, ConflictError),
+    ],
+)
+def test_s3_codes_map_to_kinds(code: str, status: int, kind: type[Exception]) -> None:
+    error = map_error(_s3(code, status), operation="op", bucket="bkt", object_name="obj/key")
+    assert isinstance(error, kind)
+    assert error.code == code
+    assert "'bkt'" in str(error)
+    assert "'obj/key'" in str(error)
+
+
+_POOL = urllib3.HTTPConnectionPool("127.0.0.1", 1)
+
+
+def test_transport_errors_map() -> None:
+    timeout = map_error(urllib3.exceptions.ReadTimeoutError(_POOL, "/", "slow"), operation="op")
+    assert isinstance(timeout, ServiceTimeoutError)
+    refused = map_error(urllib3.exceptions.MaxRetryError(_POOL, "/"), operation="op", bucket="b")
+    assert isinstance(refused, ConnectError)
+    assert "b" in str(refused)
+
+
+async def test_calls_before_open_refused() -> None:
+    service = MinioService(MinioConfig(default_bucket="bkt"))
+    with pytest.raises(ServiceClosedError, match="async with"):
+        await service.bucket_exists()
+
+
+async def test_no_bucket_configured_message() -> None:
+    service = MinioService(MinioConfig())
+    service._state = type(service.state).OPEN
+    with pytest.raises(MinioConfigurationError, match="default_bucket"):
+        await service.bucket_exists()
