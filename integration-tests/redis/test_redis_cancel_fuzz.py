@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import anyio
+import anyio.lowlevel
 
 from anyservices.redis import RedisConfig, RedisService
+from anyservices.redis._client import RedisClient
 
 
 async def test_cancelled_calls_never_misroute_replies(redis_config: RedisConfig) -> None:
@@ -44,3 +47,59 @@ async def test_cancelled_calls_never_misroute_replies(redis_config: RedisConfig)
             assert await redis.execute_command("ECHO", f"after-{i}") == f"after-{i}"
         assert redis.statistics().reconnects == 0
         assert redis.statistics().pending_replies == 0
+
+
+async def _cancel_after_turns(scope: anyio.CancelScope, turns: int) -> None:
+    for _ in range(turns):
+        await anyio.lowlevel.checkpoint()
+    scope.cancel()
+
+
+async def _assert_healthy(client: RedisClient) -> None:
+    for i in range(20):
+        assert await client.execute("ECHO", f"after-{i}") == f"after-{i}"
+    assert client.statistics().pending_replies == 0
+
+
+async def test_batches_cancelled_at_random_checkpoints(redis_config: RedisConfig) -> None:
+    """execute_many batches and single calls, each cancelled after a random number of
+    scheduler turns by another task: every finished call holds its own replies."""
+    rng = random.Random(99)
+    mismatches: list[str] = []
+    finished = cancelled = 0
+    client = RedisClient(redis_config, logger=logging.getLogger("anyservices.redis"))
+    async with anyio.create_task_group() as tg:
+        await client.open(tg)
+
+        async def one(i: int) -> None:
+            nonlocal finished
+            tokens = [f"b{i}-{j}-{rng.random()}" for j in range(rng.randint(1, 4))]
+            if len(tokens) == 1:
+                replies = [await client.execute("ECHO", tokens[0])]
+            else:
+                replies = await client.execute_many([("ECHO", t) for t in tokens])
+            finished += 1
+            if replies != tokens:
+                mismatches.append(f"{i}: sent {tokens}, got {replies}")
+
+        async def one_cancellable(i: int) -> None:
+            nonlocal cancelled
+            with anyio.CancelScope() as outer:
+                async with anyio.create_task_group() as inner:
+                    inner.start_soon(_cancel_after_turns, outer, rng.randint(0, 12))
+                    await one(i)
+                    inner.cancel_scope.cancel()
+            if outer.cancelled_caught:
+                cancelled += 1
+
+        for _round in range(2):
+            async with anyio.create_task_group() as calls:
+                for i in range(800):
+                    calls.start_soon(one_cancellable if i % 2 else one, i)
+        assert not mismatches
+        assert finished > 400
+        assert cancelled > 100
+        await _assert_healthy(client)
+        assert client.statistics().reconnects == 0
+        await client.aclose()
+        tg.cancel_scope.cancel()
