@@ -36,10 +36,19 @@ def check_sync() -> None:
         assert_type(redis.get_or_compute("k", lambda: 1), int)
         assert_type(redis.get_json("k"), Any)
         assert_type(redis.statistics(), PoolStatistics)
+        assert_type(redis.check_rate_limit("k", 10, 1.0), tuple[bool, int])
+        assert_type(redis.get_or_compute("k", plain_user_zero), User)
+        assert_type(redis.vector_search("i", "v", [1.0]), list[dict[str, Any]])
+        assert_type(redis.zrange("z", 0, -1), list[str] | list[tuple[str, float]])
+        assert_type(redis.mget_json("a", "b"), dict[str, Any])
 
 
 async def fetch_user(user_id: int) -> User:
     return User(name=str(user_id))
+
+
+def plain_user_zero() -> User:
+    return User(name="0")
 
 
 def plain_user(user_id: int) -> User:
