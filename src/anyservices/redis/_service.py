@@ -442,6 +442,9 @@ class RedisService(Service[RedisConfig]):
     ) -> tuple[bool, Any, str]:
         """``(True, value, "")`` once ``key`` has a value, or ``(False, None, token)``
         when this caller holds the compute lock and must compute and release it."""
+        cached = await self.get(key)
+        if cached is not None:  # the hit path: no lock, token or timer
+            return True, cached, ""
         lock_key = f"flight:{key}"
         token = secrets.token_hex(16)
         delay = 0.005
