@@ -117,12 +117,13 @@ async def ours_async(op: str, c: int, seconds: float, ids: list[ObjectId]) -> Re
 
 def ours_sync(op: str, c: int, seconds: float, ids: list[ObjectId]) -> Result:
     target = fresh_collection()
+    results: list[Result] = []  # `with` may swallow, as far as type checkers know
     with blocking(MongoService(config())) as mongo:
         if op == "find_one":
-            result = run_threads(lambda: mongo.find_one(READS, query(ids)), c, seconds)
+            results.append(run_threads(lambda: mongo.find_one(READS, query(ids)), c, seconds))
         else:
-            result = run_threads(lambda: mongo.insert_one(target, {"v": 1}), c, seconds)
-    return result
+            results.append(run_threads(lambda: mongo.insert_one(target, {"v": 1}), c, seconds))
+    return results[0]
 
 
 async def pymongo_async(op: str, c: int, seconds: float, ids: list[ObjectId]) -> Result:
