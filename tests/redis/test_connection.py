@@ -59,10 +59,10 @@ class FakeStream(anyio.abc.ByteStream):
 
 @asynccontextmanager
 async def connected(
-    socket_timeout: float | None = None,
+    socket_timeout: float | None = None, *, push: bool = False
 ) -> AsyncGenerator[tuple[Connection, FakeStream]]:
     stream = FakeStream()
-    connection = Connection(stream, socket_timeout=socket_timeout)
+    connection = Connection(stream, socket_timeout=socket_timeout, push=push)
     async with anyio.create_task_group() as tg:
         tg.start_soon(connection.run_reader)
         tg.start_soon(connection.run_writer)
@@ -242,3 +242,19 @@ async def test_a_caller_deadline_mid_batch_does_not_shift_replies() -> None:
                 stream.feed(reply[start : start + 7])
         assert got == {i: f"t{i}" for i in range(20) if i % 3}
         assert connection.pending == 0
+
+
+@pytest.mark.parametrize("push", [False, True], ids=["shared", "subscriber"])
+async def test_a_push_between_replies_is_nobody_s_reply(push: bool) -> None:
+    """RESP3 pushes (tracking invalidations, messages) never take a waiter's slot."""
+    async with connected(push=push) as (connection, stream):
+        result: list[Any] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_append, result, connection.execute(["ECHO", "mine"]))
+            await wait_written(stream, b"mine")
+            stream.feed(b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n$4\r\nmine\r\n")
+        assert result == ["mine"]
+        assert not connection.broken
+        if connection.pushes is not None:
+            with connection.pushes:
+                assert connection.pushes.receive_nowait() == ["invalidate", ["k"]]

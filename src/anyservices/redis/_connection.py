@@ -232,13 +232,21 @@ class Connection:
                 )
             if reply is NOT_ENOUGH_DATA:
                 return
+            if type(reply) is hiredis.PushNotification:  # out of band: no command's reply
+                self._push(reply)
+                continue
             waiting.popleft()
             request.value = reply
             request.done.set()
         while (reply := parser.next(self._decode)) is not NOT_ENOUGH_DATA:
-            if self._push_sender is None:
+            if type(reply) is not hiredis.PushNotification and self._push_sender is None:
                 raise hiredis.ProtocolError("a reply arrived that no command was waiting for")
-            self._push_sender.send_nowait(reply)
+            self._push(reply)
+
+    def _push(self, frame: Any) -> None:
+        """A RESP3 push (or a RESP2 pub/sub message): to the subscriber, else dropped."""
+        if self._push_sender is not None:
+            self._push_sender.send_nowait(frame)
 
     async def _fail(self, error: RedisError) -> None:
         """Mark the connection broken, fail every waiting request, close the stream."""
