@@ -67,28 +67,54 @@ class _PumpState:
 
 
 class _StreamReader:
-    """A file-like ``read(n)`` for the SDK, pulling chunks from the event loop."""
+    """A file-like ``read(n)`` for the SDK, pulling chunks from the event loop.
+
+    Each ``read`` copies the bytes it returns once (a join); chunks are handed over in
+    batches (whatever the memory stream holds) to keep thread hops few.
+    """
 
     def __init__(self, receive: MemoryObjectReceiveStream[bytes], state: _PumpState) -> None:
         self._receive = receive
         self._state = state
-        self._pending = bytearray()
+        self._pending = b""
         self._eof = False
+
+    async def _take(self) -> list[bytes]:
+        chunks = [await self._receive.receive()]
+        while True:
+            try:
+                chunks.append(self._receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                return chunks
 
     def read(self, size: int = -1) -> bytes:
         want = size if size >= 0 else 1 << 62
-        while len(self._pending) < want and not self._eof:
+        parts: list[bytes] = []
+        have = 0
+        if self._pending:
+            parts.append(self._pending)
+            have = len(self._pending)
+            self._pending = b""
+        while have < want and not self._eof:
             try:
-                chunk = anyio.from_thread.run(self._receive.receive)
+                batch = anyio.from_thread.run(self._take)
             except anyio.EndOfStream:
                 if self._state.error is not None:
                     raise _SourceFailed from None
                 self._eof = True
                 break
-            self._pending += chunk
-        data = bytes(self._pending[:want])
-        del self._pending[:want]
-        return data
+            parts.extend(batch)
+            have += sum(map(len, batch))
+        if have > want:
+            extra = have - want
+            last = parts[-1]
+            if len(last) < extra:
+                data = b"".join(parts)
+                self._pending = data[want:]
+                return data[:want]
+            parts[-1] = last[: len(last) - extra]
+            self._pending = last[len(last) - extra :]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 async def _chunks_of(source: UploadSource, chunk_size: int) -> AsyncIterator[bytes]:
@@ -502,7 +528,7 @@ class MinioService(Service[MinioConfig]):
     def _get_bytes(self, bucket: str, obj: str) -> bytes:
         response = self._sdk.get_object(bucket, obj)
         try:
-            data = response.read()
+            data = b"".join(response.stream(self.config.chunk_size))
         finally:
             response.close()
             response.release_conn()

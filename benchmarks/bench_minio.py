@@ -1,0 +1,179 @@
+"""MinioService against the minio SDK used synchronously, same server, same process.
+
+    python benchmarks/bench_minio.py            # needs the local S3 server (devservers)
+
+Prints throughput for a 64 MiB upload and download, 200 small objects at concurrency 16
+(against the SDK run sequentially), and the peak RSS growth of a 512 MiB streamed upload +
+download generated on the fly. No assertions: figures only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import resource
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
+from pydantic import SecretStr
+
+from anyservices.devservers import ensure_started
+from anyservices.minio import MinioConfig, MinioService
+from minio import Minio
+
+MiB = 1024 * 1024
+LARGE = 64 * MiB
+SMALL_COUNT = 200
+CONCURRENCY = 16
+HUGE = 512 * MiB
+PART = 16 * MiB
+
+
+def rss_mib() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return usage / (1024 * 1024) if sys.platform == "darwin" else usage / 1024
+
+
+async def generated(total: int, size: int = MiB) -> AsyncIterator[bytes]:
+    block = os.urandom(size)
+    sent = 0
+    while sent < total:
+        n = min(size, total - sent)
+        yield block[:n]
+        sent += n
+
+
+def env() -> dict[str, str]:
+    found = {k: v for k, v in os.environ.items() if k.startswith("ANYSERVICES_")}
+    if "ANYSERVICES_MINIO_ENDPOINT" not in found:
+        found.update(ensure_started(only=["s3"]))
+    return found
+
+
+async def main() -> None:  # noqa: PLR0915 -- one linear script
+    variables = env()
+    bucket = f"bench-{uuid.uuid4().hex[:10]}"
+    config = MinioConfig(
+        endpoint=variables["ANYSERVICES_MINIO_ENDPOINT"],
+        access_key=variables["ANYSERVICES_MINIO_ACCESS_KEY"],
+        secret_key=SecretStr(variables["ANYSERVICES_MINIO_SECRET_KEY"]),
+        region=variables.get("ANYSERVICES_MINIO_REGION") or None,
+        default_bucket=bucket,
+        auto_create_bucket=True,
+        max_concurrency=CONCURRENCY,
+        part_size=PART,
+    )
+    sdk = Minio(
+        config.endpoint,
+        access_key=config.access_key,
+        secret_key=config.secret_key.get_secret_value(),
+        secure=False,
+        region=config.region,
+    )
+    rows: list[tuple[str, float, float]] = []
+    async with MinioService(config) as s3:
+        # -- 512 MiB streamed both ways, generated on the fly, before any large buffer exists
+        before = rss_mib()
+        t = time.perf_counter()
+        await s3.upload_data("huge", generated(HUGE))
+        digest = hashlib.sha256()
+        async for chunk in s3.download_stream("huge"):
+            digest.update(chunk)
+        huge_s = time.perf_counter() - t
+        after = rss_mib()
+        await s3.remove_object("huge")
+
+        payload = os.urandom(LARGE)
+        small = [os.urandom(1024) for _ in range(SMALL_COUNT)]
+        # -- the SDK, synchronously (its own defaults: put_object with 3 parallel parts)
+        t = time.perf_counter()
+        sdk.put_object(bucket, "sdk-large", io.BytesIO(payload), LARGE, part_size=PART)
+        sdk_up = LARGE / MiB / (time.perf_counter() - t)
+        t = time.perf_counter()
+        response = sdk.get_object(bucket, "sdk-large")
+        data = response.read()
+        response.close()
+        response.release_conn()
+        sdk_down = LARGE / MiB / (time.perf_counter() - t)
+        assert len(data) == LARGE
+        t = time.perf_counter()
+        for i, blob in enumerate(small):
+            sdk.put_object(bucket, f"sdk-small/{i}", io.BytesIO(blob), len(blob))
+        sdk_small = SMALL_COUNT / (time.perf_counter() - t)
+
+        # -- ours
+        t = time.perf_counter()
+        await s3.upload_data("ours-large", payload)
+        ours_up = LARGE / MiB / (time.perf_counter() - t)
+        t = time.perf_counter()
+        got = await s3.download_data("ours-large")
+        ours_down = LARGE / MiB / (time.perf_counter() - t)
+        assert len(got) == LARGE
+        t = time.perf_counter()
+        await s3.upload_data("ours-stream", generated(LARGE))
+        ours_stream_up = LARGE / MiB / (time.perf_counter() - t)
+        t = time.perf_counter()
+        size = 0
+        async for chunk in s3.download_stream("ours-stream"):
+            size += len(chunk)
+        ours_stream_down = LARGE / MiB / (time.perf_counter() - t)
+        del got, data
+
+        limiter = anyio.Semaphore(CONCURRENCY)
+
+        async def put(i: int, blob: bytes) -> None:
+            async with limiter:
+                await s3.upload_data(f"ours-small/{i}", blob)
+
+        t = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for i, blob in enumerate(small):
+                tg.start_soon(put, i, blob)
+        ours_small = SMALL_COUNT / (time.perf_counter() - t)
+
+        rows += [
+            ("64 MiB upload, bytes (MiB/s)", ours_up, sdk_up),
+            ("64 MiB upload, streamed (MiB/s)", ours_stream_up, sdk_up),
+            ("64 MiB download, bytes (MiB/s)", ours_down, sdk_down),
+            ("64 MiB download, streamed (MiB/s)", ours_stream_down, sdk_down),
+            (
+                f"{SMALL_COUNT} x 1 KiB puts, c={CONCURRENCY} vs sequential (obj/s)",
+                ours_small,
+                sdk_small,
+            ),
+        ]
+
+        # reference: the SDK itself in CONCURRENCY threads (what the server allows)
+        def sdk_put(i: int) -> None:
+            blob = small[i]
+            sdk.put_object(bucket, f"sdk-threads/{i}", io.BytesIO(blob), len(blob))
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            list(pool.map(sdk_put, range(SMALL_COUNT)))
+        sdk_threads = SMALL_COUNT / (time.perf_counter() - t)
+        rows.append(
+            (f"  (reference: SDK in {CONCURRENCY} threads vs sequential)", sdk_threads, sdk_small)
+        )
+
+        for name in await s3.list_objects():
+            await s3.remove_object(name)
+        await anyio.to_thread.run_sync(sdk.remove_bucket, bucket)
+
+    print(f"server: {variables.get('ANYSERVICES_S3_SERVER', '?')} at {config.endpoint}")
+    print(f"{'case':58} {'ours':>9} {'minio SDK':>10} {'ratio':>7}")
+    for label, ours, theirs in rows:
+        print(f"{label:58} {ours:9.1f} {theirs:10.1f} {ours / theirs:6.2f}x")
+    print(
+        f"512 MiB streamed upload+download: {huge_s:.1f} s; peak RSS {before:.0f} MiB before, "
+        f"{after:.0f} MiB after (growth {after - before:.0f} MiB; part size {PART // MiB} MiB)"
+    )
+
+
+if __name__ == "__main__":
+    anyio.run(main)
