@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any, cast
 
 import pymongo
@@ -61,9 +61,15 @@ def config(mongo_env: dict[str, str]) -> MongoConfig:
 
 
 @pytest.fixture
-def coll() -> str:
-    """A collection name of the test's own."""
-    return unique_name()
+def coll(mongo_env: dict[str, str]) -> Iterator[str]:
+    """A collection name of the test's own, dropped afterwards."""
+    name = unique_name()
+    yield name
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(mongo_url(mongo_env))
+    try:
+        client[DATABASE].drop_collection(name)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,10 @@ from contextlib import aclosing
 from typing import Any
 
 import anyio
+import pytest
 from mongo_support import STREAM_SIZE, as_generator, coll, config, make_config, stream_collection
 
-from anyservices.mongo import MongoConfig, MongoService
+from anyservices.mongo import MongoConfig, MongoService, MongoTimeoutError
 from anyservices.testing import Face, open_face
 
 __all__ = ("coll", "config", "stream_collection")
@@ -103,3 +104,27 @@ async def test_pool_limit_holds_under_200_concurrent_calls(
         assert stats.threads_in_use == 0
         assert stats.errors == 0
         assert await mongo.count_documents(coll, {}) == 200
+
+
+@pytest.mark.faces("asyncio", "trio")  # sync callers have no anyio deadline to pass on
+async def test_a_callers_deadline_bounds_the_server_work(
+    face: Face, config: MongoConfig, stream_collection: str
+) -> None:
+    async with open_face(face, MongoService(config)) as mongo:
+        # 10k documents cannot arrive in 2 ms: the deadline reaches the driver (CSOT), or
+        # the await is cancelled; either way a TimeoutError, and the service still works.
+        with pytest.raises(TimeoutError):
+            with anyio.fail_after(0.002):
+                await mongo.find_many(stream_collection, {})
+        assert mongo.statistics().threads_in_use == 0
+        assert await mongo.ping()
+
+
+async def test_timeout_ms_raises_our_timeout_error(
+    face: Face, mongo_env: dict[str, str], stream_collection: str
+) -> None:
+    async with open_face(face, MongoService(make_config(mongo_env, timeout_ms=20))) as mongo:
+        with pytest.raises(MongoTimeoutError) as caught:
+            await mongo.find_many(stream_collection, {})
+        assert caught.value.operation == "find_many"
+        assert caught.value.resource == stream_collection

@@ -98,7 +98,12 @@ class MongoService(Service[MongoConfig]):
                 await self._runner.run(client.close, operation="close")
 
         stack.push_async_callback(close_client)
-        await self._runner.run(call(client.admin.command, "ping"), operation="ping")
+        # The first ping waits for server selection, not for ``timeout_ms``.
+        await self._runner.run(
+            call(client.admin.command, "ping"),
+            operation="ping",
+            driver_timeout=self.config.server_selection_timeout_ms / 1000,
+        )
         self._client = client
         self._db = client[self.config.database]
 

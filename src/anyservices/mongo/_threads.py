@@ -69,10 +69,10 @@ class ThreadRunner:
                 errors=self._errors,
             )
 
-    def _budget(self) -> float | None:
-        """Seconds the driver may spend: the caller's deadline or ``timeout_ms``, the lesser."""
+    def _budget(self, timeout: float | None) -> float | None:
+        """Seconds the driver may spend: the caller's deadline or the timeout, the lesser."""
         deadline = anyio.current_effective_deadline()
-        budget = self._timeout
+        budget = self._timeout if timeout is None else timeout
         if not math.isinf(deadline):
             left = max(deadline - anyio.current_time(), 0.001)
             budget = left if budget is None else min(budget, left)
@@ -97,9 +97,20 @@ class ThreadRunner:
                 self._calls += 1
                 self._errors += failed
 
-    async def run(self, func: Callable[[], T], *, operation: str, resource: str | None = None) -> T:
-        """Run ``func`` in a worker thread; driver errors come out as ``MongoError``."""
-        budget = self._budget()
+    async def run(
+        self,
+        func: Callable[[], T],
+        *,
+        operation: str,
+        resource: str | None = None,
+        driver_timeout: float | None = None,
+    ) -> T:
+        """Run ``func`` in a worker thread; driver errors come out as ``MongoError``.
+
+        ``driver_timeout`` (seconds) replaces ``timeout_ms`` for this call (a caller deadline
+        still applies).
+        """
+        budget = self._budget(driver_timeout)
         try:
             result = await anyio.to_thread.run_sync(
                 self._in_thread, budget, func, limiter=self.limiter
