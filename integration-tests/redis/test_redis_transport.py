@@ -257,3 +257,38 @@ async def test_error_replies_are_mapped(base_config: RedisConfig) -> None:
         assert isinstance(replies[0], RedisResponseError)
         assert replies[1] == 1
         assert await client.execute("ECHO", "ok") == "ok"
+
+
+async def test_health_checks_ping_idle_connections(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as server:
+        config = with_fields(server.config, health_check_interval=0.05)
+        async with open_client(config) as client, open_client(server.config) as admin:
+            sent = client.statistics().commands_sent
+            await anyio.sleep(0.3)
+            assert client.statistics().commands_sent > sent  # PINGs went out while idle
+            # The server drops the connection: the next call gets a fresh one, no error.
+            await admin.execute("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            await anyio.sleep(0.2)
+            assert await client.execute("ECHO", "still here") == "still here"
+            assert client.statistics().reconnects == 1
+
+
+async def test_dedicated_connections_are_bounded(base_config: RedisConfig) -> None:
+    config = with_fields(base_config, max_connections=2)  # one shared + one dedicated
+    async with open_client(config) as client:
+        order: list[str] = []
+        first_in = anyio.Event()
+
+        async def hold(name: str) -> None:
+            async with client.dedicated() as connection:
+                order.append(f"{name} in")
+                first_in.set()
+                await connection.execute(["PING"])
+                await anyio.sleep(0.1)
+                order.append(f"{name} out")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold, "a")
+            await first_in.wait()
+            tg.start_soon(hold, "b")
+        assert order == ["a in", "a out", "b in", "b out"]

@@ -71,7 +71,10 @@ class RedisClient:
                     continue
                 reply: object = None
                 with anyio.move_on_after(max(interval, 1.0)) as scope:
-                    reply = await connection.execute(("PING",))
+                    try:
+                        reply = await connection.execute(("PING",))
+                    except (RedisConnectError, RedisTimeoutError):
+                        continue  # it broke (and is closed): the next call replaces it
                 if scope.cancelled_caught or isinstance(reply, hiredis.ReplyError):
                     self._logger.warning("health check failed on %s", self._config.describe())
                     await connection.aclose()
