@@ -528,7 +528,7 @@ class MinioService(Service[MinioConfig]):
     def _get_bytes(self, bucket: str, obj: str) -> bytes:
         response = self._sdk.get_object(bucket, obj)
         try:
-            data = b"".join(response.stream(self.config.chunk_size))
+            data = response.read()
         finally:
             response.close()
             response.release_conn()
