@@ -292,3 +292,27 @@ async def test_dedicated_connections_are_bounded(base_config: RedisConfig) -> No
             await first_in.wait()
             tg.start_soon(hold, "b")
         assert order == ["a in", "a out", "b in", "b out"]
+
+
+async def test_calls_waiting_on_a_failed_reconnect_share_its_failure(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as server:
+        async with open_client(server.config) as client:
+            await client.execute("PING")
+            server.stop()
+            errors: list[BaseException] = []
+
+            async def call() -> None:
+                try:
+                    await client.execute("PING")
+                except RedisConnectError as exc:
+                    errors.append(exc)
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(20):
+                    tg.start_soon(call)
+            assert len(errors) == 20
+            # One connect attempt failed for all that were waiting, not one each.
+            assert client._connect_failures <= 2
+            server.start()
+            assert await client.execute("ECHO", "back") == "back"
+            assert client.statistics().reconnects == 1

@@ -20,7 +20,7 @@ import hiredis
 
 from ._config import RedisConfig
 from ._connection import Connection
-from ._errors import RedisConnectError, RedisTimeoutError, response_error
+from ._errors import RedisConnectError, RedisError, RedisTimeoutError, response_error
 from ._protocol import Arg
 
 __all__ = ("PoolStatistics", "RedisClient")
@@ -45,6 +45,9 @@ class RedisClient:
         self._connections: list[Connection | None] = [None] * config.multiplexed_connections
         self._connect_lock = anyio.Lock()
         self._reconnects = 0
+        self._lost = False  # a broken connection was dropped and not yet replaced
+        self._connect_failures = 0
+        self._connect_error: RedisError | None = None
         spare = max(1, config.max_connections - config.multiplexed_connections)
         self._dedicated_slots = anyio.Semaphore(spare)
         self._closed_stats = (0, 0)
@@ -138,18 +141,33 @@ class RedisClient:
         return best
 
     async def _replace_broken(self) -> Connection:
+        failures_seen = self._connect_failures
         async with self._connect_lock:
+            if self._connect_failures != failures_seen and self._connect_error is not None:
+                # A reconnect failed while this call waited: fail now rather than retry
+                # once per waiting call (each could take socket_connect_timeout).
+                error = self._connect_error
+                raise type(error)(error.message, service="redis", operation="connect")
             for index, connection in enumerate(self._connections):
                 if connection is None or connection.broken:
                     if connection is not None:
-                        self._reconnects += 1
+                        self._lost = True
                         old = self._closed_stats
                         self._closed_stats = (
                             old[0] + connection.commands_sent,
                             old[1] + connection.batches_sent,
                         )
+                        self._connections[index] = None
                         self._logger.info("reconnecting to %s", self._config.describe())
-                    self._connections[index] = await self._connect()
+                    try:
+                        self._connections[index] = await self._connect()
+                    except RedisError as exc:
+                        self._connect_failures += 1
+                        self._connect_error = exc
+                        raise
+                    if self._lost:
+                        self._lost = False
+                        self._reconnects += 1
         picked = self._pick()
         if picked is None:  # pragma: no cover - just connected every slot
             raise RedisConnectError("no usable connection", service="redis")
