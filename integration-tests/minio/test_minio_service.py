@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from anyservices.minio import (
 )
 from anyservices.testing import Face, open_face
 from conftest import chunks
+from minio import Minio
 
 MiB = 1024 * 1024
 
@@ -102,12 +104,22 @@ async def test_file_round_trip_with_progress(
     payload = bytes(range(256)) * 4096 * 7  # 7 MiB: two parts
     source.write_bytes(payload)
     seen: list[tuple[int, int | None]] = []
+    threads: set[int] = set()
+
+    def on_progress(done: int, total: int | None) -> None:
+        threads.add(threading.get_ident())
+        seen.append((done, total))
+
     async with open_face(face, MinioService(minio_config)) as s3:
-        name = await s3.upload_file(
-            "f.bin", source, progress=lambda done, total: seen.append((done, total))
-        )
+        name = await s3.upload_file("f.bin", source, progress=on_progress)
         assert name == "f.bin"
+        assert seen[0] == (0, len(payload))
         assert seen[-1] == (len(payload), len(payload))
+        assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+        if face != "sync":  # on the event loop's thread, never in a worker
+            assert threads == {threading.get_ident()}
+        else:  # on the portal's thread
+            assert len(threads) == 1
         assert (await s3.stat_object("f.bin")).size == len(payload)
         target = tmp_path / "out" / "got.bin"
         target.parent.mkdir()
@@ -199,10 +211,25 @@ async def test_source_error_and_cancel_leave_no_object(
             with pytest.raises(RuntimeError, match="source broke"):
                 await s3.upload_data("broken.bin", failing_sync())  # type: ignore[arg-type]
         names = await s3.list_objects()
+        assert _open_multipart_uploads(minio_config) == []
         assert "broken.bin" not in names
         assert "cancelled.bin" not in names
         with pytest.raises(MinioNotFoundError):
             await s3.stat_object("broken.bin")
+
+
+def _open_multipart_uploads(config: MinioConfig) -> list[str]:
+    """Multipart uploads still in progress in the test bucket (aborted ones are gone)."""
+    assert config.default_bucket is not None
+    sdk = Minio(
+        config.endpoint,
+        access_key=config.access_key,
+        secret_key=config.secret_key.get_secret_value(),
+        secure=config.secure,
+        region=config.region,
+    )
+    result = sdk._list_multipart_uploads(config.default_bucket)
+    return [upload.object_name for upload in result.uploads]
 
 
 async def test_100_concurrent_uploads(face: Face, minio_config: MinioConfig) -> None:

@@ -103,6 +103,10 @@ class _StreamReader:
                     raise _SourceFailed from None
                 self._eof = True
                 break
+            except BaseException as exc:
+                # The caller's cancellation, delivered here: the SDK aborts only on
+                # Exception, so turn it into one (the caller re-raises the cancellation).
+                raise _SourceFailed from exc
             parts.extend(batch)
             have += sum(map(len, batch))
         if have > want:
@@ -481,12 +485,13 @@ class MinioService(Service[MinioConfig]):
                 )
 
         failure: MinioError | None = None
+        interrupted = False
         async with anyio.create_task_group() as tg:
             tg.start_soon(pump)
             try:
                 await anyio.to_thread.run_sync(self._run_counted, work, limiter=self._limiter)
             except _SourceFailed:
-                pass
+                interrupted = True
             except SDK_ERRORS as exc:
                 failure = map_error(exc, operation=op, bucket=bucket, object_name=obj)
                 failure.__cause__ = exc
@@ -498,6 +503,10 @@ class MinioService(Service[MinioConfig]):
                 raise state.error
             await anyio.lowlevel.checkpoint()
             raise state.error
+        if interrupted:
+            await anyio.lowlevel.checkpoint()
+            msg = f"{op}: upload interrupted bucket={bucket!r} object={obj!r}"
+            raise MinioError(msg, operation=op, resource=f"{bucket}/{obj}")
         with self._lock:
             self._uploaded += sent
         return obj
