@@ -88,6 +88,14 @@ def fresh_collection() -> str:
     return f"{WRITES}_{next(_COUNTER)}"
 
 
+def drop_database() -> None:
+    client: MongoClient[dict[str, Any]] = MongoClient(URL)
+    try:
+        client.drop_database(DATABASE)
+    finally:
+        client.close()
+
+
 def seed() -> list[ObjectId]:
     client: MongoClient[dict[str, Any]] = MongoClient(URL)
     try:
@@ -205,16 +213,19 @@ def main() -> None:
         print(f"thread hop alone on {backend:7}: {wall:6.1f} us wall, {cpu:6.1f} us CPU per call")
     ids = seed()
     best: dict[tuple[str, str, int], Result] = {}
-    for _ in range(options.rounds):  # interleaved, so that server drift hits every client
-        for op in ("find_one", "insert_one"):
-            for c in CONCURRENCY:
-                for name, cell in CLIENTS.items():
-                    rate, cpu = cell(op, c, options.seconds, ids)
-                    old = best.get((name, op, c))
-                    best[name, op, c] = (
-                        max(rate, old[0]) if old else rate,
-                        min(cpu, old[1]) if old else cpu,
-                    )
+    try:
+        for _ in range(options.rounds):  # interleaved, so that server drift hits every client
+            for op in ("find_one", "insert_one"):
+                for c in CONCURRENCY:
+                    for name, cell in CLIENTS.items():
+                        rate, cpu = cell(op, c, options.seconds, ids)
+                        old = best.get((name, op, c))
+                        best[name, op, c] = (
+                            max(rate, old[0]) if old else rate,
+                            min(cpu, old[1]) if old else cpu,
+                        )
+    finally:
+        drop_database()
     print(
         f"pymongo {pymongo.version}, {URL}, best of {options.rounds} x {options.seconds}s per cell"
     )
