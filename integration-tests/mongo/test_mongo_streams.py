@@ -9,6 +9,7 @@ import anyio
 import pytest
 from mongo_support import STREAM_SIZE, as_generator, coll, config, make_config, stream_collection
 
+from anyservices import blocking
 from anyservices.mongo import MongoConfig, MongoService, MongoTimeoutError
 from anyservices.testing import Face, open_face
 
@@ -128,3 +129,18 @@ async def test_timeout_ms_raises_our_timeout_error(
             await mongo.find_many(stream_collection, {})
         assert caught.value.operation == "find_many"
         assert caught.value.resource == stream_collection
+
+
+def test_sync_face_loop_left_early_closes_the_cursor(
+    mongo_env: dict[str, str], stream_collection: str
+) -> None:
+    with blocking(MongoService(make_config(mongo_env))) as mongo:
+        before = mongo.statistics().calls
+        seen = []
+        for document in mongo.find_iter(stream_collection, {}, sort=[("n", 1)], batch_size=7):
+            seen.append(document["n"])
+            break
+        assert seen == [0]
+        # one hop fetched the first batch, one closed the cursor when the loop was left
+        assert mongo.statistics().calls - before == 2
+        assert mongo.statistics().threads_in_use == 0
