@@ -94,6 +94,7 @@ class RedisClient:
 
     async def execute(self, *args: Arg, decode: bool | None = None) -> Any:
         """Run one command; an error reply raises the matching RedisError."""
+        _check_shareable(args)
         connection = self._pick()
         if connection is None:
             connection = await self._replace_broken()
@@ -106,6 +107,8 @@ class RedisClient:
         self, commands: Sequence[Sequence[Arg]], *, decode: bool | None = None
     ) -> list[Any]:
         """Run commands back to back on one connection; error replies come back as values."""
+        for args in commands:
+            _check_shareable(args)
         connection = self._pick()
         if connection is None:
             connection = await self._replace_broken()
@@ -258,6 +261,28 @@ class RedisClient:
         if isinstance(reply, hiredis.ReplyError):
             raise response_error(str(reply), _command_name(args))
         return reply
+
+
+# Commands whose answers are not one reply each: on a shared connection they would put
+# every later reply out of step, so they only run through subscribe() or dedicated().
+_OUT_OF_BAND = frozenset(
+    {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"}
+    | {"MONITOR"}
+)
+_OUT_OF_BAND_LENGTHS = range(min(map(len, _OUT_OF_BAND)), max(map(len, _OUT_OF_BAND)) + 1)
+
+
+def _check_shareable(args: Sequence[Arg]) -> None:
+    name = args[0] if args else None
+    # Cheap first: only names as long as those above are upper-cased and looked up.
+    if isinstance(name, str | bytes) and len(name) in _OUT_OF_BAND_LENGTHS:
+        text = name.decode(errors="replace") if isinstance(name, bytes) else name
+        if text.upper() in _OUT_OF_BAND:
+            raise RedisError(
+                f"{text.upper()} cannot run on the shared connection; use subscribe()",
+                service="redis",
+                operation=text.upper(),
+            )
 
 
 def _command_name(args: Sequence[Arg]) -> str:
