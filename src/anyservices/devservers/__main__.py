@@ -1,32 +1,48 @@
-"""``python -m anyservices.devservers start|env|stop|status [--only a,b]``."""
+"""``python -m anyservices.devservers start|env|stop|status [--only redis,mongo]``.
+
+``start`` and ``env`` print ``export`` lines on stdout, so that
+``eval "$(python -m anyservices.devservers start)"`` works; progress goes to stderr.
+Exit status: 0 when everything asked for is up (``stop``: always), 1 otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import SERVERS, ensure_started, format_exports, status, stop
+from . import SERVERS, DevServerError, ensure_started, env, format_exports, status, stop
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m anyservices.devservers")
+    parser = argparse.ArgumentParser(
+        prog="python -m anyservices.devservers",
+        description="Install, start, check and stop real local servers (no Docker).",
+    )
     parser.add_argument("command", choices=["start", "env", "stop", "status"])
-    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SERVERS)}")
+    parser.add_argument("--only", metavar="NAMES", help=f"comma-separated: {','.join(SERVERS)}")
     options = parser.parse_args(argv)
     only = options.only.split(",") if options.only else None
-    if options.command == "start":
+    try:
+        return _run(options.command, only)
+    except (DevServerError, ValueError) as error:
+        print(f"devservers: {options.command} failed:\n{error}", file=sys.stderr)
+        if options.command == "start" and isinstance(error, DevServerError):
+            sys.stdout.write(format_exports(env(only)))  # what did come up is still usable
+        return 1
+
+
+def _run(command: str, only: list[str] | None) -> int:
+    if command == "start":
         sys.stdout.write(format_exports(ensure_started(only)))
-    elif options.command == "env":
-        env: dict[str, str] = {}
-        for name, up in status(only).items():
-            if up and not SERVERS[name].configured():
-                env.update(SERVERS[name].env())
-        sys.stdout.write(format_exports(env))
-    elif options.command == "stop":
-        print("stopped:", ", ".join(stop(only)) or "nothing")
+    elif command == "env":
+        sys.stdout.write(format_exports(env(only)))
+    elif command == "stop":
+        print("stopped:", ", ".join(stop(only)) or "nothing (no server started here is running)")
     else:
-        for name, up in status(only).items():
-            print(f"{name:12} {'up' if up else 'down'}  port {SERVERS[name].port}")
+        lines = status(only)
+        for name, line in lines.items():
+            print(f"{name:12} {line}")
+        return 0 if all(line.startswith("up") for line in lines.values()) else 1
     return 0
 
 
