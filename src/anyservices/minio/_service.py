@@ -40,7 +40,13 @@ from minio import Minio
 
 from .._core._service import Service
 from ._config import MinioConfig, check_bucket_name, check_object_name
-from ._errors import SDK_ERRORS, MinioConfigurationError, MinioError, map_error
+from ._errors import (
+    SDK_ERRORS,
+    MinioConfigurationError,
+    MinioError,
+    MinioPermissionDeniedError,
+    map_error,
+)
 from ._types import MinioStatistics, ObjectStat, ProgressCallback, UploadSource
 
 if TYPE_CHECKING:
@@ -194,15 +200,18 @@ class MinioService(Service[MinioConfig]):
             region=cfg.region,
             http_client=http,
         )
-        # Fail fast: one authenticated round trip.
+        # Fail fast: one authenticated round trip. A GET (not a HEAD, whose 403 has no body)
+        # so that a wrong secret says SignatureDoesNotMatch rather than AccessDenied.
+        try:
+            await self._call(self._sdk.list_buckets, op="connect")
+        except MinioPermissionDeniedError:
+            if cfg.default_bucket is None:  # credentials limited to a bucket: probe it below
+                raise
         if cfg.default_bucket is not None and cfg.auto_create_bucket:
             await self._ensure(cfg.default_bucket)
         elif cfg.default_bucket is not None:
-            await self._call(
-                self._sdk.bucket_exists, cfg.default_bucket, op="connect", bucket=cfg.default_bucket
-            )
-        else:
-            await self._call(self._sdk.list_buckets, op="connect")
+            bucket = cfg.default_bucket
+            await self._call(self._sdk.bucket_exists, bucket, op="connect", bucket=bucket)
 
     def __blocking__(self, portal: Portal) -> SyncMinioService:
         from ._sync import SyncMinioService  # noqa: PLC0415 -- _sync imports this module

@@ -32,7 +32,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from minio import Minio
 from anyservices._core._service import Service
 from anyservices.minio._config import MinioConfig, check_bucket_name, check_object_name
-from anyservices.minio._errors import SDK_ERRORS, MinioConfigurationError, MinioError, map_error
+from anyservices.minio._errors import (
+    SDK_ERRORS,
+    MinioConfigurationError,
+    MinioError,
+    MinioPermissionDeniedError,
+    map_error,
+)
 from anyservices.minio._types import MinioStatistics, ObjectStat, ProgressCallback, UploadSource
 from anyservices.minio._service import _SourceFailed
 from anyservices.minio._service import _PumpState
