@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
@@ -34,13 +33,3 @@ def minio_config(s3_env: dict[str, str]) -> MinioConfig:
         auto_create_bucket=True,
         part_size=5 * 1024 * 1024,
     )
-
-
-async def chunks(total: int, size: int = 1024 * 1024, seed: int = 7) -> AsyncIterator[bytes]:
-    """``total`` bytes, generated on the fly (deterministic per seed)."""
-    block = bytes((seed * 31 + i) % 251 for i in range(size))
-    sent = 0
-    while sent < total:
-        n = min(size, total - sent)
-        yield block[:n]
-        sent += n

@@ -24,10 +24,19 @@ from anyservices.minio import (
     ObjectStat,
 )
 from anyservices.testing import Face, open_face
-from conftest import chunks
 from minio import Minio
 
 MiB = 1024 * 1024
+
+
+async def chunks(total: int, size: int = 1024 * 1024, seed: int = 7) -> AsyncIterator[bytes]:
+    """``total`` bytes, generated on the fly (deterministic per seed)."""
+    block = bytes((seed * 31 + i) % 251 for i in range(size))
+    sent = 0
+    while sent < total:
+        n = min(size, total - sent)
+        yield block[:n]
+        sent += n
 
 
 async def test_bucket_operations(face: Face, minio_config: MinioConfig) -> None:
