@@ -79,6 +79,8 @@ def _ensure_one(server: Server) -> dict[str, str]:
             server.check_reused()
             return server.env()
         stop_recorded(server.name, server.markers())  # leftovers of an earlier, broken start
+        if server.logfile.exists():  # each start gets a fresh log; the previous one is kept
+            server.logfile.replace(server.logfile.with_suffix(".log.1"))
         log(f"{server.name}: starting on {server.describe()} ...")
         started = time.monotonic()
         try:

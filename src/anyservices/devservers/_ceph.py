@@ -66,6 +66,7 @@ def render_conf(root: Path, fsid: str, mon_port: int, rgw_port: int) -> str:
         "osd_crush_chooseleaf_type": "0",
         "mon_data_avail_warn": "2",
         "mon_data_avail_crit": "1",
+        "paxos_propose_interval": "0.1",  # 1 s by default: each pool rgw makes waits for one
     }
     lines = ["[global]", *(f"{key} = {value}" for key, value in settings.items())]
     lines += [

@@ -46,7 +46,8 @@ class Redis(Server):
             "--logfile", str(self.logfile),
         ]  # fmt: skip
         run_step(command, f"starting {self.name}", env=self.extra_env(), timeout=_START_TIMEOUT)
-        wait_until(self.answers, self.name, self.logfile, timeout=_START_TIMEOUT)
+        wait_until(self.answers, self.name, self.logfile, timeout=_START_TIMEOUT,
+                   alive=lambda: not gave_up(self.logfile))  # fmt: skip
         wait_until(
             lambda: bool(recorded(self.name)),
             f"{self.name} pidfile",
@@ -104,6 +105,15 @@ class RedisStack(Redis):
         except (RespError, OSError):
             return set()
         return module_names(reply)
+
+
+def gave_up(logfile: Path) -> bool:
+    """True once the daemonized server logged that it aborts (port taken, module missing...)."""
+    try:
+        text = logfile.read_text(errors="replace").lower()
+    except OSError:
+        return False
+    return "aborting" in text or "exiting" in text
 
 
 def module_names(reply: RespValue) -> set[str]:
