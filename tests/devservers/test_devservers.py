@@ -148,7 +148,7 @@ def test_failed_start_stops_what_it_spawned(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(type(server), "start", broken_start)
     with pytest.raises(devservers.DevServerError, match=r"\[mongo\] mongo did not answer"):
         devservers.ensure_started(only=["mongo"])
-    assert not _process.is_ours(spawned[0], ("sleep",))
+    assert not _process.is_ours(spawned[0], None, ("sleep",))
     assert not _process.pidfile("mongo").exists()
 
 
@@ -253,11 +253,13 @@ def test_stop_without_pidfile() -> None:
     assert devservers.stop(only=["redis"]) == []
 
 
-def test_stop_skips_a_recycled_pid(tmp_path: Path) -> None:
+def test_stop_skips_a_recycled_pid() -> None:
     process = subprocess.Popen(["sleep", "30"])
     try:
-        _process.record("redis", [process.pid, 999_999_999])
-        assert _process.recorded("redis") == [process.pid, 999_999_999]
+        start = _process.started_at(process.pid)
+        # Same PID, another start time; a bare PID whose command line names no marker.
+        _process.pidfile("redis").write_text(f"{process.pid} {start + 1}\n{process.pid}\n")
+        assert _process.recorded("redis") == [(process.pid, start + 1), (process.pid, None)]
         assert _process.stop_recorded("redis", ("no-such-marker",)) == []
         assert process.poll() is None
         assert not _process.pidfile("redis").exists()
@@ -266,14 +268,28 @@ def test_stop_skips_a_recycled_pid(tmp_path: Path) -> None:
         process.wait()
 
 
+def test_a_bare_pid_is_ours_when_its_command_line_names_a_marker() -> None:
+    process = subprocess.Popen(["sleep", "31"])
+    try:
+        _process.pidfile("redis").write_text(f"{process.pid}\n")  # as redis-server writes it
+        assert _process.stop_recorded("redis", ("31",)) == [process.pid]
+        assert process.wait(timeout=5) != 0
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_spawn_and_stop_a_real_process(tmp_path: Path) -> None:
     process = _process.spawn(["sleep", "30"], tmp_path / "sleeper.log")
     _process.record("sleeper", [process.pid])
-    assert _process.pidfile("sleeper").read_text() == f"{process.pid}\n"
-    assert _process.running("sleeper", ("sleep",)) == [process.pid]
-    assert _process.stop_recorded("sleeper", ("sleep",)) == [process.pid]
+    start = _process.started_at(process.pid)
+    assert start > 0
+    assert _process.pidfile("sleeper").read_text() == f"{process.pid} {start}\n"
+    assert _process.running("sleeper", ()) == [process.pid]
+    assert _process.stop_recorded("sleeper", ()) == [process.pid]
     assert process.wait(timeout=5) != 0
     assert not _process.pidfile("sleeper").exists()
+    assert _process.started_at(process.pid) == 0
 
 
 def test_run_step_failure_shows_the_output() -> None:

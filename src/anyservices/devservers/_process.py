@@ -16,6 +16,7 @@ from ._common import state_dir
 # "still running" ResourceWarning a collected Popen raises when the API runs in-process.
 _DETACHED: list[subprocess.Popen[bytes]] = []
 _STOP_WAIT = 10.0
+_START_FIELD = 19  # starttime, field 22 of /proc/<pid>/stat, counted after the state
 
 
 def pidfile(name: str) -> Path:
@@ -45,33 +46,60 @@ def spawn(
 
 
 def record(name: str, pids: Iterable[int]) -> None:
-    """Add PIDs to ``<state>/<name>.pid`` (one per line)."""
+    """Add ``PID START-TIME`` lines to ``<state>/<name>.pid`` (the start time tells reused PIDs)."""
     with pidfile(name).open("a") as out:
-        out.writelines(f"{pid}\n" for pid in pids)
+        out.writelines(f"{pid} {started_at(pid)}\n" for pid in pids)
 
 
-def recorded(name: str) -> list[int]:
-    """The PIDs in ``<name>.pid``; the first word of each line (Redis writes its own pidfile)."""
+def recorded(name: str) -> list[tuple[int, int | None]]:
+    """``(pid, start time)`` per line of ``<name>.pid``; None when only a PID is written there
+    (Redis writes its own pidfile)."""
     path = pidfile(name)
     if not path.exists():
         return []
-    words = (line.split()[:1] for line in path.read_text().splitlines())
-    return [int(word[0]) for word in words if word and word[0].isdigit()]
+    entries: list[tuple[int, int | None]] = []
+    for line in path.read_text().splitlines():
+        words = [word for word in line.split() if word.isdigit()]
+        if words:
+            entries.append((int(words[0]), int(words[1]) if len(words) > 1 else None))
+    return entries
 
 
-def is_ours(pid: int, markers: Iterable[str]) -> bool:
-    """True when ``pid`` runs and its command line names one of ``markers`` (PIDs get reused)."""
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first); [] if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def started_at(pid: int) -> int:
+    """When ``pid`` started, in clock ticks since boot (0 when it is gone)."""
+    fields = _stat(pid)
+    return int(fields[_START_FIELD]) if len(fields) > _START_FIELD else 0
+
+
+def is_ours(pid: int, start: int | None, markers: Iterable[str]) -> bool:
+    """True when ``pid`` still runs the process we recorded.
+
+    PIDs get reused: the start time must match, or when none was recorded, the command line
+    must name one of ``markers``.
+    """
+    fields = _stat(pid)
+    if len(fields) <= _START_FIELD or fields[0] == "Z":
+        return False
+    if start is not None:
+        return int(fields[_START_FIELD]) == start
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+    except OSError:
         return False
-    return state != "Z" and any(marker in cmdline for marker in markers)
+    return any(marker in cmdline for marker in markers)
 
 
 def running(name: str, markers: Iterable[str]) -> list[int]:
     marks = tuple(markers)
-    return [pid for pid in recorded(name) if is_ours(pid, marks)]
+    return [pid for pid, start in recorded(name) if is_ours(pid, start, marks)]
 
 
 def stop_recorded(name: str, markers: Iterable[str]) -> list[int]:
@@ -81,18 +109,18 @@ def stop_recorded(name: str, markers: Iterable[str]) -> list[int]:
     while they shut down. Each gets SIGTERM, some seconds, then SIGKILL.
     """
     marks = tuple(markers)
-    pids = running(name, marks)
-    for pid in reversed(pids):
+    entries = [(pid, start) for pid, start in recorded(name) if is_ours(pid, start, marks)]
+    for pid, start in reversed(entries):
         _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + _STOP_WAIT
-        while is_ours(pid, marks) and time.monotonic() < deadline:
+        while is_ours(pid, start, marks) and time.monotonic() < deadline:
             _reap()
             time.sleep(0.05)
-        if is_ours(pid, marks):
+        if is_ours(pid, start, marks):
             _signal(pid, signal.SIGKILL)
     _reap()
     pidfile(name).unlink(missing_ok=True)
-    return pids
+    return [pid for pid, _ in entries]
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:
