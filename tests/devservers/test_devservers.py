@@ -65,7 +65,10 @@ def test_default_endpoints() -> None:
 
 
 def test_s3_env_names_the_server_it_finds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_s3, "s3_flavour", lambda port: "radosgw")
+    def radosgw(port: int) -> str:
+        return "radosgw"
+
+    monkeypatch.setattr(_s3, "s3_flavour", radosgw)
     env = devservers.SERVERS["s3"].env()
     assert env["ANYSERVICES_MINIO_ENDPOINT"] == "127.0.0.1:9010"
     assert env["ANYSERVICES_MINIO_ACCESS_KEY"] == "anyservices-dev"
@@ -97,7 +100,11 @@ def test_configured_endpoint_is_only_checked(monkeypatch: pytest.MonkeyPatch) ->
     server = devservers.SERVERS["redis"]
     checked: list[str] = []
     monkeypatch.setenv("ANYSERVICES_REDIS_URL", "redis://:secret@db.example:1/0")
-    monkeypatch.setattr(type(server), "check_configured", lambda self: checked.append(self.name))
+
+    def check(self: _server.Server) -> None:
+        checked.append(self.name)
+
+    monkeypatch.setattr(type(server), "check_configured", check)
 
     def refuse(self: object) -> None:
         raise AssertionError("a configured server must not be started")
@@ -143,8 +150,14 @@ def test_failed_start_stops_what_it_spawned(monkeypatch: pytest.MonkeyPatch) -> 
         spawned.append(self.spawn(["sleep", "30"]).pid)
         raise devservers.DevServerError("mongo did not answer")
 
-    monkeypatch.setattr(type(server), "answers", lambda self: False)
-    monkeypatch.setattr(type(server), "markers", lambda self: ("sleep",))
+    def silent(self: _server.Server) -> bool:
+        return False
+
+    def markers(self: _server.Server) -> tuple[str, ...]:
+        return ("sleep",)
+
+    monkeypatch.setattr(type(server), "answers", silent)
+    monkeypatch.setattr(type(server), "markers", markers)
     monkeypatch.setattr(type(server), "start", broken_start)
     with pytest.raises(devservers.DevServerError, match=r"\[mongo\] mongo did not answer"):
         devservers.ensure_started(only=["mongo"])
@@ -165,7 +178,7 @@ def test_ceph_conf_keeps_everything_private_and_on_loopback(tmp_path: Path) -> N
         "none"
     }
     assert settings["rgw_frontends"] == "beast endpoint=127.0.0.1:9010"
-    paths = [value for key, value in settings.items() if value.startswith("/")]
+    paths = [value for value in settings.values() if value.startswith("/")]
     assert paths
     assert all(value.startswith(str(tmp_path)) for value in paths)
     assert text.index("[global]") < text.index("[client.rgw]") < text.index("rgw_frontends")
@@ -302,8 +315,11 @@ def test_run_step_failure_shows_the_output() -> None:
 def test_cli_env_prints_only_servers_that_answer(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    def only_redis(self: _server.Server) -> bool:
+        return self.name == "redis"
+
     for server in devservers.SERVERS.values():
-        monkeypatch.setattr(type(server), "answers", lambda self: self.name == "redis")
+        monkeypatch.setattr(type(server), "answers", only_redis)
     assert main(["env"]) == 0
     assert capsys.readouterr().out == "export ANYSERVICES_REDIS_URL=redis://127.0.0.1:6390/0\n"
     assert main(["status", "--only", "redis,mongo"]) == 1

@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 HOST = "127.0.0.1"  # loopback only, ever
@@ -93,7 +93,7 @@ def wait_until(
 
 
 @contextlib.contextmanager
-def file_lock(name: str) -> Iterator[None]:
+def file_lock(name: str) -> Generator[None]:
     """Hold ``<state>/<name>.lock`` so that two ``start`` commands never race for one server."""
     with (state_dir() / f"{name}.lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

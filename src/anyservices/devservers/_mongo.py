@@ -58,7 +58,9 @@ class Mongo(Server):
 def _ping_and_transact(url: str) -> None:
     import pymongo  # noqa: PLC0415 -- optional: only when installed
 
-    client: Any = pymongo.MongoClient(url, serverSelectionTimeoutMS=10_000)
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        url, serverSelectionTimeoutMS=10_000
+    )
     with client:
         client.admin.command("ping")
         collection = client["anyservices_devservers_probe"]["probe"]
