@@ -1,45 +1,53 @@
 """One event-loop thread per backend, shared by every sync face.
 
 ``Portal.call`` runs a coroutine function on the portal's loop and blocks the calling
-thread until it finishes. On a VM the dominant cost is waking a sleeping thread (tens of
-µs each way, more than the whole call), so while calls are flowing neither side sleeps:
+thread until it finishes. On a VM the dominant cost is waking a sleeping thread (~20 µs
+each time, more than the work of a call), and under the GIL a thread also sleeps when it
+wants the GIL while the other thread holds it. So, while calls are flowing, nobody sleeps:
 
-* the caller appends the call to a deque (no lock, no syscall). A poller task on the
-  loop drains it every loop iteration while it is *hot*, i.e. until ``_LOOP_SPIN``
-  seconds after the last call; then it blocks in the selector as usual, and the next
-  caller wakes it with the backend's thread-safe callback;
-* the caller polls its result lock, yielding the CPU and the GIL with ``sched_yield``,
-  for up to ``_CALLER_SPIN`` seconds, then parks on the lock. Only one caller spins at
-  a time: more spinners would only take the GIL away from the loop.
+* a caller appends its call to a deque (no lock, no syscall) and waits *without the GIL
+  and without sleeping* (``_pause``) in short bursts, polling its result lock between
+  them, for up to ``_CALLER_SPIN``; then it parks on the lock. One caller spins at a
+  time: more spinners would only take the GIL away from the loop;
+* on the loop, one *poller* task watches the deque. For ``_LOOP_SPIN`` after the last
+  call it stays hot (the same GIL-free pauses when no call is in flight, loop iterations
+  in between); then it blocks in the selector, and the next caller wakes it with the
+  backend's thread-safe callback.
 
-Both spins are bounded, so an idle portal costs no CPU. Each call is one
-backend-native task (cheaper than anyio's ``TaskGroup.start_soon``), so concurrent
-callers have concurrent calls in flight.
+Both spins are bounded, so an idle portal costs no CPU.
+
+The poller runs a call inline, in its own task: most calls finish without suspending, and
+then no task was created or switched to. When a call first suspends, the poller hands the
+polling over to a new worker task and keeps running that call, so every call in flight
+has a task of its own and concurrent callers' calls overlap. Each call runs in a copy of
+the worker's context, as a task would.
 
 Calls are independent: an exception (even ``KeyboardInterrupt``) in one call is
-re-raised in its caller only; a caller interrupted while waiting cancels its call and
-leaves the portal running for everybody else.
+re-raised in its caller only; a caller interrupted while waiting cancels its call (by
+cancelling the worker task that runs it, which then ends) and leaves the portal running
+for everybody else.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
 import sys
 import threading
 import time
+import types
+import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar, cast
+from typing import Any, Final, Literal, ParamSpec, Protocol, TypeVar, cast
 
 import anyio
 
 from ._errors import ServiceClosedError
-
-if TYPE_CHECKING:
-    import asyncio
 
 __all__ = ("Backend", "Portal", "acquire_portal", "release_portal")
 
@@ -48,16 +56,35 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 _LOOP_SPIN: Final = 200e-6
-"""How long the loop keeps polling for calls after the last one, in seconds."""
-_CALLER_SPIN: Final = 200e-6
-"""How long a caller polls for its result before parking on a lock, in seconds."""
+"""How long the poller stays hot after the last call, in seconds."""
+_LOOP_TICK: Final = 50e-6
+"""How often a hot poller with no call in flight lets the loop iterate, in seconds.
 
-_EMPTY: Final = object()
+It waits in GIL-free pauses in between: loop iterations hold the GIL, and a caller that
+wants the GIL meanwhile sleeps on it (and waking it costs ~20 µs)."""
+_CALLER_SPIN: Final = 200e-6
+"""How long a caller polls for its result before parking on its lock, in seconds."""
+_CALLER_YIELD_AFTER: Final = 20e-6
+"""After this long a polling caller also yields its CPU between pauses, in seconds.
+
+Busy pauses are right when caller and loop run on two CPUs, but if the scheduler put
+them on one, each pause keeps the other off the CPU until the time slice ends."""
+
 _clock: Final = time.perf_counter
-# Lets the other thread take the GIL without sleeping: time.sleep(0) sleeps ~50 µs here.
-_yield: Final[Callable[[], object]] = (
+# Pauses that release the GIL but keep the CPU busy: CPython's crc32 drops the GIL for
+# buffers over 5 KiB (~0.3 ns a byte). A sleep would let the vCPU halt, and on this kind
+# of VM waking a halted vCPU costs ~20 µs, more than a whole call.
+_short_pause: Final = functools.partial(zlib.crc32, bytes(12 * 1024))  # ~3 µs
+_long_pause: Final = functools.partial(zlib.crc32, bytes(24 * 1024))  # ~7 µs: a call's turn
+_yield_cpu: Final[Callable[[], object]] = (
     functools.partial(time.sleep, 0) if sys.platform == "win32" else os.sched_yield
 )
+
+_EMPTY: Final = object()
+
+
+class _Cancellable(Protocol):
+    def cancel(self) -> object: ...
 
 
 class _Outcome:
@@ -85,23 +112,41 @@ class _Outcome:
 
 
 class _Call(_Outcome):
-    """One ``await func(*args, **kwargs)`` queued for, then run by, a loop task."""
+    """One ``await func(*args, **kwargs)``, queued for the poller, run by a worker task."""
 
-    __slots__ = ("args", "cancelled", "func", "handle", "kwargs")
+    __slots__ = (
+        "args",
+        "background",
+        "cancelled",
+        "finished",
+        "func",
+        "kwargs",
+        "suspended",
+        "worker",
+    )
 
     def __init__(
-        self, func: Callable[..., Awaitable[Any]], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        func: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        background: bool = False,
     ) -> None:
         super().__init__()
         self.func = func
         self.args = args
         self.kwargs = kwargs
+        self.background = background  # lives long (a `with` block): not "in flight"
         self.cancelled = False  # its caller gave up waiting
-        self.handle: Any = None  # what cancels it: its asyncio task or trio cancel scope
+        self.suspended = False  # it suspended once, so its worker is no longer the poller
+        self.finished = False
+        self.worker: _Cancellable | None = None  # cancels the worker task running it
 
     def finish(self, error: BaseException | None = None) -> None:
         if self.cancelled and error is None:
             error = RuntimeError("the call was cancelled by its caller")
+        self.finished = True
         super().finish(error)
 
 
@@ -113,11 +158,17 @@ class Portal:
         self._queue: deque[_Call] = deque()
         self._closed = True  # until start() and again from stop(): calls are refused
         self._idle = False  # the poller sleeps in the selector: a caller must wake it
-        self._wakeup: anyio.Event | None = None
-        self._threadsafe: Callable[..., object] | None = None
+        self._spin_token = threading.Lock()  # held by the one caller allowed to spin
         self._thread: threading.Thread | None = None
         self._loop_thread_id: int | None = None
-        self._spin_token = threading.Lock()  # held by the one caller allowed to spin
+        # Set on the loop thread before start() returns:
+        self._threadsafe: Callable[..., object] = _not_started
+        self._spawn_worker: Callable[[], object] = _not_started
+        self._sleep: Callable[[float], Awaitable[object]] = anyio.sleep
+        self._cancelled_exc: type[BaseException] = BaseException
+        self._wakeup: anyio.Event | None = None
+        self._stopped: anyio.Event | None = None
+        self._in_flight = 0  # suspended calls (other than background ones)
 
     def __repr__(self) -> str:
         return f"<Portal {self.backend} {'stopped' if self._closed else 'running'}>"
@@ -146,21 +197,25 @@ class Portal:
             raise failure[0]
 
     def stop(self) -> None:
-        thread, threadsafe = self._thread, self._threadsafe
-        self._thread = None
+        thread, self._thread = self._thread, None
         self._closed = True
-        if thread is None or threadsafe is None:
+        if thread is None:
             return
-        try:
-            threadsafe(self._wake_poller)
-        except RuntimeError:  # the loop has already finished
-            pass
+        with contextlib.suppress(RuntimeError):  # the loop has already finished
+            self._threadsafe(self._on_stop)
         if threading.get_ident() != self._loop_thread_id:
             thread.join()
+
+    def _on_stop(self) -> None:  # runs on the loop thread
+        if self._stopped is not None:
+            self._stopped.set()
+        self._wake_poller()
 
     async def _main(self, ready: threading.Event) -> None:
         _claim_thread_for(self.backend)
         self._loop_thread_id = threading.get_ident()
+        self._stopped = anyio.Event()
+        self._cancelled_exc = anyio.get_cancelled_exc_class()
         if self.backend == "trio":
             await self._serve_trio(ready)
         else:
@@ -169,66 +224,91 @@ class Portal:
     async def _serve_asyncio(self, ready: threading.Event) -> None:
         import asyncio  # noqa: PLC0415
 
+        assert self._stopped is not None  # noqa: S101 -- set by _main
         loop = asyncio.get_running_loop()
-        tasks: set[asyncio.Task[None]] = set()  # strong references: asyncio keeps weak ones
+        workers: set[asyncio.Task[None]] = set()  # strong references: asyncio keeps weak ones
 
-        def spawn(call: _Call) -> None:
-            call.handle = task = loop.create_task(_run_asyncio(call))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+        async def worker() -> None:
+            task = asyncio.current_task()
+            assert task is not None  # noqa: S101 -- a coroutine run by a task
+            await self._work(task)
+
+        def spawn_worker() -> None:
+            task = loop.create_task(worker())
+            workers.add(task)
+            task.add_done_callback(workers.discard)
 
         self._threadsafe = loop.call_soon_threadsafe
+        self._spawn_worker = spawn_worker
+        self._sleep = asyncio.sleep
         self._closed = False
+        spawn_worker()
         ready.set()
         try:
-            await self._poll(spawn, asyncio.sleep)
+            await self._stopped.wait()
         finally:
             self._closed = True
             self._fail_queued()
-            # A task cancelled before its first step never runs its `finally`; one
-            # round lets every task spawned so far get that far.
-            await asyncio.sleep(0)
-            for task in tasks:
+            for task in workers:
                 task.cancel()
-            if tasks:
-                await asyncio.wait(set(tasks))
+            if workers:
+                await asyncio.wait(set(workers))
 
     async def _serve_trio(self, ready: threading.Event) -> None:
         import trio  # noqa: PLC0415 -- trio is optional
 
+        assert self._stopped is not None  # noqa: S101 -- set by _main
+
+        async def worker() -> None:
+            with trio.CancelScope() as scope:
+                await self._work(scope)
+
         async with trio.open_nursery() as nursery:
-
-            def spawn(call: _Call) -> None:
-                nursery.start_soon(_run_trio, call)
-
             self._threadsafe = trio.lowlevel.current_trio_token().run_sync_soon
+            self._spawn_worker = functools.partial(nursery.start_soon, worker)
+            self._sleep = trio.sleep
             self._closed = False
+            self._spawn_worker()
             ready.set()
             try:
-                await self._poll(spawn, trio.sleep)
+                await self._stopped.wait()
             finally:
                 self._closed = True
                 self._fail_queued()
                 nursery.cancel_scope.cancel()
 
-    async def _poll(
-        self, spawn: Callable[[_Call], None], sleep: Callable[[float], Awaitable[object]]
-    ) -> None:
-        """Start queued calls; stay hot a while after each, then sleep until woken."""
-        queue = self._queue
-        hot_until = 0.0
+    # -- the loop side ---------------------------------------------------------------
+
+    async def _work(self, worker: _Cancellable) -> None:
+        """Poll the queue and run calls inline until one suspends; then leave the polling."""
+        queue, sleep = self._queue, self._sleep
+        hot_until = next_tick = _clock() + _LOOP_SPIN
         while not self._closed:
             if queue:
-                while queue:
-                    call = queue.popleft()
-                    if call.cancelled:
-                        call.finish()
-                    else:
-                        spawn(call)
-                hot_until = _clock() + _LOOP_SPIN
-                await sleep(0)
+                call = queue.popleft()
+                if call.cancelled:
+                    call.finish()
+                    continue
+                call.worker = worker
+                await self._run(call)
+                if call.suspended:
+                    return  # another worker polls now; this one ran its call to the end
+                now = _clock()
+                hot_until = now + _LOOP_SPIN
+                if now >= next_tick:  # let the loop's other tasks and I/O run
+                    next_tick = now + _LOOP_TICK
+                    await sleep(0)
             elif _clock() < hot_until:
-                await sleep(0)  # one loop iteration: other tasks and I/O run meanwhile
+                if self._in_flight:
+                    await sleep(0)  # suspended calls need the loop
+                else:
+                    # Nothing else to do: wait for a call with the GIL free (see _pause),
+                    # with a loop iteration now and then.
+                    _long_pause()
+                    if _clock() >= next_tick:
+                        next_tick = _clock() + _LOOP_TICK
+                        _yield_cpu()
+                        await sleep(0)
             else:
                 self._wakeup = wakeup = anyio.Event()
                 self._idle = True
@@ -239,12 +319,33 @@ class Portal:
                 self._idle = False
                 self._wakeup = None
 
+    async def _run(self, call: _Call) -> None:
+        try:
+            call.value = await _drive(self, call)
+        except self._cancelled_exc:
+            if not call.suspended:  # this worker was still the poller: find another
+                self._on_suspend(call)
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread, which re-raises it
+            call.error = exc
+        finally:
+            if call.suspended and not call.background:
+                self._in_flight -= 1
+            call.finish()
+
+    def _on_suspend(self, call: _Call) -> None:
+        """``call`` suspends for the first time: its worker stops polling."""
+        call.suspended = True
+        if not call.background:
+            self._in_flight += 1
+        self._spawn_worker()
+
     def _wake_poller(self) -> None:  # runs on the loop thread
         if self._wakeup is not None:
             self._wakeup.set()
 
     def _fail_queued(self) -> None:
-        """Fail the calls no loop task will ever start (the portal is closed)."""
+        """Fail the calls no worker will ever start (the portal is closed)."""
         queue = self._queue
         while queue:
             try:
@@ -253,20 +354,23 @@ class Portal:
                 return
             call.finish(ServiceClosedError("the portal stopped before the call started"))
 
-    # -- calls -------------------------------------------------------------------
+    # -- the calling threads' side ---------------------------------------------------
 
     def call(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``await func(*args, **kwargs)`` on the loop and return its result."""
         if threading.get_ident() == self._loop_thread_id:
             raise RuntimeError("a sync face was called from inside its own portal's event loop")
+        self._check_open()
         call = _Call(func, args, kwargs)
         self._submit(call)
         self._wait(call, call.lock)
         return cast("T", call.result())
 
-    def _submit(self, call: _Call) -> None:
+    def _check_open(self) -> None:
         if self._closed:
             raise ServiceClosedError("the sync face is closed: use it inside its `with` block")
+
+    def _submit(self, call: _Call) -> None:
         self._queue.append(call)
         if self._closed:  # closed meanwhile: the loop may have drained the queue already
             self._fail_queued()
@@ -276,15 +380,19 @@ class Portal:
     def _wait(self, call: _Call, lock: threading.Lock) -> None:
         """Block until the loop releases ``lock``; if interrupted, cancel ``call``."""
         try:
-            if lock.acquire(blocking=False):
-                return
             if self._spin_token.acquire(blocking=False):
                 try:
-                    deadline = _clock() + _CALLER_SPIN
-                    while _clock() < deadline:
-                        _yield()
-                        if lock.acquire(blocking=False):
-                            return
+                    start = _clock()
+                    _long_pause()  # about the time the loop takes to see and run a call
+                    while not lock.acquire(blocking=False):
+                        waited = _clock() - start
+                        if waited > _CALLER_SPIN:
+                            break
+                        if waited > _CALLER_YIELD_AFTER:
+                            _yield_cpu()
+                        _short_pause()
+                    else:
+                        return
                 finally:
                     self._spin_token.release()
             lock.acquire()
@@ -296,18 +404,15 @@ class Portal:
 
     def _on_loop(self, callback: Callable[..., object], *args: object) -> None:
         """``callback(*args)`` on the loop thread soon, unless the portal has closed."""
-        threadsafe = self._threadsafe
-        if threadsafe is None:
-            return
         try:
-            threadsafe(callback, *args)
+            self._threadsafe(callback, *args)
         except RuntimeError:  # the loop has finished: it failed or cancelled every call
             if not self._closed:
                 raise
 
     def schedule(self, callback: Callable[..., object], *args: object) -> None:
         """Run the plain ``callback(*args)`` on the loop thread soon (no waiting)."""
-        if self._closed or self._threadsafe is None:
+        if self._closed:
             raise ServiceClosedError("the portal has stopped")
         self._threadsafe(callback, *args)
 
@@ -328,41 +433,55 @@ class Portal:
         return _iterate(self, iterator, wrap)
 
 
-async def _run_asyncio(call: _Call) -> None:
-    import asyncio  # noqa: PLC0415 -- already imported: the loop runs
+def _not_started(*_: object) -> None:
+    raise RuntimeError("the portal's loop has not started")
 
+
+def _start(call: _Call) -> Generator[Any, Any, Any]:
+    return call.func(*call.args, **call.kwargs).__await__()
+
+
+@types.coroutine
+def _drive(portal: Portal, call: _Call) -> Generator[Any, Any, Any]:
+    """``await func(*args, **kwargs)`` in a copy of the context, noticing its first suspension.
+
+    This is ``yield from`` (PEP 380) spelled out, so that the worker can hand the polling
+    over before the call suspends, and each step runs in the call's own context.
+    """
+    run = contextvars.copy_context().run
+    steps = run(_start, call)
     try:
-        call.value = await call.func(*call.args, **call.kwargs)
-    except asyncio.CancelledError:
-        raise
-    except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread, which re-raises it
-        call.error = exc
-    finally:
-        call.finish()
-
-
-async def _run_trio(call: _Call) -> None:
-    import trio  # noqa: PLC0415 -- already imported: the loop runs
-
-    try:
-        with trio.CancelScope() as scope:
-            call.handle = scope
-            if call.cancelled:
-                scope.cancel()
+        yielded = run(steps.send, None)
+    except StopIteration as done:
+        return done.value
+    portal._on_suspend(call)  # noqa: SLF001
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            steps.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- thrown in by the loop: passed on to the call
             try:
-                call.value = await call.func(*call.args, **call.kwargs)
-            except trio.Cancelled:
-                raise
-            except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread
-                call.error = exc
-    finally:
-        call.finish()
+                yielded = run(steps.throw, exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                yielded = run(steps.send, sent)
+            except StopIteration as done:
+                return done.value
 
 
 def _cancel(call: _Call) -> None:  # runs on the loop thread
-    """Cancel a started call (one not started yet is skipped: ``call.cancelled``)."""
-    if call.handle is not None:
-        call.handle.cancel()
+    """Cancel a running call by cancelling its worker, which ends with the call.
+
+    Loop callbacks run between task steps, so a call that is running and unfinished is
+    suspended, and its worker serves nothing else. One not started yet is skipped by
+    the poller (``call.cancelled``).
+    """
+    if call.worker is not None and not call.finished:
+        call.worker.cancel()
 
 
 def _iterate(
@@ -409,8 +528,9 @@ class _SyncContextManager(AbstractContextManager[Any, bool]):
         if self._host is not None:
             raise RuntimeError("this context manager is already entered")
         entered = _Outcome()
-        self._host = host = _Call(self._run_host, (entered,), {})
+        self._host = host = _Call(self._run_host, (entered,), {}, background=True)
         portal = self._portal
+        portal._check_open()  # noqa: SLF001
         portal._submit(host)  # noqa: SLF001
         portal._wait(host, entered.lock)  # noqa: SLF001
         value = entered.result()
