@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import signal
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from anyservices._core._errors import ServiceClosedError
@@ -20,7 +22,7 @@ BACKENDS: list[Backend] = ["asyncio", "trio"]
 
 
 @pytest.fixture(params=BACKENDS)
-def portal(request: pytest.FixtureRequest) -> Any:
+def portal(request: pytest.FixtureRequest) -> Iterator[Portal]:
     portal = acquire_portal(request.param)
     yield portal
     release_portal(portal)
@@ -31,29 +33,104 @@ async def add(a: int, b: int = 0) -> int:
     return a + b
 
 
-def test_result_and_kwargs(portal: Portal) -> None:
-    assert portal.call(add, 1, b=2) == 3
+async def add_now(a: int, b: int = 0) -> int:
+    """Finishes without suspending: the poller runs it inline."""
+    return a + b
 
 
-def test_exception_goes_to_its_caller_only(portal: Portal) -> None:
+def run_threads(count: int, target: Callable[[int], object]) -> None:
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+@pytest.fixture
+def sigint_after() -> Iterator[Callable[[float], None]]:
+    """Send this process a real SIGINT, as Ctrl-C does, after a delay."""
+    timers: list[threading.Timer] = []
+
+    def arm(delay: float) -> None:
+        timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+        timers.append(timer)
+        timer.start()
+
+    yield arm
+    for timer in timers:
+        timer.cancel()
+
+
+# -- results and errors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("func", [add, add_now])
+def test_result_and_kwargs(portal: Portal, func: Callable[..., Any]) -> None:
+    assert portal.call(func, 1, b=2) == 3
+
+
+@pytest.mark.parametrize("suspend", [False, True], ids=["inline", "suspended"])
+@pytest.mark.parametrize(
+    "error", [KeyError("mine"), KeyboardInterrupt(), SystemExit(3), GeneratorExit()]
+)
+def test_errors_go_to_their_caller_only(
+    portal: Portal, error: BaseException, suspend: bool
+) -> None:
     async def fail() -> None:
-        raise KeyError("mine")
+        if suspend:
+            await anyio.sleep(0.001)
+        raise error
 
-    with pytest.raises(KeyError, match="mine"):
+    with pytest.raises(type(error)) as raised:
         portal.call(fail)
+    assert raised.value is error
     assert portal.call(add, 2) == 2
+    assert portal.call(add_now, 3) == 3
 
 
-def test_base_exception_in_a_call_keeps_the_portal(portal: Portal) -> None:
-    async def interrupt() -> None:
-        raise KeyboardInterrupt
+def test_each_thread_gets_its_own_error(portal: Portal) -> None:
+    async def fail_for(i: int) -> int:
+        await anyio.sleep(0.001 * (i % 3))
+        if i % 2:
+            raise ValueError(i)
+        return i
 
-    with pytest.raises(KeyboardInterrupt):
-        portal.call(interrupt)
-    assert portal.call(add, 5) == 5
+    outcomes: dict[int, object] = {}
+
+    def worker(i: int) -> None:
+        try:
+            outcomes[i] = portal.call(fail_for, i)
+        except ValueError as exc:
+            outcomes[i] = exc.args[0]
+
+    run_threads(16, worker)
+    assert outcomes == {i: i for i in range(16)}
 
 
-def test_interrupted_caller_cancels_its_call(portal: Portal) -> None:
+def test_calls_do_not_share_context(portal: Portal) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    async def set_var(suspend: bool) -> None:
+        var.set("set")
+        if suspend:
+            await anyio.sleep(0.001)
+
+    async def get_var() -> str:
+        return var.get()
+
+    portal.call(set_var, suspend=False)
+    assert portal.call(get_var) == "unset"
+    portal.call(set_var, suspend=True)
+    assert portal.call(get_var) == "unset"
+    assert portal.call(get_var) == "unset"
+
+
+# -- interrupted callers ---------------------------------------------------------------
+
+
+def test_interrupted_caller_cancels_its_call(
+    portal: Portal, sigint_after: Callable[[float], None]
+) -> None:
     cancelled = threading.Event()
 
     async def slow() -> None:
@@ -62,16 +139,46 @@ def test_interrupted_caller_cancels_its_call(portal: Portal) -> None:
         finally:
             cancelled.set()
 
-    # A real SIGINT, as Ctrl-C sends: it wakes the main thread parked on its lock.
-    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            portal.call(slow)
-    finally:
-        timer.cancel()
+    sigint_after(0.2)
+    with pytest.raises(KeyboardInterrupt):
+        portal.call(slow)
     assert cancelled.wait(5)
     assert portal.call(add, 7) == 7
+    assert portal.call(add_now, 8) == 8
+
+
+def test_interrupted_caller_leaves_other_calls_alone(
+    portal: Portal, sigint_after: Callable[[float], None]
+) -> None:
+    release: list[anyio.Event] = []
+
+    async def make_event() -> None:
+        release.append(anyio.Event())
+
+    portal.call(make_event)
+
+    async def gated() -> str:
+        await release[0].wait()
+        return "done"
+
+    async def slow() -> None:
+        await anyio.sleep(30)
+
+    async def open_gate() -> None:
+        release[0].set()
+
+    results: list[str] = []
+    other = threading.Thread(target=lambda: results.append(portal.call(gated)))
+    other.start()
+    sigint_after(0.2)
+    with pytest.raises(KeyboardInterrupt):
+        portal.call(slow)
+    portal.call(open_gate)
+    other.join(5)
+    assert results == ["done"]
+
+
+# -- concurrency ------------------------------------------------------------------------
 
 
 def test_many_threads_overlap(portal: Portal) -> None:
@@ -98,26 +205,58 @@ def test_many_threads_overlap(portal: Portal) -> None:
     def worker(i: int) -> None:
         results[i] = portal.call(meet, i)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(count, worker)
     assert results == {i: i for i in range(count)}
 
 
-def test_thirty_two_threads_get_their_own_results(portal: Portal) -> None:
+@pytest.mark.parametrize("func", [add, add_now])
+def test_thirty_two_threads_get_their_own_results(
+    portal: Portal, func: Callable[[int, int], Any]
+) -> None:
     errors: list[str] = []
 
     def worker(i: int) -> None:
-        errors.extend(f"{i}+{j}" for j in range(50) if portal.call(add, i, j) != i + j)
+        errors.extend(f"{i}+{j}" for j in range(50) if portal.call(func, i, j) != i + j)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(32, worker)
     assert not errors
+
+
+def test_a_suspended_call_does_not_hold_up_others(portal: Portal) -> None:
+    gate: list[anyio.Event] = []
+
+    async def make_event() -> None:
+        gate.append(anyio.Event())
+
+    async def wait_gate() -> str:
+        await gate[0].wait()
+        return "opened"
+
+    async def open_gate() -> None:
+        gate[0].set()
+
+    portal.call(make_event)
+    results: list[str] = []
+    waiter = threading.Thread(target=lambda: results.append(portal.call(wait_gate)))
+    waiter.start()
+    assert [portal.call(add_now, i) for i in range(200)] == list(range(200))
+    assert [portal.call(add, i) for i in range(50)] == list(range(50))
+    assert results == []
+    portal.call(open_gate)
+    waiter.join(5)
+    assert results == ["opened"]
+
+
+def test_an_idle_portal_does_not_spin(portal: Portal) -> None:
+    for i in range(2000):
+        portal.call(add_now, i)
+    time.sleep(0.05)  # the hot window after the last call is a fraction of a millisecond
+    started = time.process_time()
+    time.sleep(0.3)
+    assert time.process_time() - started < 0.03
+
+
+# -- wrap_cm ------------------------------------------------------------------------------
 
 
 class Scoped:
@@ -141,7 +280,33 @@ def test_wrap_cm_enters_and_exits_in_one_task(portal: Portal) -> None:
     scoped = Scoped()
     with portal.wrap_cm(scoped.open()) as value:
         assert value == "value"
+        assert portal.call(add, 1) == 1
     assert scoped.seen == []
+
+
+def test_wrap_cm_hosts_a_task_group(portal: Portal) -> None:
+    ticks: list[int] = []
+
+    @asynccontextmanager
+    async def with_worker() -> AsyncGenerator[str, None]:
+        async def tick() -> None:
+            while True:
+                ticks.append(1)
+                await anyio.sleep(0.001)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(tick)
+            yield "running"
+            tg.cancel_scope.cancel()
+
+    with portal.wrap_cm(with_worker()) as value:
+        assert value == "running"
+        time.sleep(0.02)
+        assert portal.call(add, 2) == 2
+    seen = len(ticks)
+    assert seen > 0
+    time.sleep(0.02)
+    assert len(ticks) == seen  # the child task ended with the block
 
 
 def test_wrap_cm_body_exception_reaches_the_cm(portal: Portal) -> None:
@@ -157,6 +322,20 @@ def test_wrap_cm_can_suppress(portal: Portal) -> None:
     with portal.wrap_cm(scoped.open(suppress=True)):
         raise ValueError("swallowed by the cm on purpose")
     assert len(scoped.seen) == 1
+
+
+def test_wrap_cm_enter_error_propagates(portal: Portal) -> None:
+    class Broken:
+        async def __aenter__(self) -> None:
+            await anyio.lowlevel.checkpoint()
+            raise LookupError("enter failed")
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            raise AssertionError("not entered, so not exited")  # pragma: no cover
+
+    with pytest.raises(LookupError, match="enter failed"), portal.wrap_cm(Broken()):
+        pass  # pragma: no cover
+    assert portal.call(add, 1) == 1
 
 
 def test_wrap_cm_exit_error_propagates(portal: Portal) -> None:
@@ -175,6 +354,19 @@ def test_wrap_cm_wraps_the_value(portal: Portal) -> None:
         assert value == "VALUE"
 
 
+# -- wrap_iter ---------------------------------------------------------------------------
+
+
+def test_wrap_iter_iterates_and_wraps(portal: Portal) -> None:
+    async def numbers() -> AsyncIterator[int]:
+        for i in range(5):
+            await anyio.lowlevel.checkpoint()
+            yield i
+
+    assert list(portal.wrap_iter(numbers())) == [0, 1, 2, 3, 4]
+    assert list(portal.wrap_iter(numbers(), lambda p, i: i * 10)) == [0, 10, 20, 30, 40]
+
+
 def test_wrap_iter_closes_early(portal: Portal) -> None:
     closed = threading.Event()
 
@@ -189,9 +381,13 @@ def test_wrap_iter_closes_early(portal: Portal) -> None:
     for i in iterator:
         if i == 3:
             break
+    assert not closed.is_set()
     del iterator
     assert closed.wait(5)
     assert list(portal.wrap_iter(numbers())) == list(range(100))
+
+
+# -- lifecycle ----------------------------------------------------------------------------
 
 
 def test_call_from_the_loop_thread_is_refused(portal: Portal) -> None:
@@ -212,6 +408,8 @@ def test_refcount_start_stop_and_restart(backend: Backend) -> None:
     release_portal(first)
     with pytest.raises(ServiceClosedError):
         first.call(add, 1)
+    with pytest.raises(ServiceClosedError):
+        first.wrap_cm(Scoped().open()).__enter__()
     third = acquire_portal(backend)
     try:
         assert third is not first
@@ -221,23 +419,43 @@ def test_refcount_start_stop_and_restart(backend: Backend) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_acquire_release_from_many_threads_leaks_no_thread(backend: Backend) -> None:
-    before = {t.name for t in threading.enumerate()}
+def test_stop_fails_the_calls_in_flight(backend: Backend) -> None:
+    portal = acquire_portal(backend)
+    started = threading.Event()
+    outcome: list[BaseException] = []
 
-    def worker() -> None:
+    async def forever() -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    def caller() -> None:
+        try:
+            portal.call(forever)
+        except ServiceClosedError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    assert started.wait(5)
+    release_portal(portal)
+    thread.join(5)
+    assert not thread.is_alive()
+    assert len(outcome) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_acquire_release_from_many_threads_leaks_no_thread(backend: Backend) -> None:
+    before = set(threading.enumerate())
+
+    def worker(_: int) -> None:
         for _ in range(20):
             portal = acquire_portal(backend)
             assert portal.call(add, 1) == 1
+            assert portal.call(add_now, 2) == 2
             release_portal(portal)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(8, worker)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if not {t.name for t in threading.enumerate()} - before:
-            break
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert {t.name for t in threading.enumerate()} - before == set()
+    assert set(threading.enumerate()) - before == set()

@@ -249,9 +249,9 @@ class Portal:
         finally:
             self._closed = True
             self._fail_queued()
-            for task in workers:
-                task.cancel()
-            if workers:
+            while workers:
+                for task in workers:
+                    task.cancel()
                 await asyncio.wait(set(workers))
 
     async def _serve_trio(self, ready: threading.Event) -> None:
@@ -338,7 +338,8 @@ class Portal:
         call.suspended = True
         if not call.background:
             self._in_flight += 1
-        self._spawn_worker()
+        if not self._closed:
+            self._spawn_worker()  # outside the call's context, which it must not inherit
 
     def _wake_poller(self) -> None:  # runs on the loop thread
         if self._wakeup is not None:
