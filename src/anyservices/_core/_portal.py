@@ -1,30 +1,30 @@
 """One event-loop thread per backend, shared by every sync face.
 
 ``Portal.call`` runs a coroutine function on the portal's loop and blocks the calling
-thread until it finishes. On a VM the dominant cost is waking a sleeping thread (~20 µs
-each time, more than the work of a call), and under the GIL a thread also sleeps when it
-wants the GIL while the other thread holds it. So, while calls are flowing, nobody sleeps:
+thread until it finishes. On a small VM the dominant cost is waking a sleeping thread
+(~20 µs: its vCPU has halted), and under the GIL a thread also sleeps whenever it wants
+the GIL while the other thread holds it. So while calls are flowing nobody sleeps:
 
-* a caller appends its call to a deque (no lock, no syscall) and waits *without the GIL
-  and without sleeping* (``_pause``) in short bursts, polling its result lock between
+* a caller appends its call to a deque (no lock, no syscall), then waits in pauses that
+  release the GIL but keep the CPU busy (``_long_pause`` first, about the time the loop
+  takes to see and run a call, then ``_short_pause``), polling its result lock between
   them, for up to ``_CALLER_SPIN``; then it parks on the lock. One caller spins at a
   time: more spinners would only take the GIL away from the loop;
 * on the loop, one *poller* task watches the deque. For ``_LOOP_SPIN`` after the last
-  call it stays hot (the same GIL-free pauses when no call is in flight, loop iterations
-  in between); then it blocks in the selector, and the next caller wakes it with the
-  backend's thread-safe callback.
+  call it stays hot, waiting in the same GIL-free pauses while no call is in flight;
+  then it blocks in the selector, and the next caller wakes it thread-safely.
 
 Both spins are bounded, so an idle portal costs no CPU.
 
-The poller runs a call inline, in its own task: most calls finish without suspending, and
-then no task was created or switched to. When a call first suspends, the poller hands the
-polling over to a new worker task and keeps running that call, so every call in flight
-has a task of its own and concurrent callers' calls overlap. Each call runs in a copy of
-the worker's context, as a task would.
+The poller runs each call inline: most calls finish without suspending, and then no task
+was created or switched to. When a call first suspends, the poller hands the polling to
+a new worker task and stays with that call, so every call in flight has a task of its
+own and concurrent callers' calls overlap. Each call runs in its own copy of the
+context, as a task would.
 
 Calls are independent: an exception (even ``KeyboardInterrupt``) in one call is
 re-raised in its caller only; a caller interrupted while waiting cancels its call (by
-cancelling the worker task that runs it, which then ends) and leaves the portal running
+cancelling the worker task running it, which then ends) and leaves the portal running
 for everybody else.
 """
 
@@ -57,11 +57,13 @@ P = ParamSpec("P")
 
 _LOOP_SPIN: Final = 200e-6
 """How long the poller stays hot after the last call, in seconds."""
-_LOOP_TICK: Final = 50e-6
-"""How often a hot poller with no call in flight lets the loop iterate, in seconds.
+_LOOP_TICK: Final = 200e-6
+"""While no call is in flight, how often a hot poller lets the loop iterate, in seconds.
 
-It waits in GIL-free pauses in between: loop iterations hold the GIL, and a caller that
-wants the GIL meanwhile sleeps on it (and waking it costs ~20 µs)."""
+In between it runs calls inline and waits in GIL-free pauses, blocking the loop: its
+other tasks and I/O wait up to this long while a thread hammers the portal. Iterations
+hold the GIL, and a caller that wants the GIL meanwhile sleeps on it (~20 µs to wake):
+measured, ticking every 50 µs instead doubled those sleeps."""
 _CALLER_SPIN: Final = 200e-6
 """How long a caller polls for its result before parking on its lock, in seconds."""
 _CALLER_YIELD_AFTER: Final = 20e-6
@@ -295,15 +297,15 @@ class Portal:
                     return  # another worker polls now; this one ran its call to the end
                 now = _clock()
                 hot_until = now + _LOOP_SPIN
-                if now >= next_tick:  # let the loop's other tasks and I/O run
+                if self._in_flight or now >= next_tick:  # let other tasks and I/O run
                     next_tick = now + _LOOP_TICK
                     await sleep(0)
             elif _clock() < hot_until:
                 if self._in_flight:
                     await sleep(0)  # suspended calls need the loop
                 else:
-                    # Nothing else to do: wait for a call with the GIL free (see _pause),
-                    # with a loop iteration now and then.
+                    # Nothing else to do: wait for a call with the GIL free, with a
+                    # loop iteration now and then.
                     _long_pause()
                     if _clock() >= next_tick:
                         next_tick = _clock() + _LOOP_TICK
