@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
 import signal
@@ -86,6 +87,25 @@ def test_errors_go_to_their_caller_only(
     assert raised.value is error
     assert portal.call(add, 2) == 2
     assert portal.call(add_now, 3) == 3
+
+
+@pytest.mark.parametrize("suspend", [False, True], ids=["inline", "suspended"])
+def test_a_call_cancelling_itself_keeps_the_portal(suspend: bool) -> None:
+    # Only asyncio lets a coroutine raise its own cancellation.
+    portal = acquire_portal("asyncio")
+    try:
+
+        async def cancel_myself() -> None:
+            if suspend:
+                await asyncio.sleep(0.001)
+            raise asyncio.CancelledError
+
+        with pytest.raises(RuntimeError, match="cancelled on the portal's loop"):
+            portal.call(cancel_myself)
+        assert portal.call(add, 1) == 1
+        assert portal.call(add_now, 2) == 2
+    finally:
+        release_portal(portal)
 
 
 def test_each_thread_gets_its_own_error(portal: Portal) -> None:

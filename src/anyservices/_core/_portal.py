@@ -285,48 +285,59 @@ class Portal:
         """Poll the queue and run calls inline until one suspends; then leave the polling."""
         queue, sleep = self._queue, self._sleep
         hot_until = next_tick = _clock() + _LOOP_SPIN
-        while not self._closed:
-            if queue:
-                call = queue.popleft()
-                if call.cancelled:
-                    call.finish()
-                    continue
-                call.worker = worker
-                await self._run(call)
-                if call.suspended:
-                    return  # another worker polls now; this one ran its call to the end
-                now = _clock()
-                hot_until = now + _LOOP_SPIN
-                if self._in_flight or now >= next_tick:  # let other tasks and I/O run
-                    next_tick = now + _LOOP_TICK
-                    await sleep(0)
-            elif _clock() < hot_until:
-                if self._in_flight:
-                    await sleep(0)  # suspended calls need the loop
-                else:
-                    # Nothing else to do: wait for a call with the GIL free, with a
-                    # loop iteration now and then.
-                    _long_pause()
-                    if _clock() >= next_tick:
-                        next_tick = _clock() + _LOOP_TICK
-                        _yield_cpu()
+        call: _Call | None = None
+        try:
+            while not self._closed:
+                if queue:
+                    call = queue.popleft()
+                    if call.cancelled:
+                        call.finish()
+                        continue
+                    call.worker = worker
+                    await self._run(call)
+                    if call.suspended:
+                        return  # another worker polls now; this one ran its call to the end
+                    now = _clock()
+                    hot_until = now + _LOOP_SPIN
+                    if self._in_flight or now >= next_tick:  # let other tasks and I/O run
+                        next_tick = now + _LOOP_TICK
                         await sleep(0)
-            else:
-                self._wakeup = wakeup = anyio.Event()
-                self._idle = True
-                # Callers append first and look at _idle second, so a call appended
-                # before _idle was set is seen here, and one appended after it wakes us.
-                if not queue and not self._closed:
-                    await wakeup.wait()
-                self._idle = False
-                self._wakeup = None
+                elif _clock() < hot_until:
+                    if self._in_flight:
+                        await sleep(0)  # suspended calls need the loop
+                    else:
+                        # Nothing else to do: wait for a call with the GIL free, with a
+                        # loop iteration now and then.
+                        _long_pause()
+                        if _clock() >= next_tick:
+                            next_tick = _clock() + _LOOP_TICK
+                            _yield_cpu()
+                            await sleep(0)
+                else:
+                    await self._sleep_until_called()
+        finally:
+            if not self._closed and not (call is not None and call.suspended):
+                self._spawn_worker()  # the poller is leaving early: keep the portal served
+
+    async def _sleep_until_called(self) -> None:
+        self._wakeup = wakeup = anyio.Event()
+        self._idle = True
+        try:
+            # Callers append first and look at _idle second, so a call appended before
+            # _idle was set is seen here, and one appended after it wakes us.
+            if not self._queue and not self._closed:
+                await wakeup.wait()
+        finally:
+            self._idle = False
+            self._wakeup = None
 
     async def _run(self, call: _Call) -> None:
         try:
             call.value = await _drive(self, call)
-        except self._cancelled_exc:
-            if not call.suspended:  # this worker was still the poller: find another
-                self._on_suspend(call)
+        except self._cancelled_exc as exc:
+            if not self._closed and not call.cancelled:  # not by us: the call cancelled itself
+                call.error = RuntimeError("the call was cancelled on the portal's loop")
+                call.error.__cause__ = exc
             raise
         except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread, which re-raises it
             call.error = exc
