@@ -89,6 +89,10 @@ class _Cancellable(Protocol):
     def cancel(self) -> object: ...
 
 
+_WorkerBody = Callable[[_Cancellable], Awaitable[None]]
+"""What a worker task runs, given what cancels the task (its asyncio task or trio scope)."""
+
+
 class _Outcome:
     """Where the loop leaves a value or an error for the thread waiting on ``lock``."""
 
@@ -123,6 +127,7 @@ class _Call(_Outcome):
         "finished",
         "func",
         "kwargs",
+        "polled",
         "suspended",
         "worker",
     )
@@ -141,7 +146,8 @@ class _Call(_Outcome):
         self.kwargs = kwargs
         self.background = background  # lives long (a `with` block): not "in flight"
         self.cancelled = False  # its caller gave up waiting
-        self.suspended = False  # it suspended once, so its worker is no longer the poller
+        self.polled = False  # run by the poller, which hands the polling over if it suspends
+        self.suspended = False
         self.finished = False
         self.worker: _Cancellable | None = None  # cancels the worker task running it
 
@@ -165,7 +171,7 @@ class Portal:
         self._loop_thread_id: int | None = None
         # Set on the loop thread before start() returns:
         self._threadsafe: Callable[..., object] = _not_started
-        self._spawn_worker: Callable[[], object] = _not_started
+        self._spawn: Callable[[_WorkerBody], object] = _not_started
         self._sleep: Callable[[float], Awaitable[object]] = anyio.sleep
         self._cancelled_exc: type[BaseException] = BaseException
         self._wakeup: anyio.Event | None = None
@@ -230,21 +236,21 @@ class Portal:
         loop = asyncio.get_running_loop()
         workers: set[asyncio.Task[None]] = set()  # strong references: asyncio keeps weak ones
 
-        async def worker() -> None:
+        async def worker(body: _WorkerBody) -> None:
             task = asyncio.current_task()
             assert task is not None  # noqa: S101 -- a coroutine run by a task
-            await self._work(task)
+            await body(task)
 
-        def spawn_worker() -> None:
-            task = loop.create_task(worker())
+        def spawn(body: _WorkerBody) -> None:
+            task = loop.create_task(worker(body))
             workers.add(task)
             task.add_done_callback(workers.discard)
 
         self._threadsafe = loop.call_soon_threadsafe
-        self._spawn_worker = spawn_worker
+        self._spawn = spawn
         self._sleep = asyncio.sleep
         self._closed = False
-        spawn_worker()
+        spawn(self._poll)
         ready.set()
         try:
             await self._stopped.wait()
@@ -261,16 +267,16 @@ class Portal:
 
         assert self._stopped is not None  # noqa: S101 -- set by _main
 
-        async def worker() -> None:
+        async def worker(body: _WorkerBody) -> None:
             with trio.CancelScope() as scope:
-                await self._work(scope)
+                await body(scope)
 
         async with trio.open_nursery() as nursery:
             self._threadsafe = trio.lowlevel.current_trio_token().run_sync_soon
-            self._spawn_worker = functools.partial(nursery.start_soon, worker)
+            self._spawn = lambda body: nursery.start_soon(worker, body)
             self._sleep = trio.sleep
             self._closed = False
-            self._spawn_worker()
+            self._spawn(self._poll)
             ready.set()
             try:
                 await self._stopped.wait()
@@ -281,7 +287,7 @@ class Portal:
 
     # -- the loop side ---------------------------------------------------------------
 
-    async def _work(self, worker: _Cancellable) -> None:
+    async def _poll(self, worker: _Cancellable) -> None:
         """Poll the queue and run calls inline until one suspends; then leave the polling."""
         queue, sleep = self._queue, self._sleep
         hot_until = next_tick = _clock() + _LOOP_SPIN
@@ -294,6 +300,7 @@ class Portal:
                         call.finish()
                         continue
                     call.worker = worker
+                    call.polled = True
                     await self._run(call)
                     if call.suspended:
                         return  # another worker polls now; this one ran its call to the end
@@ -302,22 +309,21 @@ class Portal:
                     if self._in_flight or now >= next_tick:  # let other tasks and I/O run
                         next_tick = now + _LOOP_TICK
                         await sleep(0)
-                elif _clock() < hot_until:
-                    if self._in_flight:
-                        await sleep(0)  # suspended calls need the loop
-                    else:
-                        # Nothing else to do: wait for a call with the GIL free, with a
-                        # loop iteration now and then.
-                        _long_pause()
-                        if _clock() >= next_tick:
-                            next_tick = _clock() + _LOOP_TICK
-                            _yield_cpu()
-                            await sleep(0)
+                elif _clock() < hot_until and not self._in_flight:
+                    # Nothing else to do: wait for a call with the GIL free, with a loop
+                    # iteration now and then. (With calls in flight the loop has work,
+                    # and a busy loop would hog the GIL that their parked callers need.)
+                    _long_pause()
+                    if _clock() >= next_tick:
+                        next_tick = _clock() + _LOOP_TICK
+                        _yield_cpu()
+                        await sleep(0)
                 else:
                     await self._sleep_until_called()
+                    hot_until = _clock() + _LOOP_SPIN
         finally:
             if not self._closed and not (call is not None and call.suspended):
-                self._spawn_worker()  # the poller is leaving early: keep the portal served
+                self._spawn(self._poll)  # the poller is leaving early: keep the portal served
 
     async def _sleep_until_called(self) -> None:
         self._wakeup = wakeup = anyio.Event()
@@ -344,15 +350,37 @@ class Portal:
         finally:
             if call.suspended and not call.background:
                 self._in_flight -= 1
+                if not self._in_flight:
+                    self._wake_poller()  # its caller may call again soon: be hot for it
             call.finish()
 
+    async def _run_queued(self, worker: _Cancellable) -> None:
+        """Run one queued call (started by a poller leaving the polling, see _on_suspend)."""
+        if self._closed:
+            return
+        try:
+            call = self._queue.popleft()
+        except IndexError:  # the poller took it meanwhile
+            return
+        if call.cancelled:
+            call.finish()
+        else:
+            call.worker = worker
+            await self._run(call)
+
     def _on_suspend(self, call: _Call) -> None:
-        """``call`` suspends for the first time: its worker stops polling."""
+        """``call`` suspends for the first time."""
         call.suspended = True
         if not call.background:
             self._in_flight += 1
-        if not self._closed:
-            self._spawn_worker()  # outside the call's context, which it must not inherit
+        if call.polled and not self._closed:
+            # Its worker leaves the polling. The new poller starts next loop iteration and
+            # takes one call at a time, so the calls queued meanwhile (concurrent callers)
+            # get a task each now: they start together, and the Redis layer can pipeline.
+            # (Called outside the call's context, which they must not inherit.)
+            for _ in range(len(self._queue)):
+                self._spawn(self._run_queued)
+            self._spawn(self._poll)
 
     def _wake_poller(self) -> None:  # runs on the loop thread
         if self._wakeup is not None:
