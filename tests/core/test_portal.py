@@ -276,6 +276,12 @@ def test_an_idle_portal_does_not_spin(portal: Portal) -> None:
     assert time.process_time() - started < 0.03
 
 
+def test_a_long_call_does_not_spin(portal: Portal) -> None:
+    started = time.process_time()
+    portal.call(anyio.sleep, 0.3)  # both the caller and the loop must block, not poll
+    assert time.process_time() - started < 0.03
+
+
 # -- wrap_cm ------------------------------------------------------------------------------
 
 
