@@ -155,7 +155,8 @@ def test_interrupted_caller_cancels_its_call(
 
     async def slow() -> None:
         try:
-            await anyio.sleep(30)
+            with anyio.fail_after(30):  # a cancel scope of its own must not absorb ours
+                await anyio.sleep(20)
         finally:
             cancelled.set()
 
