@@ -1,4 +1,4 @@
-"""The demo: what each service does, on asyncio, on trio and through the sync face."""
+"""The demo: one small pipeline over HTTP, S3, MongoDB and Redis, on every face."""
 
 from __future__ import annotations
 

@@ -1,0 +1,123 @@
+"""The demo pipeline with ``async``/``await``: the same code runs on asyncio and trio."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AsyncExitStack, aclosing
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+
+from ._documents import Document
+from ._report import COLLECTION, LOOKUP_LIMIT, Report
+from ._services import DemoServices, demo_services
+
+__all__ = ("record", "run_async")
+
+_CONCURRENCY = 3
+#: How long the events of one run may take to come back (they take milliseconds).
+_EVENT_DEADLINE = 10.0
+
+
+async def run_async(face: str, source: str) -> Report:
+    """Fetch, store, index, look up and announce every document; count what happened."""
+    started = time.perf_counter()
+    report = Report(face=face, how=f"async/await on {face}", source=source)
+    services = demo_services(face, source)
+    async with AsyncExitStack() as stack:
+        for service in (services.http, services.s3, services.mongo, services.redis):
+            await stack.enter_async_context(service)
+        await _pipeline(services, report)
+    report.elapsed_ms = (time.perf_counter() - started) * 1000
+    return report
+
+
+async def _pipeline(services: DemoServices, report: Report) -> None:
+    http, mongo, redis = services.http, services.mongo, services.redis
+    documents = await http.get_models("/documents", Document)
+    report.documents = len(documents)
+    report.index_name = await mongo.create_index(COLLECTION, [("face", 1), ("author", 1)])
+    async with redis.subscribe(f"documents:{services.run_id}") as events:
+        limiter = anyio.CapacityLimiter(_CONCURRENCY)
+        async with anyio.create_task_group() as task_group:
+            for document in documents:
+                task_group.start_soon(_store, services, document, report, limiter)
+        with anyio.fail_after(_EVENT_DEADLINE):
+            async for _ in events:
+                report.received += 1
+                if report.received == report.published:
+                    break
+    report.indexed = await mongo.count_documents(COLLECTION, {"face": report.face})
+    for row in await mongo.aggregate(
+        COLLECTION,
+        [{"$match": {"face": report.face}}, {"$group": {"_id": "$author", "n": {"$sum": 1}}}],
+    ):
+        report.by_author[str(row["_id"])] = int(row["n"])
+    await _lookups(services, documents, report)
+
+
+async def _store(
+    services: DemoServices, document: Document, report: Report, limiter: anyio.CapacityLimiter
+) -> None:
+    """Stream one body from HTTP into S3 (never whole in memory), then index and announce it."""
+    face = report.face
+    object_name = f"{face}/{document.id}.bin"
+
+    def progress(done: int, total: int | None) -> None:
+        del done, total
+        report.progress_updates += 1
+
+    async with limiter:
+        async with aclosing(
+            services.http.stream_bytes(f"/documents/{document.id}/content")
+        ) as body:
+            await services.s3.upload_stream(
+                object_name, body, length=document.size, progress=progress
+            )
+        stat = await services.s3.stat_object(object_name)
+        report.bytes_stored += stat.size
+        report.verified += stat.size == document.size
+        await services.mongo.update_one(
+            COLLECTION,
+            {"_id": f"{face}:{document.id}"},
+            {"$set": record(face, document, object_name)},
+            upsert=True,
+        )
+        report.published += 1  # counted first: the subscriber stops when it has them all
+        await services.redis.publish(f"documents:{services.run_id}", document.id)
+
+
+def record(face: str, document: Document, object_name: str) -> dict[str, Any]:
+    return {
+        **document.model_dump(),
+        "face": face,
+        "object": object_name,
+        "stored_at": datetime.now(UTC),
+    }
+
+
+async def _lookups(services: DemoServices, documents: list[Document], report: Report) -> None:
+    """Look each document up twice through a Redis cache, under a rate limit."""
+    mongo, redis = services.mongo, services.redis
+
+    @redis.cache(ttl=60, key_prefix=f"lookup:{services.run_id}")
+    async def lookup(document_id: str) -> str:
+        report.computed += 1
+        found = await mongo.find_one(COLLECTION, {"_id": f"{report.face}:{document_id}"})
+        return "" if found is None else str(found["title"])
+
+    try:
+        for document in documents * 2:
+            allowed, _ = await redis.check_rate_limit(
+                f"lookups:{services.run_id}", LOOKUP_LIMIT, window_seconds=60
+            )
+            if not allowed:
+                report.denied += 1
+                continue
+            report.allowed += 1
+            await lookup(document.id)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await lookup.invalidate_all()
+    report.cached = report.allowed - report.computed
