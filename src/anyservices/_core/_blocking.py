@@ -91,8 +91,9 @@ class Blocking(Generic[T]):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
-        return self._exit(exc_type, exc, tb)
+    ) -> None:
+        # A service never suppresses an exception, so type checkers may rely on that.
+        self._exit(exc_type, exc, tb)
 
 
 def _close_with(face: object, close: Callable[[], None]) -> None:

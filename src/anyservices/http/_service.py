@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -565,7 +565,7 @@ class HttpService(Service[HttpConfig]):
         params: Params = None,
         headers: Headers = None,
         retry: bool | None = None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes]:
         """GET ``path`` and yield its body in chunks, never holding it whole."""
         async with self._stream(path, params, headers, retry) as response:
             try:

@@ -19,6 +19,10 @@ from ._pubsub import Message as Message
 from ._pubsub import Subscription as Subscription
 from ._search import vector_bytes as vector_bytes
 from ._service import RedisService as RedisService
+from ._sync import SyncLock as SyncLock
+from ._sync import SyncPipeline as SyncPipeline
+from ._sync import SyncRedisService as SyncRedisService
+from ._sync import SyncSubscription as SyncSubscription
 
 __all__ = (
     "Lock",
@@ -37,6 +41,10 @@ __all__ = (
     "RedisTimeoutError",
     "RedisWatchError",
     "Subscription",
+    "SyncLock",
+    "SyncPipeline",
+    "SyncRedisService",
+    "SyncSubscription",
     "vector_bytes",
 )
 
