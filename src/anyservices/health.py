@@ -1,0 +1,370 @@
+"""Check every configured service at once: status and latency, failing fast.
+
+::
+
+    report = await check_health({"cache": redis, "api": http}, deadline=3)
+    print(report.format_table())
+    if not report.ok: ...
+
+Each service is asked its cheapest question (``ping`` for Redis and MongoDB, one
+authenticated request for S3, one ``GET health_path`` for HTTP), all concurrently,
+each bounded by ``deadline`` seconds and tried once: the HTTP probe does not retry,
+and the checker never retries anything. A service that is not open yet is opened for
+the probe and closed after it, inside the same deadline. A failure becomes a one-line
+message (our errors never carry secrets); the checker does not raise for a failed
+service, but it never catches cancellation, and an error that is not a service's
+(a bug) still propagates.
+
+``python -m anyservices health`` builds the services from the ``ANYSERVICES_*``
+variables (:func:`services_from_env`), checks them (:func:`check_env_health`) and
+exits 0 when all are up, 1 when one is down or misconfigured, 2 when none is set.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import re
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
+from pydantic_settings import SettingsError as _SettingsError
+
+from ._core._config import ServiceConfig, _settings_class_for
+from ._core._errors import AnyServicesError
+from ._core._service import Service, State
+
+__all__ = (
+    "EnvServices",
+    "HealthReport",
+    "ServiceHealth",
+    "check_env_health",
+    "check_health",
+    "services_from_env",
+)
+
+#: What a probe may raise and still be reported as DOWN: every service maps its
+#: driver's errors to ``AnyServicesError``; ``OSError`` (``TimeoutError`` included)
+#: covers a socket or file error a service let through unmapped. Anything else is a
+#: bug and propagates; cancellation is a ``BaseException`` and is never caught.
+_PROBE_ERRORS = (AnyServicesError, OSError)
+
+_MAX_MESSAGE = 240
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    """The result for one service."""
+
+    name: str
+    ok: bool
+    #: Milliseconds until the service answered (or failed), opening included when the
+    #: checker opened it, closing excluded; None when it was never probed.
+    latency_ms: float | None
+    #: Why it is down (None when ok): one line, without secrets.
+    error: str | None = None
+    #: What was checked (host and port, base URL), secret-free.
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """The results in the order the services were given."""
+
+    services: tuple[ServiceHealth, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every service is up (and vacuously when there is none)."""
+        return all(service.ok for service in self.services)
+
+    @property
+    def down(self) -> tuple[str, ...]:
+        """The names of the services that are down."""
+        return tuple(service.name for service in self.services if not service.ok)
+
+    def summary(self) -> str:
+        """``"3 up, 1 down (redis)"``."""
+        down = self.down
+        text = f"{len(self.services) - len(down)} up, {len(down)} down"
+        return f"{text} ({', '.join(down)})" if down else text
+
+    def format_table(self) -> str:
+        """A plain-text table: service, status, latency, then the target and any error."""
+        rows = [("SERVICE", "STATUS", "LATENCY", "TARGET / ERROR")]
+        for s in self.services:
+            latency = "-" if s.latency_ms is None else f"{s.latency_ms:.1f} ms"
+            detail = s.target if s.ok else f"{s.target}  {s.error or ''}".strip()
+            rows.append((s.name, "up" if s.ok else "DOWN", latency, detail))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = [
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+            + "  "
+            + row[3]
+            for row in rows
+        ]
+        return "\n".join(line.rstrip() for line in lines)
+
+
+# -- probing ---------------------------------------------------------------------------
+
+
+async def _probe(service: Service[Any]) -> str | None:
+    """Ask ``service`` its cheapest question: None when it is well, else why not.
+
+    Errors raise. The S3 and HTTP services get a probe that raises with the reason
+    (their ``health_check`` returns a bare False); any other service is asked
+    ``health_check()``, else ``ping()``, else having opened is the answer. Services are
+    imported only when one of their kind is given (importing the S3 SDK takes 0.5 s).
+    """
+    if service.service_name == "http":
+        from .http import HttpService  # noqa: PLC0415 -- see the docstring
+
+        if isinstance(service, HttpService):
+            # One GET, never retried; a status of 400 or more raises HttpStatusError
+            # naming it (health_check would only return False).
+            await service.get(service.config.health_path, retry=False, raise_for_status=True)
+            return None
+    if service.service_name == "minio":
+        from .minio import MinioService  # noqa: PLC0415 -- see the docstring
+
+        if isinstance(service, MinioService):
+            # What health_check asks, raising the reason instead of returning False.
+            bucket = service.config.default_bucket
+            if bucket is None:
+                await service.list_buckets()
+            elif not await service.bucket_exists():
+                return f"the default bucket {bucket!r} does not exist"
+            return None
+    for method in ("health_check", "ping"):
+        ask: Callable[[], Awaitable[object]] | None = getattr(service, method, None)
+        if ask is not None:
+            answer = await ask()
+            return None if answer else f"{method}() answered {answer!r}"
+    return None
+
+
+async def _check_one(name: str, service: Service[Any], deadline: float) -> ServiceHealth:
+    target = service._describe()  # noqa: SLF001 -- the secret-free description every service has
+    started = anyio.current_time()
+    answered: float | None = None
+    error: str | None = None
+    with anyio.move_on_after(deadline) as scope:
+        try:
+            if service.state is State.NEW:
+                async with service:
+                    error = await _probe(service)
+                    answered = anyio.current_time()
+            else:
+                error = await _probe(service)
+        except _PROBE_ERRORS as exc:
+            error = _one_line(exc)
+    ended = answered if answered is not None else anyio.current_time()
+    if scope.cancelled_caught:  # only our deadline: an outer cancellation propagates
+        error = f"no answer within {deadline:g} s"
+    return ServiceHealth(
+        name=name,
+        ok=error is None,
+        latency_ms=(ended - started) * 1000,
+        error=error,
+        target=target,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 1] + "…"
+
+
+def _named(
+    services: Mapping[str, Service[Any]] | Sequence[Service[Any]],
+) -> list[tuple[str, Service[Any]]]:
+    if isinstance(services, Mapping):
+        return list(services.items())
+    named: list[tuple[str, Service[Any]]] = []
+    seen: dict[str, int] = {}
+    for service in services:
+        count = seen[service.service_name] = seen.get(service.service_name, 0) + 1
+        name = service.service_name if count == 1 else f"{service.service_name}-{count}"
+        named.append((name, service))
+    return named
+
+
+async def check_health(
+    services: Mapping[str, Service[Any]] | Sequence[Service[Any]],
+    *,
+    deadline: float = 5.0,
+) -> HealthReport:
+    """Probe ``services`` concurrently, once each, each within ``deadline`` seconds.
+
+    ``services`` maps display names to services, or is a sequence (each is then
+    named by its ``service_name``: ``redis``, ``redis-2``...). The report keeps their
+    order. Services that are not open yet are opened and closed by the check; open
+    ones stay open. The whole check takes about the slowest service's time, at most
+    ``deadline`` plus the time closing takes.
+    """
+    if not deadline > 0:  # also refuses NaN
+        raise ValueError(f"deadline must be a positive number of seconds, not {deadline!r}")
+    named = _named(services)
+    results: list[ServiceHealth | None] = [None] * len(named)
+
+    async def run(index: int, name: str, service: Service[Any]) -> None:
+        results[index] = await _check_one(name, service, deadline)
+
+    async with anyio.create_task_group() as task_group:
+        for index, (name, service) in enumerate(named):
+            task_group.start_soon(run, index, name, service)
+    return HealthReport(services=tuple(r for r in results if r is not None))
+
+
+# -- from the environment ------------------------------------------------------------
+
+#: The services the CLI knows, in report order: the variables that say one is
+#: configured (any of them), and where its classes live.
+_ENV_SERVICES = (
+    ("redis", "anyservices.redis", "RedisService", "RedisConfig", ("URL", "HOST")),
+    ("mongo", "anyservices.mongo", "MongoService", "MongoConfig", ("URL",)),
+    ("minio", "anyservices.minio", "MinioService", "MinioConfig", ("ENDPOINT",)),
+    ("http", "anyservices.http", "HttpService", "HttpConfig", ("BASE_URL",)),
+)
+
+
+@dataclass(frozen=True)
+class EnvServices:
+    """What :func:`services_from_env` found."""
+
+    #: The configured services, built but not opened, in the order redis, mongo, minio, http.
+    services: dict[str, Service[Any]] = field(default_factory=dict[str, "Service[Any]"])
+    #: Configured services that could not be built (a bad value): a DOWN result each,
+    #: naming the variable and what is wrong with it, never its value.
+    broken: tuple[ServiceHealth, ...] = ()
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ  # read by _load_env_vars, which the base __init__ calls
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        if self.case_sensitive:
+            return dict(self._environ)
+        return {key.lower(): value for key, value in self._environ.items()}
+
+
+def _config_from(config_class: type[ServiceConfig], environ: Mapping[str, str]) -> ServiceConfig:
+    """``config_class.from_env()``, reading ``environ`` (the same settings class and rules)."""
+    settings_class = _settings_class_for(config_class)
+
+    def sources(
+        cls: type[BaseSettings],
+        settings_cls: type[BaseSettings],
+        /,
+        **_: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        del cls
+        return (_MappingEnvSource(settings_cls, environ),)
+
+    reader: type[BaseSettings] = type(
+        settings_class.__name__,
+        (settings_class,),
+        {"settings_customise_sources": classmethod(sources), "__module__": __name__},
+    )
+    loaded = reader()
+    values = {name: getattr(loaded, name) for name in loaded.model_fields_set}
+    return config_class.model_validate(values)
+
+
+def _config_problem(exc: ValidationError | _SettingsError, prefix: str) -> str:
+    """What is wrong, naming the variables and never echoing a value (it may be a secret)."""
+    if isinstance(exc, _SettingsError):
+        # pydantic-settings could not decode a structured field's value (JSON expected).
+        found = re.search(r'field "(\w+)"', str(exc))
+        where = f"{prefix}{found[1].upper()}: " if found else ""
+        return f"misconfigured: {where}cannot parse the value (expected JSON)"
+    problems: list[str] = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        where = "__".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{prefix}{where}: {message}" if where else message)
+    return "misconfigured: " + "; ".join(problems)
+
+
+def services_from_env(environ: Mapping[str, str] | None = None) -> EnvServices:
+    """The services whose ``ANYSERVICES_<SVC>_*`` variables are set in ``environ``
+    (default ``os.environ``), each built as ``<Svc>Config.from_env()`` would build it
+    but from ``environ``.
+
+    A service counts as configured when ``ANYSERVICES_REDIS_URL`` or ``_HOST``,
+    ``ANYSERVICES_MONGO_URL``, ``ANYSERVICES_MINIO_ENDPOINT`` or
+    ``ANYSERVICES_HTTP_BASE_URL`` is set. One whose variables do not validate is
+    returned in ``broken``, never raised.
+    """
+    env = dict(os.environ if environ is None else environ)
+    services: dict[str, Service[Any]] = {}
+    broken: list[ServiceHealth] = []
+    for name, module_name, service_name, config_name, keys in _ENV_SERVICES:
+        prefix = f"ANYSERVICES_{name.upper()}_"
+        if not any(f"{prefix}{key}" in env for key in keys):
+            continue
+        target = f"{prefix}*"
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            problem = f"cannot import {module_name}: {exc}"
+            broken.append(
+                ServiceHealth(name, ok=False, latency_ms=None, error=problem, target=target)
+            )
+            continue
+        try:
+            config = _config_from(getattr(module, config_name), env)
+        except (ValidationError, _SettingsError) as exc:
+            problem = _config_problem(exc, prefix)
+            broken.append(
+                ServiceHealth(name, ok=False, latency_ms=None, error=problem, target=target)
+            )
+            continue
+        services[name] = getattr(module, service_name)(config)
+    return EnvServices(services=services, broken=tuple(broken))
+
+
+async def check_env_health(
+    environ: Mapping[str, str] | None = None, *, deadline: float = 5.0
+) -> HealthReport:
+    """:func:`services_from_env` then :func:`check_health`; misconfigured services are
+    in the report as DOWN, in the same order (redis, mongo, minio, http)."""
+    return await _check_env(services_from_env(environ), deadline)
+
+
+async def _check_env(env: EnvServices, deadline: float) -> HealthReport:
+    report = await check_health(env.services, deadline=deadline)
+    order = {name: index for index, (name, *_) in enumerate(_ENV_SERVICES)}
+    merged = sorted(report.services + env.broken, key=lambda s: order.get(s.name, len(order)))
+    return HealthReport(services=tuple(merged))
+
+
+def main(deadline: float) -> int:
+    """``python -m anyservices health``: print the table; exit 0 if every configured
+    service is up, 1 if one is down or misconfigured, 2 if none is configured."""
+    if not deadline > 0:
+        sys.stderr.write(f"--deadline must be a positive number of seconds, not {deadline}\n")
+        return 2
+    env = services_from_env()
+    if not env.services and not env.broken:
+        sys.stdout.write(
+            "no services configured: set ANYSERVICES_REDIS_URL, ANYSERVICES_MONGO_URL,\n"
+            "ANYSERVICES_MINIO_ENDPOINT or ANYSERVICES_HTTP_BASE_URL (see docs/health.md)\n"
+        )
+        return 2
+    report = anyio.run(functools.partial(_check_env, env, deadline))
+    sys.stdout.write(f"{report.format_table()}\n{report.summary()}\n")
+    sys.stdout.flush()
+    return 0 if report.ok else 1
