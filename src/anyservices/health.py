@@ -159,8 +159,10 @@ async def _check_one(name: str, service: Service[Any], deadline: float) -> Servi
         try:
             if service.state is State.NEW:
                 async with service:
-                    error = await _probe(service)
-                    answered = anyio.current_time()
+                    try:
+                        error = await _probe(service)
+                    finally:  # the latency ends with the answer, not with the closing
+                        answered = anyio.current_time()
             else:
                 error = await _probe(service)
         except _PROBE_ERRORS as exc:
@@ -241,7 +243,7 @@ class EnvServices:
     """What :func:`services_from_env` found."""
 
     #: The configured services, built but not opened, in the order redis, mongo, minio, http.
-    services: dict[str, Service[Any]] = field(default_factory=dict[str, "Service[Any]"])
+    services: dict[str, Service[Any]] = field(default_factory=dict[str, Service[Any]])
     #: Configured services that could not be built (a bad value): a DOWN result each,
     #: naming the variable and what is wrong with it, never its value.
     broken: tuple[ServiceHealth, ...] = ()
