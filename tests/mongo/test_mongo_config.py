@@ -69,6 +69,10 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("mongodb://u:p@h1:1,h2:2/db?x=1", "mongodb://***@h1:1,h2:2/db?x=1"),
         ("mongodb+srv://u:p@cluster.example", "mongodb+srv://***@cluster.example"),
         ("no-scheme", "***"),
+        (
+            "mongodb://h/db?tls=true&tlsCertificateKeyFilePassword=pw&authMechanismProperties=AWS_SESSION_TOKEN:t",
+            "mongodb://h/db?tls=true&tlsCertificateKeyFilePassword=***&authMechanismProperties=***",
+        ),
     ],
 )
 def test_safe_url(url: str, safe: str) -> None:

@@ -26,7 +26,21 @@ def safe_url(url: str) -> str:
     netloc, tail = rest[:netloc_end], rest[netloc_end:]
     if "@" in netloc:
         netloc = "***@" + netloc.rsplit("@", 1)[1]
+    path, qmark, query = tail.partition("?")
+    if qmark:
+        tail = f"{path}?{'&'.join(_mask_option(option) for option in query.split('&'))}"
     return f"{scheme}://{netloc}{tail}"
+
+
+# URI options whose values can be secrets (passwords, AWS session tokens, ...).
+_SECRET_OPTIONS = ("password", "token", "secret", "authmechanismproperties")
+
+
+def _mask_option(option: str) -> str:
+    name, eq, _ = option.partition("=")
+    if eq and any(word in name.lower() for word in _SECRET_OPTIONS):
+        return f"{name}=***"
+    return option
 
 
 class MongoConfig(ServiceConfig):
