@@ -16,7 +16,7 @@ import nox
 
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "typing", "tests", "integration", "coverage"]
+nox.options.sessions = ["lint", "typing", "tests", "integration", "docs", "coverage"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
