@@ -26,13 +26,24 @@ from ._core._errors import ServiceTimeoutError as ServiceTimeoutError
 from ._version import __version__ as __version__
 
 # Services load on first use, so `import anyservices` does not import every driver.
-# Each service adds its names here (and under TYPE_CHECKING) when it lands.
 _LAZY: dict[str, str] = {
+    "HttpConfig": "http",
+    "HttpService": "http",
+    "MinioConfig": "minio",
+    "MinioService": "minio",
+    "MongoConfig": "mongo",
+    "MongoService": "mongo",
     "RedisConfig": "redis",
     "RedisService": "redis",
 }
 
 if TYPE_CHECKING:
+    from .http import HttpConfig as HttpConfig
+    from .http import HttpService as HttpService
+    from .minio import MinioConfig as MinioConfig
+    from .minio import MinioService as MinioService
+    from .mongo import MongoConfig as MongoConfig
+    from .mongo import MongoService as MongoService
     from .redis import RedisConfig as RedisConfig
     from .redis import RedisService as RedisService
 
@@ -46,6 +57,12 @@ __all__ = (
     "ConflictError",
     "ConnectError",
     "DataError",
+    "HttpConfig",
+    "HttpService",
+    "MinioConfig",
+    "MinioService",
+    "MongoConfig",
+    "MongoService",
     "NotFoundError",
     "PermissionDeniedError",
     "RedisConfig",
