@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 from anyservices._core._syncface import SyncFace, unwrap
 from anyservices.http._service import HttpService
+import functools
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 import anyio
+import anyio.to_thread
 import httpx
 import pydantic
 from anyservices._core._service import Service, shielded
