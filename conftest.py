@@ -53,16 +53,21 @@ def anyio_backend(face: Face) -> Any:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Plain (non-async) tests run once: in the sync face's session, or when no face is chosen."""
-    if "sync" in _selected(config):
-        return
+    """Plain (non-async) tests run once: in the sync face's session, or when no face is chosen.
+
+    A test whose ``faces`` marker excludes every selected face is deselected, not skipped.
+    """
+    run_plain = "sync" in _selected(config)
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         callspec: Any = getattr(item, "callspec", None)
         names: dict[str, object] = callspec.params if callspec is not None else {}
+        if "face" in getattr(item, "fixturenames", ()) and names.get("face") not in FACES:
+            dropped.append(item)  # an empty parameter set: none of its faces is selected
+            continue
         is_async = "face" in names or "anyio_backend" in names
-        (keep if is_async else dropped).append(item)
+        (keep if is_async or run_plain else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
