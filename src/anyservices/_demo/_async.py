@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import time
 from contextlib import AsyncExitStack, aclosing
-from datetime import UTC, datetime
-from typing import Any
 
 import anyio
 
 from ._documents import Document
+from ._records import INDEX_KEYS, authors_pipeline, object_name, record, record_id
 from ._report import COLLECTION, LOOKUP_LIMIT, Report
 from ._services import DemoServices, demo_services
 
-__all__ = ("record", "run_async")
+__all__ = ("run_async",)
 
 _CONCURRENCY = 3
 #: How long the events of one run may take to come back (they take milliseconds).
@@ -37,7 +36,7 @@ async def _pipeline(services: DemoServices, report: Report) -> None:
     http, mongo, redis = services.http, services.mongo, services.redis
     documents = await http.get_models("/documents", Document)
     report.documents = len(documents)
-    report.index_name = await mongo.create_index(COLLECTION, [("face", 1), ("author", 1)])
+    report.index_name = await mongo.create_index(COLLECTION, INDEX_KEYS)
     async with redis.subscribe(f"documents:{services.run_id}") as events:
         limiter = anyio.CapacityLimiter(_CONCURRENCY)
         async with anyio.create_task_group() as task_group:
@@ -49,10 +48,7 @@ async def _pipeline(services: DemoServices, report: Report) -> None:
                 if report.received == report.published:
                     break
     report.indexed = await mongo.count_documents(COLLECTION, {"face": report.face})
-    for row in await mongo.aggregate(
-        COLLECTION,
-        [{"$match": {"face": report.face}}, {"$group": {"_id": "$author", "n": {"$sum": 1}}}],
-    ):
+    for row in await mongo.aggregate(COLLECTION, authors_pipeline(report.face)):
         report.by_author[str(row["_id"])] = int(row["n"])
     await _lookups(services, documents, report)
 
@@ -62,7 +58,7 @@ async def _store(
 ) -> None:
     """Stream one body from HTTP into S3 (never whole in memory), then index and announce it."""
     face = report.face
-    object_name = f"{face}/{document.id}.bin"
+    name = object_name(face, document.id)
 
     def progress(done: int, total: int | None) -> None:
         del done, total
@@ -72,29 +68,18 @@ async def _store(
         async with aclosing(
             services.http.stream_bytes(f"/documents/{document.id}/content")
         ) as body:
-            await services.s3.upload_stream(
-                object_name, body, length=document.size, progress=progress
-            )
-        stat = await services.s3.stat_object(object_name)
+            await services.s3.upload_stream(name, body, length=document.size, progress=progress)
+        stat = await services.s3.stat_object(name)
         report.bytes_stored += stat.size
         report.verified += stat.size == document.size
         await services.mongo.update_one(
             COLLECTION,
-            {"_id": f"{face}:{document.id}"},
-            {"$set": record(face, document, object_name)},
+            {"_id": record_id(face, document.id)},
+            {"$set": record(face, document)},
             upsert=True,
         )
         report.published += 1  # counted first: the subscriber stops when it has them all
         await services.redis.publish(f"documents:{services.run_id}", document.id)
-
-
-def record(face: str, document: Document, object_name: str) -> dict[str, Any]:
-    return {
-        **document.model_dump(),
-        "face": face,
-        "object": object_name,
-        "stored_at": datetime.now(UTC),
-    }
 
 
 async def _lookups(services: DemoServices, documents: list[Document], report: Report) -> None:
@@ -104,7 +89,7 @@ async def _lookups(services: DemoServices, documents: list[Document], report: Re
     @redis.cache(ttl=60, key_prefix=f"lookup:{services.run_id}")
     async def lookup(document_id: str) -> str:
         report.computed += 1
-        found = await mongo.find_one(COLLECTION, {"_id": f"{report.face}:{document_id}"})
+        found = await mongo.find_one(COLLECTION, {"_id": record_id(report.face, document_id)})
         return "" if found is None else str(found["title"])
 
     try:

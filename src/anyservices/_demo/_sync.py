@@ -15,8 +15,8 @@ from ..http import SyncHttpService
 from ..minio import SyncMinioService
 from ..mongo import SyncMongoService
 from ..redis import SyncRedisService
-from ._async import record
 from ._documents import Document
+from ._records import INDEX_KEYS, authors_pipeline, object_name, record, record_id
 from ._report import COLLECTION, LOOKUP_LIMIT, Report
 from ._services import demo_services
 
@@ -44,7 +44,7 @@ def run_sync(source: str) -> Report:
 
         documents = http.get_models("/documents", Document)
         report.documents = len(documents)
-        report.index_name = mongo.create_index(COLLECTION, [("face", 1), ("author", 1)])
+        report.index_name = mongo.create_index(COLLECTION, INDEX_KEYS)
         with redis.subscribe(channel) as events:
             with ThreadPoolExecutor(_THREADS, thread_name_prefix="demo") as pool:
                 list(pool.map(store, documents))  # list(): re-raise the first failure
@@ -53,10 +53,7 @@ def run_sync(source: str) -> Report:
                 if report.received == report.published:
                     break
         report.indexed = mongo.count_documents(COLLECTION, {"face": "sync"})
-        for row in mongo.aggregate(
-            COLLECTION,
-            [{"$match": {"face": "sync"}}, {"$group": {"_id": "$author", "n": {"$sum": 1}}}],
-        ):
+        for row in mongo.aggregate(COLLECTION, authors_pipeline("sync")):
             report.by_author[str(row["_id"])] = int(row["n"])
         _lookups(mongo, redis, services.run_id, documents, report)
     report.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -72,21 +69,21 @@ def _store(
     document: Document,
     report: Report,
 ) -> None:
-    object_name = f"sync/{document.id}.bin"
+    name = object_name("sync", document.id)
 
     def progress(done: int, total: int | None) -> None:
         del done, total
         report.progress_updates += 1
 
     body = http.stream_bytes(f"/documents/{document.id}/content")
-    s3.upload_stream(object_name, body, length=document.size, progress=progress)
-    stat = s3.stat_object(object_name)
+    s3.upload_stream(name, body, length=document.size, progress=progress)
+    stat = s3.stat_object(name)
     report.bytes_stored += stat.size
     report.verified += stat.size == document.size
     mongo.update_one(
         COLLECTION,
-        {"_id": f"sync:{document.id}"},
-        {"$set": record("sync", document, object_name)},
+        {"_id": record_id("sync", document.id)},
+        {"$set": record("sync", document)},
         upsert=True,
     )
     report.published += 1
@@ -103,7 +100,7 @@ def _lookups(
     @redis.cache(ttl=60, key_prefix=f"lookup:{run_id}")
     def lookup(document_id: str) -> str:
         report.computed += 1
-        found = mongo.find_one(COLLECTION, {"_id": f"sync:{document_id}"})
+        found = mongo.find_one(COLLECTION, {"_id": record_id("sync", document_id)})
         return "" if found is None else str(found["title"])
 
     try:
