@@ -27,8 +27,8 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient, MongoClient
 
 from anyservices import blocking
+from anyservices._core._threads import ThreadRunner
 from anyservices.mongo import MongoConfig, MongoService
-from anyservices.mongo._threads import ThreadRunner
 
 URL = os.environ.get("ANYSERVICES_MONGO_URL", "mongodb://127.0.0.1:27030/?directConnection=true")
 DATABASE = "anyservices_bench"
@@ -166,10 +166,10 @@ def _noop() -> None:
 
 async def thread_hop(hops: int) -> Result:
     """What one driver call pays for its thread hop alone (no server): wall and CPU per hop."""
-    runner = ThreadRunner(32, timeout_ms=None)
+    runner = ThreadRunner(32, name="bench")
     cpu, started = time.process_time(), time.perf_counter()
     for _ in range(hops):
-        await runner.run(_noop, operation="noop")
+        await runner.run(_noop)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return wall / hops * 1e6, cpu / hops * 1e6
 

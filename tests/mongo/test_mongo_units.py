@@ -1,9 +1,7 @@
-"""No network: models, bulk operation dicts, the thread runner, cursors closed on early exit."""
+"""No network: models, bulk operation dicts, driver timeouts, cursors closed on early exit."""
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
@@ -20,7 +18,6 @@ from anyservices._core._service import State
 from anyservices.mongo import MongoConfig, MongoDataError, MongoService, MongoTimeoutError
 from anyservices.mongo._models import from_document, to_document
 from anyservices.mongo._service import _bulk_operation
-from anyservices.mongo._threads import ThreadRunner
 
 
 class User(BaseModel):
@@ -74,87 +71,34 @@ def test_bulk_operation_dicts() -> None:
         _bulk_operation({"delete_one": {"query": {}}}, "c")
 
 
-async def test_runner_bounds_threads_and_counts_the_peak() -> None:
-    runner = ThreadRunner(3, timeout_ms=None)
-    gate = threading.Event()
-    three_in = threading.Event()
-    arrived: list[int] = []
-    lock = threading.Lock()
-
-    def work() -> int:
-        with lock:
-            arrived.append(1)
-            if len(arrived) == 3:
-                three_in.set()
-        gate.wait(5)
-        return 1
-
-    results: list[int] = []
-
-    async def one() -> None:
-        results.append(await runner.run(work, operation="w"))
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(10):
-            tg.start_soon(one)
-        await anyio.to_thread.run_sync(three_in.wait, 5)
-        await anyio.wait_all_tasks_blocked()
-        assert runner.statistics().threads_in_use == 3
-        assert runner.statistics().waiting == 7
-        gate.set()
-    stats = runner.statistics()
-    assert results == [1] * 10
-    assert stats.peak_threads_in_use == 3
-    assert (stats.calls, stats.errors, stats.threads_in_use) == (10, 0, 0)
-
-
-async def test_runner_passes_the_callers_deadline_to_the_driver() -> None:
-    runner = ThreadRunner(2, timeout_ms=60_000)
+async def test_the_callers_deadline_and_timeout_ms_reach_the_driver() -> None:
+    service = MongoService(MongoConfig(timeout_ms=60_000))
     seen: list[float | None] = []
 
     def probe() -> None:
         seen.append(pymongo._csot.get_timeout())
 
-    await runner.run(probe, operation="p")
+    await service._call(probe, "p")
     with anyio.fail_after(5):
-        await runner.run(probe, operation="p")
+        await service._call(probe, "p")
+    await service._call(probe, "p", driver_timeout=2.0)
     assert seen[0] == 60.0
     assert seen[1] is not None
     assert 0 < seen[1] <= 5
+    assert seen[2] == 2.0
+    assert MongoService(MongoConfig(timeout_ms=None))._timeout is None
 
 
-async def test_runner_maps_driver_errors_and_counts_them() -> None:
-    runner = ThreadRunner(1, timeout_ms=None)
+async def test_driver_errors_are_mapped_and_counted() -> None:
+    service = MongoService(MongoConfig())
 
     def slow() -> None:
         raise pymongo.errors.ExecutionTimeout("operation exceeded time limit", 50)
 
     with pytest.raises(MongoTimeoutError) as caught:
-        await runner.run(slow, operation="find_one", resource="users")
-    assert caught.value.resource == "users"
-    assert runner.statistics().errors == 1
-
-
-async def test_a_cancelled_call_waits_for_its_thread() -> None:
-    runner = ThreadRunner(1, timeout_ms=None)
-    started = threading.Event()
-    finished = threading.Event()
-
-    def work() -> None:
-        started.set()
-        finished.wait(5)
-
-    with anyio.CancelScope() as scope:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(functools.partial(runner.run, work, operation="w"))
-            await anyio.to_thread.run_sync(started.wait)
-            scope.cancel()
-            assert runner.statistics().threads_in_use == 1
-            finished.set()
-    assert scope.cancelled_caught
-    stats = runner.statistics()
-    assert stats.threads_in_use == 0  # the await returned only once the thread was done
-    assert stats.calls == 1
+        await service._call(slow, "find_one", "users")
+    assert (caught.value.operation, caught.value.resource) == ("find_one", "users")
+    assert service.statistics().errors == 1
 
 
 class _FakeCursor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._core._public import mark_public
 from ._collection import MongoCollection as MongoCollection
 from ._config import MongoConfig as MongoConfig
 from ._errors import MongoAuthenticationError as MongoAuthenticationError
@@ -17,9 +18,9 @@ from ._results import BulkWriteResult as BulkWriteResult
 from ._results import UpdateResult as UpdateResult
 from ._service import MongoService as MongoService
 from ._session import MongoSession as MongoSession
+from ._statistics import MongoStatistics as MongoStatistics
 from ._sync import SyncMongoCollection as SyncMongoCollection
 from ._sync import SyncMongoService as SyncMongoService
-from ._threads import MongoStatistics as MongoStatistics
 from ._types import Document as Document
 from ._types import WriteOperation as WriteOperation
 
@@ -47,13 +48,4 @@ __all__ = (
 )
 
 
-def _set_public_module() -> None:
-    # Reprs and docs say where users import from. Classes the sync-face generator reads
-    # keep their defining module: it finds a class's source through ``__module__``.
-    keep = {"MongoService", "MongoCollection", "MongoSession", "Document", "WriteOperation"}
-    for name in __all__:
-        if name not in keep:
-            globals()[name].__module__ = __name__
-
-
-_set_public_module()
+mark_public(__name__, globals(), __all__)

@@ -18,6 +18,8 @@ and context: ``operation`` (``"insert_one"``) and ``resource`` (the collection).
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import contextmanager
 from typing import Any
 
 import bson.errors
@@ -47,6 +49,7 @@ __all__ = (
     "MongoPermissionDeniedError",
     "MongoTimeoutError",
     "map_error",
+    "map_errors",
 )
 
 #: What the boundary catches: everything PyMongo and BSON raise, nothing else.
@@ -183,3 +186,12 @@ def map_error(exc: BaseException, *, operation: str, resource: str | None = None
         return _from_operation_failure(exc, context)
     fallback: type[MongoError] = MongoTimeoutError if exc.timeout else MongoCommandError
     return fallback(f"timed out: {exc}" if exc.timeout else str(exc), **context)
+
+
+@contextmanager
+def map_errors(operation: str, resource: str | None = None) -> Generator[None]:
+    """The boundary: PyMongo's and BSON's exceptions raised inside become ``MongoError``."""
+    try:
+        yield
+    except DRIVER_ERRORS as exc:
+        raise map_error(exc, operation=operation, resource=resource) from exc
