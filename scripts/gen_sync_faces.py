@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
-import inspect
 import subprocess
 import sys
 import textwrap
@@ -282,31 +281,59 @@ def _method(
     return f"{decorators}{head}\n{textwrap.indent(body, '    ')}"
 
 
-def _module_tree(klass: type) -> tuple[ast.Module, str]:
-    """The parsed source module of ``klass`` and its dotted name.
+def _parse(module: str) -> ast.Module:
+    return ast.parse(Path(str(importlib.import_module(module).__file__)).read_text())
 
-    ``__module__`` may have been set to the public path (``anyservices.redis``), so the
-    file is found through the code of a function the class defines.
+
+def _imported_from(tree: ast.Module, module: str, name: str) -> tuple[str, str] | None:
+    """Where a top-level ``from ... import`` of ``module`` takes ``name`` from."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return _target(node, module), alias.name
+    return None
+
+
+def _sources(face: Face) -> dict[type, tuple[str, ast.Module, ast.ClassDef]]:
+    """The face's class and its anyservices bases, each with its module's source.
+
+    Found by following the class statements' bases through each module's imports, from
+    the module FACES names: ``__module__`` (set to the public path) is never read.
     """
-    for value in vars(klass).values():
-        func = getattr(value, "fget", None) or getattr(value, "__func__", value)
-        code = getattr(func, "__code__", None)
-        if code is not None:
-            path = Path(code.co_filename).resolve()
-            break
-    else:
-        path = Path(inspect.getfile(klass)).resolve()
-    parts = path.relative_to(ROOT / "src").with_suffix("").parts
-    return ast.parse(path.read_text()), ".".join(parts)
+    found: dict[type, tuple[str, ast.Module, ast.ClassDef]] = {}
+    todo = [(face.module, face.name)]
+    while todo:
+        module, name = todo.pop()
+        if not module.startswith("anyservices.") or module.startswith("anyservices._core."):
+            continue  # the lifecycle base belongs to blocking(), not to the face
+        tree = _parse(module)
+        class_def = next(
+            (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None
+        )
+        if class_def is None:
+            origin = _imported_from(tree, module, name)
+            if origin is not None:
+                todo.append(origin)
+            continue
+        found[getattr(importlib.import_module(module), name)] = (module, tree, class_def)
+        todo += [(module, base) for b in class_def.bases if (base := _base_name(b))]
+    return found
+
+
+def _target(node: ast.ImportFrom, module: str) -> str:
+    """The absolute module a ``from ... import`` in ``module`` imports from."""
+    if not node.level:
+        return node.module or ""
+    package = module.split(".")[: -node.level]
+    return ".".join([*package, node.module] if node.module else package)
 
 
 def _absolute(node: ast.ImportFrom, module: str) -> str:
     if not node.level:
         return ast.unparse(node)
-    package = module.split(".")[: -node.level]
-    target = ".".join([*package, node.module] if node.module else package)
     names = ", ".join(ast.unparse(alias) for alias in node.names)
-    return f"from {target} import {names}"
+    return f"from {_target(node, module)} import {names}"
 
 
 def _imports(tree: ast.Module, module: str) -> tuple[list[str], list[str]]:
@@ -371,19 +398,15 @@ def generate(path: str, faces: list[Face]) -> str:
             skip |= set(vars(extras_class))
         methods: list[str] = []
         seen: set[str] = set()
+        found = _sources(face)
         for klass in cls.__mro__:
-            if not klass.__module__.startswith("anyservices.") or klass.__module__.startswith(
-                "anyservices._core."
-            ):
-                continue  # the lifecycle base belongs to blocking(), not to the face
-            tree, module = _module_tree(klass)
+            if klass not in found:
+                continue
+            module, tree, class_def = found[klass]
             sources.append(module)
             more_runtime, more_typing = _imports(tree, module)
             runtime += more_runtime
             typing_only += more_typing
-            class_def = next(
-                n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == klass.__name__
-            )
             defined: list[ast.FunctionDef | ast.AsyncFunctionDef] = [
                 n for n in class_def.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
             ]
@@ -422,7 +445,7 @@ def generate(path: str, faces: list[Face]) -> str:
         "# pyright: reportUnusedImport=false\n"
         "from __future__ import annotations\n\n"
         "from typing import TYPE_CHECKING\n\n"
-        "from anyservices._core._syncface import SyncFace, unwrap\n"
+        "from anyservices._core._syncface import SyncFace, register_face, unwrap\n"
     )
     own_module = path.removeprefix("src/").removesuffix(".py").replace("/", ".")
     unique_runtime = [
@@ -455,6 +478,8 @@ def generate(path: str, faces: list[Face]) -> str:
         + "".join(f'"{face.sync_name}", ' for face in faces)
         + ")\n\n\n"
         + "\n\n\n".join(classes)
+        + "\n\n\n"
+        + "".join(f"register_face({face.name}, {face.sync_name})\n" for face in faces)
     )
     return _format(text, path)
 

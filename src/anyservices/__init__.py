@@ -23,6 +23,7 @@ from ._core._errors import NotFoundError as NotFoundError
 from ._core._errors import PermissionDeniedError as PermissionDeniedError
 from ._core._errors import ServiceClosedError as ServiceClosedError
 from ._core._errors import ServiceTimeoutError as ServiceTimeoutError
+from ._core._public import mark_public
 from ._version import __version__ as __version__
 
 # Services load on first use, so `import anyservices` does not import every driver.
@@ -74,14 +75,7 @@ __all__ = (
 )
 
 
-# Public objects say where users import them from (as anyio and httpcore do).
-def _set_public_module() -> None:
-    for name in __all__:
-        if name not in _LAZY and name != "__version__":
-            globals()[name].__module__ = __name__
-
-
-_set_public_module()
+mark_public(__name__, globals(), __all__)
 
 
 def __getattr__(name: str) -> Any:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import subprocess
 import sys
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
 import anyservices
 from anyservices._core._blocking import blocking
 from anyservices._core._errors import AnyServicesError
+from anyservices._core._public import mark_public
+from anyservices._core._syncface import _FACES, SyncFace, register_face, sync_face
+from anyservices.http import HttpService, SyncHttpService
+from anyservices.minio import MinioService, SyncMinioService
+from anyservices.mongo import MongoService, SyncMongoService
+from anyservices.redis import RedisService, SyncRedisService
+
+if TYPE_CHECKING:
+    from anyservices._core._portal import Portal
 
 # name -> (module that defines the public class, the name there)
 SERVICES = {
@@ -81,3 +92,76 @@ def test_star_import_gives_the_services() -> None:
     exec("from anyservices import *", namespace)  # noqa: S102 - a fixed literal, to test __all__
     for name in SERVICES:
         assert namespace[name] is getattr(anyservices, name)
+
+
+PACKAGES = (
+    "anyservices",
+    "anyservices.redis",
+    "anyservices.mongo",
+    "anyservices.minio",
+    "anyservices.http",
+)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_public_objects_name_the_package_users_import_from(package: str) -> None:
+    module = importlib.import_module(package)
+    marked = 0
+    for name in module.__all__:
+        value = getattr(module, name)
+        if isinstance(value, type) or inspect.isfunction(value):
+            # Defined in a private module below the package (the lazy services in their own).
+            assert value.__module__ == (
+                SERVICES.get(name, package) if package == "anyservices" else package
+            )
+            marked += 1
+    assert marked >= 3
+
+
+def test_mark_public_leaves_public_modules_aliases_and_foreign_objects() -> None:
+    def private() -> None: ...
+
+    class Public: ...
+
+    class Elsewhere: ...
+
+    private.__module__ = "pkg._impl._deep"
+    Public.__module__ = "pkg.sub"
+    Elsewhere.__module__ = "other._impl"
+    alias = list[int]
+    namespace = {"private": private, "Public": Public, "Elsewhere": Elsewhere, "alias": alias}
+    mark_public("pkg", namespace, [*namespace, "lazy"])  # "lazy" is not bound yet
+    assert private.__module__ == "pkg"
+    assert Public.__module__ == "pkg.sub"
+    assert Elsewhere.__module__ == "other._impl"
+
+
+def test_each_service_registers_its_sync_face() -> None:
+    faces = {
+        RedisService: SyncRedisService,
+        MongoService: SyncMongoService,
+        MinioService: SyncMinioService,
+        HttpService: SyncHttpService,
+    }
+    for service_class, face_class in faces.items():
+        assert _FACES[service_class] is face_class
+
+
+def test_sync_face_serves_subclasses_and_refuses_unknown_classes() -> None:
+    class Base: ...
+
+    class Child(Base): ...
+
+    class BaseFace(SyncFace[Base]): ...
+
+    register_face(Base, BaseFace)
+    try:
+        portal = cast("Portal", object())
+        child = Child()
+        face = sync_face(portal, child)
+        assert type(face) is BaseFace
+        assert face._wrapped is child
+        with pytest.raises(TypeError, match="no sync face is registered for int"):
+            sync_face(portal, 3)
+    finally:
+        del _FACES[Base]

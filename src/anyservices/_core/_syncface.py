@@ -1,13 +1,21 @@
-"""The base of the generated sync faces (see ``scripts/gen_sync_faces.py``)."""
+"""The base of the generated sync faces (``scripts/gen_sync_faces.py``) and their registry.
+
+Each generated ``_sync.py`` ends with ``register_face(AsyncClass, SyncClass)``; a service's
+``__blocking__`` asks :func:`sync_face` for its face, so no service module imports its
+generated face (the face imports the service, never the other way round). A service
+package's ``__init__`` imports its ``_sync`` module, so the face is registered whenever
+the service can be imported.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from ._portal import Portal
+if TYPE_CHECKING:
+    from ._portal import Portal
 
-__all__ = ("SyncFace", "unwrap")
+__all__ = ("SyncFace", "register_face", "sync_face", "unwrap")
 
 W = TypeVar("W")
 
@@ -37,6 +45,28 @@ class SyncFace(Generic[W]):
         if self._on_close is not None:
             on_close, self._on_close = self._on_close, None
             on_close()
+
+
+_FACES: dict[type[Any], type[SyncFace[Any]]] = {}
+
+
+def register_face(async_class: type[W], face_class: type[SyncFace[W]]) -> None:
+    """Make ``face_class`` the sync face of ``async_class`` (and of its subclasses)."""
+    _FACES[async_class] = face_class
+
+
+def sync_face(portal: Portal, wrapped: object) -> Any:
+    """The registered sync face of ``wrapped`` on ``portal``.
+
+    The nearest registered class in ``wrapped``'s MRO decides, so a user's subclass of
+    a service gets the service's face. Typed ``Any``: the caller (a ``__blocking__``)
+    annotates the face class it knows.
+    """
+    for klass in type(wrapped).__mro__:
+        face_class = _FACES.get(klass)
+        if face_class is not None:
+            return face_class(portal, wrapped)
+    raise TypeError(f"no sync face is registered for {type(wrapped).__qualname__}")
 
 
 def unwrap(value: object) -> object:

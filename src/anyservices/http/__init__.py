@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._core._public import mark_public
 from ._breaker import BreakerSettings as BreakerSettings
 from ._breaker import BreakerState as BreakerState
 from ._breaker import BreakerStatistics as BreakerStatistics
@@ -45,12 +46,4 @@ __all__ = (
 )
 
 
-def _set_public_module() -> None:
-    # Reprs and docs say where users import from. HttpService keeps its defining
-    # module: scripts/gen_sync_faces.py finds a class's source through ``__module__``.
-    for name in __all__:
-        if name != "HttpService":
-            globals()[name].__module__ = __name__
-
-
-_set_public_module()
+mark_public(__name__, globals(), __all__)

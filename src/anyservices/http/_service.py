@@ -641,9 +641,10 @@ class HttpService(Service[HttpConfig]):
         )
 
     def __blocking__(self, portal: Portal) -> SyncHttpService:
-        from ._sync import SyncHttpService  # noqa: PLC0415 -- the sync module imports this one
+        from .._core._syncface import sync_face  # noqa: PLC0415 -- only blocking() needs it
 
-        return SyncHttpService(portal, self)
+        face: SyncHttpService = sync_face(portal, self)  # registered by ._sync
+        return face
 
 
 def _content_length(response: httpx.Response) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from anyservices._core._syncface import SyncFace, unwrap
+from anyservices._core._syncface import SyncFace, register_face, unwrap
 from anyservices.http._service import HttpService
 import functools
 import os
@@ -364,3 +364,6 @@ class SyncHttpService(SyncFace[HttpService]):
 
     def statistics(self) -> HttpStatistics:
         return self._wrapped.statistics()
+
+
+register_face(HttpService, SyncHttpService)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._core._public import mark_public
 from ._config import MinioConfig as MinioConfig
 from ._errors import MinioAuthenticationError as MinioAuthenticationError
 from ._errors import MinioConfigurationError as MinioConfigurationError
@@ -39,12 +40,4 @@ __all__ = (
 )
 
 
-def _set_public_module() -> None:
-    # The generator finds MinioService's source through __module__: keep it.
-    keep = {"MinioService", "ProgressCallback", "UploadSource"}
-    for name in __all__:
-        if name not in keep:
-            globals()[name].__module__ = __name__
-
-
-_set_public_module()
+mark_public(__name__, globals(), __all__)

@@ -214,9 +214,10 @@ class MinioService(Service[MinioConfig]):
             await self._call(self._sdk.bucket_exists, bucket, op="connect", bucket=bucket)
 
     def __blocking__(self, portal: Portal) -> SyncMinioService:
-        from ._sync import SyncMinioService  # noqa: PLC0415 -- _sync imports this module
+        from .._core._syncface import sync_face  # noqa: PLC0415 -- only blocking() needs it
 
-        return SyncMinioService(portal, self)
+        face: SyncMinioService = sync_face(portal, self)  # registered by ._sync
+        return face
 
     # -- internals -------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from anyservices._core._syncface import SyncFace, unwrap
+from anyservices._core._syncface import SyncFace, register_face, unwrap
 from anyservices.minio._service import MinioService
 import io
 import mimetypes
@@ -236,3 +236,6 @@ class SyncMinioService(SyncFace[MinioService]):
             expires=expires,
             response_headers=response_headers,
         )
+
+
+register_face(MinioService, SyncMinioService)

@@ -3,21 +3,17 @@
 PyMongo's AsyncMongoClient runs only on asyncio, so the one implementation (asyncio,
 trio and the sync face alike) runs the synchronous client's calls through
 ``anyio.to_thread.run_sync`` under a ``CapacityLimiter`` the size of the connection
-pool (see ``anyservices._core._threads`` for the cancellation semantics). The caller's
-deadline and ``timeout_ms`` reach the driver as a PyMongo CSOT timeout
-(``pymongo.timeout``) applied inside the worker thread.
+pool (see ``_threads.py`` for the cancellation semantics).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
-import pymongo
 from pydantic import BaseModel
 from pymongo import (
     DeleteMany,
@@ -30,14 +26,13 @@ from pymongo import (
 )
 
 from .._core._service import Service
-from .._core._threads import ThreadRunner, budget
 from ._collection import MongoCollection
 from ._config import MongoConfig
-from ._errors import MongoDataError, MongoError, map_errors
+from ._errors import MongoDataError, MongoError
 from ._models import from_document, id_text, to_document
 from ._results import BulkWriteResult, UpdateResult
 from ._session import MongoSession
-from ._statistics import MongoStatistics
+from ._threads import MongoStatistics, ThreadRunner, call
 from ._types import Document, IndexKeys, ModelT, Query, Sort, WriteOperation
 
 if TYPE_CHECKING:
@@ -70,20 +65,6 @@ def _driver_session(session: MongoSession | None) -> ClientSession | None:
     return None if session is None else session.driver_session
 
 
-class _DriverTimeout:
-    """A runner ``wrap``: the call runs under ``pymongo.timeout(seconds)`` in its thread."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def __call__(self, func: Callable[[], T]) -> Callable[[], T]:
-        def run() -> T:
-            with pymongo.timeout(self.seconds):
-                return func()
-
-        return run
-
-
 def _next_batch(iterator: Cursor[Document], size: int) -> list[Document]:
     return list(itertools.islice(iterator, size))
 
@@ -98,8 +79,7 @@ class MongoService(Service[MongoConfig]):
 
     def __init__(self, config: MongoConfig, *, logger: logging.Logger | None = None) -> None:
         super().__init__(config, logger=logger)
-        self._runner = ThreadRunner(config.max_pool_size, name="mongo")
-        self._timeout = None if config.timeout_ms is None else config.timeout_ms / 1000
+        self._runner = ThreadRunner(config.max_pool_size, timeout_ms=config.timeout_ms)
         self._client: MongoClient[Document] | None = None
         self._db: Database[Document] | None = None
 
@@ -109,19 +89,19 @@ class MongoService(Service[MongoConfig]):
     async def _open(self, stack: AsyncExitStack) -> None:
         url = self.config.url.get_secret_value()
         options = self.config.client_options()
-        client: MongoClient[Document] = await self._call(
-            functools.partial(MongoClient, url, document_class=dict, **options), "connect"
+        client: MongoClient[Document] = await self._runner.run(
+            call(MongoClient, url, document_class=dict, **options), operation="connect"
         )
 
         async def close_client() -> None:
             with anyio.CancelScope(shield=True):
-                await self._call(client.close, "close")
+                await self._runner.run(client.close, operation="close")
 
         stack.push_async_callback(close_client)
         # The first ping waits for server selection, not for ``timeout_ms``.
-        await self._call(
-            functools.partial(client.admin.command, "ping"),
-            "ping",
+        await self._runner.run(
+            call(client.admin.command, "ping"),
+            operation="ping",
             driver_timeout=self.config.server_selection_timeout_ms / 1000,
         )
         self._client = client
@@ -140,29 +120,9 @@ class MongoService(Service[MongoConfig]):
         assert self._db is not None  # noqa: S101 -- open implies a database
         return self._db[name]
 
-    async def _call(
-        self,
-        func: Callable[[], T],
-        operation: str,
-        resource: str | None = None,
-        *,
-        driver_timeout: float | None = None,
-    ) -> T:
-        """``func()`` in a worker thread, under the driver timeout, with errors mapped.
-
-        ``driver_timeout`` (seconds) replaces ``timeout_ms`` for this call; a caller
-        deadline still applies.
-        """
-        seconds = budget(self._timeout if driver_timeout is None else driver_timeout)
-        return await self._runner.run(
-            func,
-            map_errors=functools.partial(map_errors, operation, resource),
-            wrap=None if seconds is None else _DriverTimeout(seconds),
-        )
-
     async def _run(self, func: Callable[[], T], operation: str, collection: str | None) -> T:
         self._check_open()
-        return await self._call(func, operation, collection)
+        return await self._runner.run(func, operation=operation, resource=collection)
 
     # -- plain methods ---------------------------------------------------------------
 
@@ -180,7 +140,7 @@ class MongoService(Service[MongoConfig]):
         self._check_open()
         assert self._client is not None  # noqa: S101
         client = self._client
-        await self._run(functools.partial(client.admin.command, "ping"), "ping", None)
+        await self._run(call(client.admin.command, "ping"), "ping", None)
         return True
 
     # -- transactions ----------------------------------------------------------------
@@ -208,7 +168,7 @@ class MongoService(Service[MongoConfig]):
             await self._run(driver_session.commit_transaction, "commit_transaction", None)
         finally:
             with anyio.CancelScope(shield=True):
-                await self._call(driver_session.end_session, "end_session")
+                await self._runner.run(driver_session.end_session, operation="end_session")
 
     async def run_transaction(
         self, fn: Callable[[MongoSession], Awaitable[T]], *, max_retries: int = 3
@@ -237,7 +197,7 @@ class MongoService(Service[MongoConfig]):
         """Insert one document; its ``_id`` as ``str``."""
         coll = self._collection(collection)
         result = await self._run(
-            functools.partial(coll.insert_one, dict(document), session=_driver_session(session)),
+            call(coll.insert_one, dict(document), session=_driver_session(session)),
             "insert_one",
             collection,
         )
@@ -256,7 +216,7 @@ class MongoService(Service[MongoConfig]):
         if not documents:
             return []
         result = await self._run(
-            functools.partial(
+            call(
                 coll.insert_many,
                 [dict(d) for d in documents],
                 ordered=ordered,
@@ -277,7 +237,7 @@ class MongoService(Service[MongoConfig]):
     ) -> Document | None:
         coll = self._collection(collection)
         return await self._run(
-            functools.partial(coll.find_one, query, projection, session=_driver_session(session)),
+            call(coll.find_one, query, projection, session=_driver_session(session)),
             "find_one",
             collection,
         )
@@ -341,16 +301,14 @@ class MongoService(Service[MongoConfig]):
         )
         try:
             while True:
-                batch = await self._run(
-                    functools.partial(_next_batch, cursor, size), "find_iter", collection
-                )
+                batch = await self._run(call(_next_batch, cursor, size), "find_iter", collection)
                 for document in batch:
                     yield document
                 if len(batch) < size:
                     return
         finally:
             with anyio.CancelScope(shield=True):
-                await self._call(cursor.close, "find_iter", collection)
+                await self._runner.run(cursor.close, operation="find_iter", resource=collection)
 
     async def watch(
         self,
@@ -373,7 +331,7 @@ class MongoService(Service[MongoConfig]):
             self._db if collection is None else self._db[collection]
         )
         stream: ChangeStream[Document] = await self._run(
-            functools.partial(
+            call(
                 target.watch,
                 list(pipeline) if pipeline else None,
                 full_document=full_document,
@@ -391,7 +349,7 @@ class MongoService(Service[MongoConfig]):
                     yield change
         finally:
             with anyio.CancelScope(shield=True):
-                await self._call(stream.close, "watch", collection)
+                await self._runner.run(stream.close, operation="watch", resource=collection)
 
     async def update_one(
         self,
@@ -404,9 +362,7 @@ class MongoService(Service[MongoConfig]):
     ) -> UpdateResult:
         coll = self._collection(collection)
         result = await self._run(
-            functools.partial(
-                coll.update_one, query, update, upsert=upsert, session=_driver_session(session)
-            ),
+            call(coll.update_one, query, update, upsert=upsert, session=_driver_session(session)),
             "update_one",
             collection,
         )
@@ -427,9 +383,7 @@ class MongoService(Service[MongoConfig]):
     ) -> UpdateResult:
         coll = self._collection(collection)
         result = await self._run(
-            functools.partial(
-                coll.update_many, query, update, upsert=upsert, session=_driver_session(session)
-            ),
+            call(coll.update_many, query, update, upsert=upsert, session=_driver_session(session)),
             "update_many",
             collection,
         )
@@ -445,9 +399,7 @@ class MongoService(Service[MongoConfig]):
         """Delete the first match; how many were deleted (0 or 1)."""
         coll = self._collection(collection)
         result = await self._run(
-            functools.partial(coll.delete_one, query, session=_driver_session(session)),
-            "delete_one",
-            collection,
+            call(coll.delete_one, query, session=_driver_session(session)), "delete_one", collection
         )
         return result.deleted_count
 
@@ -456,7 +408,7 @@ class MongoService(Service[MongoConfig]):
     ) -> int:
         coll = self._collection(collection)
         result = await self._run(
-            functools.partial(coll.delete_many, query, session=_driver_session(session)),
+            call(coll.delete_many, query, session=_driver_session(session)),
             "delete_many",
             collection,
         )
@@ -467,7 +419,7 @@ class MongoService(Service[MongoConfig]):
     ) -> int:
         coll = self._collection(collection)
         return await self._run(
-            functools.partial(coll.count_documents, query, session=_driver_session(session)),
+            call(coll.count_documents, query, session=_driver_session(session)),
             "count_documents",
             collection,
         )
@@ -493,9 +445,7 @@ class MongoService(Service[MongoConfig]):
         coll = self._collection(collection)
         index_keys: Any = keys if isinstance(keys, str) else list(keys)
         return await self._run(
-            functools.partial(coll.create_index, index_keys, unique=unique, **kwargs),
-            "create_index",
-            collection,
+            call(coll.create_index, index_keys, unique=unique, **kwargs), "create_index", collection
         )
 
     async def bulk_write(
@@ -512,9 +462,7 @@ class MongoService(Service[MongoConfig]):
         if not requests:
             return BulkWriteResult(0, 0, 0, 0, 0, {})
         result = await self._run(
-            functools.partial(
-                coll.bulk_write, requests, ordered=ordered, session=_driver_session(session)
-            ),
+            call(coll.bulk_write, requests, ordered=ordered, session=_driver_session(session)),
             "bulk_write",
             collection,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._core._public import mark_public
 from ._client import PoolStatistics as PoolStatistics
 from ._config import RedisConfig as RedisConfig
 from ._errors import RedisAuthenticationError as RedisAuthenticationError
@@ -49,9 +50,4 @@ __all__ = (
 )
 
 
-def _set_public_module() -> None:
-    for name in __all__:
-        globals()[name].__module__ = __name__
-
-
-_set_public_module()
+mark_public(__name__, globals(), __all__)

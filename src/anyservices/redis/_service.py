@@ -69,9 +69,10 @@ class RedisService(Service[RedisConfig]):
         await self._client.open(task_group)
 
     def __blocking__(self, portal: Portal) -> SyncRedisService:
-        from ._sync import SyncRedisService  # noqa: PLC0415 -- the sync module imports this one
+        from .._core._syncface import sync_face  # noqa: PLC0415 -- only blocking() needs it
 
-        return SyncRedisService(portal, self)
+        face: SyncRedisService = sync_face(portal, self)  # registered by ._sync
+        return face
 
     def statistics(self) -> PoolStatistics:
         """Connections, replies in flight, commands and pipelined batches sent, reconnects."""

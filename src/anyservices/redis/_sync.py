@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from anyservices._core._syncface import SyncFace, unwrap
+from anyservices._core._syncface import SyncFace, register_face, unwrap
 from anyservices.redis._service import RedisService
 from anyservices.redis._sync_extras import SyncRedisExtras
 import builtins
@@ -472,3 +472,9 @@ class SyncLock(SyncFace[Lock]):
     def release(self, *, missing_ok: bool = False) -> None:
         """Release the lock if we still hold it; LockError if it expired meanwhile"""
         return self._portal.call(self._wrapped.release, missing_ok=missing_ok)
+
+
+register_face(RedisService, SyncRedisService)
+register_face(Pipeline, SyncPipeline)
+register_face(Subscription, SyncSubscription)
+register_face(Lock, SyncLock)
