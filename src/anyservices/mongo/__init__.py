@@ -18,9 +18,9 @@ from ._results import BulkWriteResult as BulkWriteResult
 from ._results import UpdateResult as UpdateResult
 from ._service import MongoService as MongoService
 from ._session import MongoSession as MongoSession
+from ._statistics import MongoStatistics as MongoStatistics
 from ._sync import SyncMongoCollection as SyncMongoCollection
 from ._sync import SyncMongoService as SyncMongoService
-from ._threads import MongoStatistics as MongoStatistics
 from ._types import Document as Document
 from ._types import WriteOperation as WriteOperation
 

@@ -3,17 +3,21 @@
 PyMongo's AsyncMongoClient runs only on asyncio, so the one implementation (asyncio,
 trio and the sync face alike) runs the synchronous client's calls through
 ``anyio.to_thread.run_sync`` under a ``CapacityLimiter`` the size of the connection
-pool (see ``_threads.py`` for the cancellation semantics).
+pool (see ``anyservices._core._threads`` for the cancellation semantics). The caller's
+deadline and ``timeout_ms`` reach the driver as a PyMongo CSOT timeout
+(``pymongo.timeout``) applied inside the worker thread.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import pymongo
 from pydantic import BaseModel
 from pymongo import (
     DeleteMany,
@@ -26,13 +30,14 @@ from pymongo import (
 )
 
 from .._core._service import Service
+from .._core._threads import ThreadRunner, budget
 from ._collection import MongoCollection
 from ._config import MongoConfig
-from ._errors import MongoDataError, MongoError
+from ._errors import MongoDataError, MongoError, map_errors
 from ._models import from_document, id_text, to_document
 from ._results import BulkWriteResult, UpdateResult
 from ._session import MongoSession
-from ._threads import MongoStatistics, ThreadRunner, call
+from ._statistics import MongoStatistics
 from ._types import Document, IndexKeys, ModelT, Query, Sort, WriteOperation
 
 if TYPE_CHECKING:
@@ -65,6 +70,20 @@ def _driver_session(session: MongoSession | None) -> ClientSession | None:
     return None if session is None else session.driver_session
 
 
+class _DriverTimeout:
+    """A runner ``wrap``: the call runs under ``pymongo.timeout(seconds)`` in its thread."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self, func: Callable[[], T]) -> Callable[[], T]:
+        def run() -> T:
+            with pymongo.timeout(self.seconds):
+                return func()
+
+        return run
+
+
 def _next_batch(iterator: Cursor[Document], size: int) -> list[Document]:
     return list(itertools.islice(iterator, size))
 
@@ -79,7 +98,8 @@ class MongoService(Service[MongoConfig]):
 
     def __init__(self, config: MongoConfig, *, logger: logging.Logger | None = None) -> None:
         super().__init__(config, logger=logger)
-        self._runner = ThreadRunner(config.max_pool_size, timeout_ms=config.timeout_ms)
+        self._runner = ThreadRunner(config.max_pool_size, name="mongo")
+        self._timeout = None if config.timeout_ms is None else config.timeout_ms / 1000
         self._client: MongoClient[Document] | None = None
         self._db: Database[Document] | None = None
 
@@ -89,19 +109,19 @@ class MongoService(Service[MongoConfig]):
     async def _open(self, stack: AsyncExitStack) -> None:
         url = self.config.url.get_secret_value()
         options = self.config.client_options()
-        client: MongoClient[Document] = await self._runner.run(
-            call(MongoClient, url, document_class=dict, **options), operation="connect"
+        client: MongoClient[Document] = await self._call(
+            functools.partial(MongoClient, url, document_class=dict, **options), "connect"
         )
 
         async def close_client() -> None:
             with anyio.CancelScope(shield=True):
-                await self._runner.run(client.close, operation="close")
+                await self._call(client.close, "close")
 
         stack.push_async_callback(close_client)
         # The first ping waits for server selection, not for ``timeout_ms``.
-        await self._runner.run(
-            call(client.admin.command, "ping"),
-            operation="ping",
+        await self._call(
+            functools.partial(client.admin.command, "ping"),
+            "ping",
             driver_timeout=self.config.server_selection_timeout_ms / 1000,
         )
         self._client = client
@@ -120,9 +140,29 @@ class MongoService(Service[MongoConfig]):
         assert self._db is not None  # noqa: S101 -- open implies a database
         return self._db[name]
 
+    async def _call(
+        self,
+        func: Callable[[], T],
+        operation: str,
+        resource: str | None = None,
+        *,
+        driver_timeout: float | None = None,
+    ) -> T:
+        """``func()`` in a worker thread, under the driver timeout, with errors mapped.
+
+        ``driver_timeout`` (seconds) replaces ``timeout_ms`` for this call; a caller
+        deadline still applies.
+        """
+        seconds = budget(self._timeout if driver_timeout is None else driver_timeout)
+        return await self._runner.run(
+            func,
+            map_errors=functools.partial(map_errors, operation, resource),
+            wrap=None if seconds is None else _DriverTimeout(seconds),
+        )
+
     async def _run(self, func: Callable[[], T], operation: str, collection: str | None) -> T:
         self._check_open()
-        return await self._runner.run(func, operation=operation, resource=collection)
+        return await self._call(func, operation, collection)
 
     # -- plain methods ---------------------------------------------------------------
 
@@ -140,7 +180,7 @@ class MongoService(Service[MongoConfig]):
         self._check_open()
         assert self._client is not None  # noqa: S101
         client = self._client
-        await self._run(call(client.admin.command, "ping"), "ping", None)
+        await self._run(functools.partial(client.admin.command, "ping"), "ping", None)
         return True
 
     # -- transactions ----------------------------------------------------------------
@@ -168,7 +208,7 @@ class MongoService(Service[MongoConfig]):
             await self._run(driver_session.commit_transaction, "commit_transaction", None)
         finally:
             with anyio.CancelScope(shield=True):
-                await self._runner.run(driver_session.end_session, operation="end_session")
+                await self._call(driver_session.end_session, "end_session")
 
     async def run_transaction(
         self, fn: Callable[[MongoSession], Awaitable[T]], *, max_retries: int = 3
@@ -197,7 +237,7 @@ class MongoService(Service[MongoConfig]):
         """Insert one document; its ``_id`` as ``str``."""
         coll = self._collection(collection)
         result = await self._run(
-            call(coll.insert_one, dict(document), session=_driver_session(session)),
+            functools.partial(coll.insert_one, dict(document), session=_driver_session(session)),
             "insert_one",
             collection,
         )
@@ -216,7 +256,7 @@ class MongoService(Service[MongoConfig]):
         if not documents:
             return []
         result = await self._run(
-            call(
+            functools.partial(
                 coll.insert_many,
                 [dict(d) for d in documents],
                 ordered=ordered,
@@ -237,7 +277,7 @@ class MongoService(Service[MongoConfig]):
     ) -> Document | None:
         coll = self._collection(collection)
         return await self._run(
-            call(coll.find_one, query, projection, session=_driver_session(session)),
+            functools.partial(coll.find_one, query, projection, session=_driver_session(session)),
             "find_one",
             collection,
         )
@@ -301,14 +341,16 @@ class MongoService(Service[MongoConfig]):
         )
         try:
             while True:
-                batch = await self._run(call(_next_batch, cursor, size), "find_iter", collection)
+                batch = await self._run(
+                    functools.partial(_next_batch, cursor, size), "find_iter", collection
+                )
                 for document in batch:
                     yield document
                 if len(batch) < size:
                     return
         finally:
             with anyio.CancelScope(shield=True):
-                await self._runner.run(cursor.close, operation="find_iter", resource=collection)
+                await self._call(cursor.close, "find_iter", collection)
 
     async def watch(
         self,
@@ -331,7 +373,7 @@ class MongoService(Service[MongoConfig]):
             self._db if collection is None else self._db[collection]
         )
         stream: ChangeStream[Document] = await self._run(
-            call(
+            functools.partial(
                 target.watch,
                 list(pipeline) if pipeline else None,
                 full_document=full_document,
@@ -349,7 +391,7 @@ class MongoService(Service[MongoConfig]):
                     yield change
         finally:
             with anyio.CancelScope(shield=True):
-                await self._runner.run(stream.close, operation="watch", resource=collection)
+                await self._call(stream.close, "watch", collection)
 
     async def update_one(
         self,
@@ -362,7 +404,9 @@ class MongoService(Service[MongoConfig]):
     ) -> UpdateResult:
         coll = self._collection(collection)
         result = await self._run(
-            call(coll.update_one, query, update, upsert=upsert, session=_driver_session(session)),
+            functools.partial(
+                coll.update_one, query, update, upsert=upsert, session=_driver_session(session)
+            ),
             "update_one",
             collection,
         )
@@ -383,7 +427,9 @@ class MongoService(Service[MongoConfig]):
     ) -> UpdateResult:
         coll = self._collection(collection)
         result = await self._run(
-            call(coll.update_many, query, update, upsert=upsert, session=_driver_session(session)),
+            functools.partial(
+                coll.update_many, query, update, upsert=upsert, session=_driver_session(session)
+            ),
             "update_many",
             collection,
         )
@@ -399,7 +445,9 @@ class MongoService(Service[MongoConfig]):
         """Delete the first match; how many were deleted (0 or 1)."""
         coll = self._collection(collection)
         result = await self._run(
-            call(coll.delete_one, query, session=_driver_session(session)), "delete_one", collection
+            functools.partial(coll.delete_one, query, session=_driver_session(session)),
+            "delete_one",
+            collection,
         )
         return result.deleted_count
 
@@ -408,7 +456,7 @@ class MongoService(Service[MongoConfig]):
     ) -> int:
         coll = self._collection(collection)
         result = await self._run(
-            call(coll.delete_many, query, session=_driver_session(session)),
+            functools.partial(coll.delete_many, query, session=_driver_session(session)),
             "delete_many",
             collection,
         )
@@ -419,7 +467,7 @@ class MongoService(Service[MongoConfig]):
     ) -> int:
         coll = self._collection(collection)
         return await self._run(
-            call(coll.count_documents, query, session=_driver_session(session)),
+            functools.partial(coll.count_documents, query, session=_driver_session(session)),
             "count_documents",
             collection,
         )
@@ -445,7 +493,9 @@ class MongoService(Service[MongoConfig]):
         coll = self._collection(collection)
         index_keys: Any = keys if isinstance(keys, str) else list(keys)
         return await self._run(
-            call(coll.create_index, index_keys, unique=unique, **kwargs), "create_index", collection
+            functools.partial(coll.create_index, index_keys, unique=unique, **kwargs),
+            "create_index",
+            collection,
         )
 
     async def bulk_write(
@@ -462,7 +512,9 @@ class MongoService(Service[MongoConfig]):
         if not requests:
             return BulkWriteResult(0, 0, 0, 0, 0, {})
         result = await self._run(
-            call(coll.bulk_write, requests, ordered=ordered, session=_driver_session(session)),
+            functools.partial(
+                coll.bulk_write, requests, ordered=ordered, session=_driver_session(session)
+            ),
             "bulk_write",
             collection,
         )

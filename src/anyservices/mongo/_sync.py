@@ -8,22 +8,26 @@ from typing import TYPE_CHECKING
 from anyservices._core._syncface import SyncFace, register_face, unwrap
 from anyservices.mongo._service import MongoService
 from anyservices.mongo._sync_extras import MongoSyncExtras
+import functools
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
+import pymongo
 from pydantic import BaseModel
 from pymongo import DeleteMany, DeleteOne, InsertOne, MongoClient, ReplaceOne, UpdateMany, UpdateOne
 from anyservices._core._service import Service
+from anyservices._core._threads import ThreadRunner, budget
 from anyservices.mongo._collection import MongoCollection
 from anyservices.mongo._config import MongoConfig
-from anyservices.mongo._errors import MongoDataError, MongoError
+from anyservices.mongo._errors import MongoDataError, MongoError, map_errors
 from anyservices.mongo._models import from_document, id_text, to_document
 from anyservices.mongo._results import BulkWriteResult, UpdateResult
 from anyservices.mongo._session import MongoSession
-from anyservices.mongo._threads import MongoStatistics, ThreadRunner, call
+from anyservices.mongo._statistics import MongoStatistics
 from anyservices.mongo._types import Document, IndexKeys, ModelT, Query, Sort, WriteOperation
+from anyservices.mongo._service import _DriverTimeout
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
