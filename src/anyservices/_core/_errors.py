@@ -22,6 +22,8 @@ Errors carry context (``service``, ``operation``, ``resource``) but never secret
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = (
     "AnyServicesError",
     "AuthenticationError",
@@ -43,7 +45,12 @@ class AnyServicesError(Exception):
 
     ``service`` names the service ("redis", "mongo", ...), ``operation`` the call
     (``"GET"``, ``"insert_one"``), ``resource`` what it touched (a key, a bucket).
+    A service's error classes carry their service's name in ``service_name``, which
+    ``service`` defaults to.
     """
+
+    #: The service whose errors this class and its subclasses are (set per service).
+    service_name: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -55,7 +62,7 @@ class AnyServicesError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.service = service
+        self.service = service if service is not None else self.service_name
         self.operation = operation
         self.resource = resource
 

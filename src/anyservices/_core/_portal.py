@@ -103,27 +103,102 @@ _WorkerBody = Callable[[_Cancellable], Awaitable[None]]
 
 
 class _Outcome:
-    """Where the loop leaves a value or an error for the thread waiting on ``lock``."""
+    """Where the loop leaves a value or an error for the thread waiting on ``lock``.
 
-    __slots__ = ("error", "lock", "value")
+    The waiting thread also runs the plain functions that the loop posts as requests
+    (see ``call_user``). ``lock`` is a signal: released once per wake-up (``signalled``
+    keeps the loop from releasing it twice), re-armed by the thread that acquires it.
+    """
+
+    __slots__ = ("done", "error", "lock", "requests", "signalled", "value")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.lock.acquire()
         self.value: Any = _EMPTY
         self.error: BaseException | None = None
+        self.done = False
+        self.signalled = False
+        self.requests: deque[_Request] | None = None
+
+    def _signal(self) -> None:
+        if not self.signalled:
+            self.signalled = True
+            self.lock.release()
 
     def finish(self, error: BaseException | None = None) -> None:
         """Release the waiter; ``error`` is what it gets if no outcome was set."""
         if self.value is _EMPTY and self.error is None:
             self.error = error or ServiceClosedError("the portal stopped during the call")
-        self.lock.release()
+        self.done = True
+        self._signal()
+
+    def post(self, request: _Request) -> None:  # runs on the loop thread
+        """Ask the waiting thread to run ``request``."""
+        if self.requests is None:
+            self.requests = deque()
+        self.requests.append(request)
+        self._signal()
 
     def result(self) -> Any:
         if self.error is not None:
             error, self.error = self.error, None  # break the traceback's reference cycle
             raise error
         return self.value
+
+
+class _Request:
+    """A plain function the loop asks a waiting caller thread to run (``call_user``)."""
+
+    __slots__ = ("abandoned", "args", "done", "error", "func", "kwargs", "value")
+
+    def __init__(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.done = anyio.Event()
+        self.abandoned = False  # the loop side stopped waiting: the result is dropped
+
+
+_NO_WAITER: Final = _Outcome()
+_NO_WAITER.done = True
+_waiter: contextvars.ContextVar[_Outcome | None] = contextvars.ContextVar(
+    "anyservices_portal_waiter", default=None
+)
+"""In a call's context: the outcome its blocked caller thread waits on."""
+
+
+def current_waiter() -> _Outcome | None:
+    """The outcome a sync-face thread waits on for the current call; None on async faces."""
+    return _waiter.get()
+
+
+async def run_in_caller(
+    waiter: _Outcome, func: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
+    """Run the plain ``func`` in the thread blocked on ``waiter``, and wait (not blocking).
+
+    A task that outlived its call (or a call nobody waits for) has no thread to ask:
+    ``func`` then runs in a worker thread.
+    """
+    if waiter.done:
+        return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs))
+    request = _Request(func, args, kwargs)
+    waiter.post(request)
+    try:
+        await request.done.wait()
+    finally:
+        # Cancelled meanwhile: a plain function cannot be interrupted, so a running one
+        # finishes in its thread and its result is dropped; a waiting one never runs.
+        request.abandoned = not request.done.is_set()
+    if request.error is not None:
+        error, request.error = request.error, None
+        raise error
+    return cast("T", request.value)
 
 
 class _Call(_Outcome):
@@ -417,7 +492,7 @@ class Portal:
             raise RuntimeError("a sync face was called from inside its own portal's event loop")
         self._check_open()
         call = _Call(func, args, kwargs)
-        self._wait(call, call.lock, patient=self._submit(call))
+        self._await(call, call, patient=self._submit(call))
         return cast("T", call.result())
 
     def _check_open(self) -> None:
@@ -433,6 +508,38 @@ class Portal:
             self._on_loop(self._wake_poller)
             return True
         return False
+
+    def _await(self, call: _Call, outcome: _Outcome, *, patient: bool = False) -> None:
+        """Block until ``outcome`` is done, running the requests it brings meanwhile."""
+        while True:
+            self._wait(call, outcome.lock, patient=patient)
+            outcome.signalled = False  # re-armed: the loop's next signal releases it
+            requests = outcome.requests
+            if requests:
+                self._serve(call, requests)
+            if outcome.done:
+                return
+            patient = False
+
+    def _serve(self, call: _Call, requests: deque[_Request]) -> None:
+        """Run the plain functions the loop asked this (waiting) thread to run."""
+        while requests:
+            request = requests.popleft()
+            if request.abandoned:
+                continue
+            try:
+                request.value = request.func(*request.args, **request.kwargs)
+            except Exception as exc:  # noqa: BLE001 -- handed to the loop, which re-raises it
+                request.error = exc
+            except BaseException:
+                # Interrupted (e.g. Ctrl-C) in the user's function: as when interrupted
+                # while waiting, cancel our call and raise here.
+                request.error = RuntimeError("the calling thread was interrupted")
+                self._on_loop(request.done.set)
+                call.cancelled = True
+                self._on_loop(_cancel, call)
+                raise
+            self._on_loop(request.done.set)
 
     def _wait(self, call: _Call, lock: threading.Lock, *, patient: bool = False) -> None:
         """Block until the loop releases ``lock``; if interrupted, cancel ``call``.
@@ -502,6 +609,7 @@ def _not_started(*_: object) -> None:
 
 
 def _start(call: _Call) -> Generator[Any, Any, Any]:
+    _waiter.set(call)
     return call.func(*call.args, **call.kwargs).__await__()
 
 
@@ -548,6 +656,12 @@ def _cancel(call: _Call) -> None:  # runs on the loop thread
         call.worker.cancel()
 
 
+async def _unwaited(func: Callable[[], Awaitable[object]]) -> None:
+    """``await func()`` for no waiting thread (plain functions it asks for run in workers)."""
+    _waiter.set(_NO_WAITER)
+    await func()
+
+
 def _iterate(
     portal: Portal, iterator: AsyncIterator[T], wrap: Callable[[Portal, T], Any] | None
 ) -> Iterator[Any]:
@@ -563,7 +677,7 @@ def _iterate(
         if aclose is not None and not portal._closed:  # noqa: SLF001
             if threading.get_ident() == portal._loop_thread_id:  # noqa: SLF001
                 # Garbage-collected on the loop thread, which must not block on itself.
-                portal._submit(_Call(aclose, (), {}))  # noqa: SLF001
+                portal._submit(_Call(_unwaited, (aclose,), {}))  # noqa: SLF001
             else:
                 portal.call(aclose)
 
@@ -596,12 +710,14 @@ class _SyncContextManager(AbstractContextManager[Any, bool]):
         portal = self._portal
         portal._check_open()  # noqa: SLF001
         patient = portal._submit(host)  # noqa: SLF001
-        portal._wait(host, entered.lock, patient=patient)  # noqa: SLF001
+        portal._await(host, entered, patient=patient)  # noqa: SLF001
         value = entered.result()
         return value if self._wrap is None else self._wrap(portal, value)
 
     async def _run_host(self, entered: _Outcome) -> bool | None:
         self._exit_requested = exit_requested = anyio.Event()
+        host = _waiter.get()  # this call's own outcome: __exit__ waits on it
+        _waiter.set(entered)  # __enter__ waits, and runs what __aenter__ asks it to
         try:
             entered.value = await self._cm.__aenter__()
         except anyio.get_cancelled_exc_class():
@@ -617,6 +733,7 @@ class _SyncContextManager(AbstractContextManager[Any, bool]):
             with anyio.CancelScope(shield=True):
                 await self._cm.__aexit__(type(exc), exc, exc.__traceback__)
             raise
+        _waiter.set(host)
         return await self._cm.__aexit__(*self._exit_info)
 
     def __exit__(
@@ -632,7 +749,7 @@ class _SyncContextManager(AbstractContextManager[Any, bool]):
         self._exit_info = (exc_type, exc, tb)
         try:
             self._portal.schedule(event.set)
-            self._portal._wait(host, host.lock)  # noqa: SLF001
+            self._portal._await(host, host)  # noqa: SLF001
         finally:
             self._exit_info = (None, None, None)
         try:
