@@ -19,11 +19,14 @@ from ._common import DevServerError, file_lock, log
 from ._mongo import Mongo
 from ._process import running, stop_recorded
 from ._redis import Redis, RedisStack
+from ._redis_cluster import RedisCluster
+from ._redis_sentinel import RedisSentinel
 from ._s3 import S3
 from ._server import Server
 
 SERVERS: dict[str, Server] = {
-    server.name: server for server in (Redis(), RedisStack(), Mongo(), S3())
+    server.name: server
+    for server in (Redis(), RedisStack(), RedisCluster(), RedisSentinel(), Mongo(), S3())
 }
 
 __all__ = (

@@ -20,6 +20,7 @@ from ._pubsub import Message as Message
 from ._pubsub import Subscription as Subscription
 from ._search import vector_bytes as vector_bytes
 from ._service import RedisService as RedisService
+from ._slots import hash_tag as hash_tag
 from ._sync import SyncLock as SyncLock
 from ._sync import SyncPipeline as SyncPipeline
 from ._sync import SyncRedisService as SyncRedisService
@@ -46,6 +47,7 @@ __all__ = (
     "SyncPipeline",
     "SyncRedisService",
     "SyncSubscription",
+    "hash_tag",
     "vector_bytes",
 )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Literal, Self
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from .._core._config import ServiceConfig
+from ._slots import check_topology
 
 __all__ = ("RedisConfig",)
 
@@ -39,6 +41,13 @@ class RedisConfig(ServiceConfig):
     encoding: str = "utf-8"
     decode_responses: bool = True
     client_name: str | None = "anyservices"
+    # Cluster and Sentinel (docs/redis-cluster.md). Address lists: "host:port,host:port".
+    mode: Literal["standalone", "cluster", "sentinel"] = "standalone"
+    cluster_nodes: Annotated[tuple[str, ...], NoDecode] = ()
+    sentinels: Annotated[tuple[str, ...], NoDecode] = ()
+    sentinel_master: str | None = None
+    cluster_retry_timeout: float = Field(default=5.0, gt=0)
+    read_from_replicas: bool = False
 
     @model_validator(mode="after")
     def _apply_url(self) -> Self:  # noqa: C901 -- one branch per URL part
@@ -73,8 +82,26 @@ class RedisConfig(ServiceConfig):
             object.__setattr__(self, name, value)
         return self
 
+    @field_validator("cluster_nodes", "sentinels", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> Self:
+        from ._slots import check_topology  # noqa: PLC0415 -- the cluster rules live there
+
+        check_topology(self)
+        return self
+
     def describe(self) -> str:
         """A secret-free description of the target, for reprs and errors."""
+        if self.mode == "cluster":
+            return f"redis-cluster://{','.join(self.cluster_nodes)}"
+        if self.mode == "sentinel":
+            return f"redis-sentinel://{','.join(self.sentinels)}/{self.sentinel_master}"
         if self.unix_socket_path:
             return f"unix://{self.unix_socket_path}"
         scheme = "rediss" if self.tls else "redis"
