@@ -1,0 +1,52 @@
+"""One event-loop thread per backend, shared by every sync face.
+
+Modules, one concern each: ``_call`` (what crosses between a calling thread and the
+loop), ``_portal`` (the :class:`Portal`: its poller on the loop and how callers wait),
+``_asyncio`` and ``_trio`` (each backend's serve loop), ``_adapters`` (``with`` blocks
+and iterators for the sync faces), ``_registry`` (the shared portal per backend).
+
+``Portal.call`` runs a coroutine function on the portal's loop and blocks the calling
+thread until it finishes. On a small VM the dominant cost is waking a sleeping thread
+(~20 µs: its vCPU has halted), and under the GIL a thread also sleeps whenever it wants
+the GIL while the other thread holds it. So while calls are flowing nobody sleeps:
+
+* a caller appends its call to a deque (no lock, no syscall), then waits in pauses that
+  release the GIL but keep the CPU busy (``_long_pause`` first, about the time the loop
+  takes to see and run a call, then ``_short_pause``), polling its result lock between
+  them, for up to ``_CALLER_SPIN``, or less if the poller stalls; then it parks on the
+  lock. One caller spins at a time: more spinners would only take the GIL from the loop;
+* on the loop, one *poller* task watches the deque. For ``_LOOP_SPIN`` after the last
+  call it stays hot, waiting in the same GIL-free pauses while no call is in flight;
+  then it blocks in the selector, and the next caller wakes it thread-safely.
+
+Both spins are bounded, and both sides also yield the CPU (in case the scheduler put
+them on the same one), so an idle portal costs no CPU and a busy machine no livelock.
+``sys.setswitchinterval`` is left alone.
+
+The poller runs each call inline: most calls finish without suspending, and then no task
+was created or switched to. When a call first suspends, the poller hands the polling to
+a new worker task and stays with that call, so every call in flight has a task of its
+own and concurrent callers' calls overlap. Each call runs in its own copy of the
+context, as a task would.
+
+Calls are independent: an exception (even ``KeyboardInterrupt``) in one call is
+re-raised in its caller only; a caller interrupted while waiting cancels its call (by
+cancelling the worker task running it, which then ends) and leaves the portal running
+for everybody else.
+"""
+
+from ._call import current_waiter as current_waiter
+from ._call import run_in_caller as run_in_caller
+from ._portal import Backend as Backend
+from ._portal import Portal as Portal
+from ._registry import acquire_portal as acquire_portal
+from ._registry import release_portal as release_portal
+
+__all__ = (
+    "Backend",
+    "Portal",
+    "acquire_portal",
+    "current_waiter",
+    "release_portal",
+    "run_in_caller",
+)

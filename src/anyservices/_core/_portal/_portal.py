@@ -1,0 +1,404 @@
+"""The portal: a loop thread that runs calls for blocking threads, and how both wait.
+
+See the package docstring for the design; the backend's serve loop (``_asyncio``,
+``_trio``) provides the few primitives that differ per backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import os
+import sys
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from typing import Any, Final, Literal, ParamSpec, TypeVar, cast
+
+import anyio
+
+from .._errors import ServiceClosedError
+from ._adapters import SyncContextManager, iterate
+from ._call import Call, Cancellable, Outcome, Request, WorkerBody, cancel_call, drive
+
+__all__ = ("Backend", "Portal")
+
+Backend = Literal["asyncio", "trio"]
+T = TypeVar("T")
+P = ParamSpec("P")
+
+_LOOP_SPIN: Final = 200e-6
+"""How long the poller stays hot after the last call, in seconds."""
+_LOOP_TICK: Final = 200e-6
+"""While no call is in flight, how often a hot poller lets the loop iterate, in seconds.
+
+In between it runs calls inline and waits in GIL-free pauses, blocking the loop: its
+other tasks and I/O wait up to this long while a thread hammers the portal. Iterations
+hold the GIL, and a caller that wants the GIL meanwhile sleeps on it (~20 µs to wake):
+measured, ticking every 50 µs instead doubled those sleeps."""
+_CALLER_SPIN: Final = 200e-6
+"""How long a caller polls for its result before parking on its lock, in seconds."""
+_CALLER_STALL: Final = 50e-6
+"""A polling caller parks early when the poller has not moved for this long, in seconds.
+
+The poller is then not running: busy with a long call, asleep, or waiting for a CPU,
+maybe the very one this caller spins on (another process hogging the other CPU)."""
+_CALLER_YIELD_AFTER: Final = 10e-6
+"""After this long a polling caller also yields its CPU between pauses, in seconds.
+
+Busy pauses are right when caller and loop run on two CPUs, but when the scheduler puts
+them on one (say another process keeps the other busy) each pause keeps the other thread
+off the CPU; so both yield it too: the caller after a while, the poller after each call.
+Measured with a CPU hog beside: 28 µs a call instead of 204."""
+
+_clock: Final = time.perf_counter
+# Pauses that release the GIL but keep the CPU busy: CPython's crc32 drops the GIL for
+# buffers over 5 KiB (~0.3 ns a byte). A sleep would let the vCPU halt, and on this kind
+# of VM waking a halted vCPU costs ~20 µs, more than a whole call.
+_short_pause: Final = functools.partial(zlib.crc32, bytes(12 * 1024))  # ~3 µs
+_long_pause: Final = functools.partial(zlib.crc32, bytes(24 * 1024))  # ~7 µs: a call's turn
+_yield_cpu: Final[Callable[[], object]] = (
+    functools.partial(time.sleep, 0) if sys.platform == "win32" else os.sched_yield
+)
+
+
+class Portal:
+    """An event loop on a daemon thread that runs coroutines for blocking callers."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend: Final = backend
+        self._queue: deque[Call] = deque()
+        self._closed = True  # until start() and again from stop(): calls are refused
+        self._idle = False  # the poller sleeps in the selector: a caller must wake it
+        self._spin_token = threading.Lock()  # held by the one caller allowed to spin
+        self._thread: threading.Thread | None = None
+        self._loop_thread_id: int | None = None
+        # Set on the loop thread before start() returns:
+        self._threadsafe: Callable[..., object] = _not_started
+        self._spawn: Callable[[WorkerBody], object] = _not_started
+        self._sleep: Callable[[float], Awaitable[object]] = anyio.sleep
+        self._cancelled_exc: type[BaseException] = BaseException
+        self._wakeup: anyio.Event | None = None
+        self._stopped: anyio.Event | None = None
+        self._in_flight = 0  # suspended calls (other than background ones)
+        self._beat = 0  # counts the poller's rounds: a caller sees whether it is running
+
+    def __repr__(self) -> str:
+        return f"<Portal {self.backend} {'stopped' if self._closed else 'running'}>"
+
+    # -- lifecycle (called under the registry lock) --------------------------------
+
+    def start(self) -> None:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            try:
+                anyio.run(self._main, ready, backend=self.backend)
+            except BaseException as exc:  # noqa: BLE001 -- reported to start(), which re-raises it
+                failure.append(exc)
+            finally:
+                self._closed = True
+                self._fail_queued()
+                ready.set()
+
+        self._thread = threading.Thread(target=main, name=f"anyservices-portal-{self.backend}")
+        self._thread.daemon = True  # a program that never leaves its `with` can still exit
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        self._closed = True
+        if thread is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has already finished
+            self._threadsafe(self._on_stop)
+        if threading.get_ident() != self._loop_thread_id:
+            thread.join()
+
+    def _on_stop(self) -> None:  # runs on the loop thread
+        if self._stopped is not None:
+            self._stopped.set()
+        self._wake_poller()
+
+    async def _main(self, ready: threading.Event) -> None:
+        _claim_thread_for(self.backend)
+        self._loop_thread_id = threading.get_ident()
+        self._stopped = stopped = anyio.Event()
+        self._cancelled_exc = anyio.get_cancelled_exc_class()
+        backend = importlib.import_module(f"{__package__}._{self.backend}")
+        await backend.serve(self, ready, stopped)
+
+    # -- what a backend's serve loop calls ---------------------------------------------
+
+    def _serving(
+        self,
+        *,
+        threadsafe: Callable[..., object],
+        spawn: Callable[[WorkerBody], object],
+        sleep: Callable[[float], Awaitable[object]],
+    ) -> None:
+        """The loop runs: take its primitives, open for calls and start the poller."""
+        self._threadsafe = threadsafe
+        self._spawn = spawn
+        self._sleep = sleep
+        self._closed = False
+        spawn(self._poll)
+
+    def _stopping(self) -> None:
+        """The loop is about to end: refuse calls and fail the queued ones."""
+        self._closed = True
+        self._fail_queued()
+
+    # -- the loop side ---------------------------------------------------------------
+
+    async def _poll(self, worker: Cancellable) -> None:
+        """Poll the queue and run calls inline until one suspends; then leave the polling."""
+        queue, sleep = self._queue, self._sleep
+        hot_until = next_tick = _clock() + _LOOP_SPIN
+        call: Call | None = None
+        try:
+            while not self._closed:
+                self._beat += 1
+                if queue:
+                    call = queue.popleft()
+                    if call.cancelled:
+                        call.finish()
+                        continue
+                    call.worker = worker
+                    call.polled = True
+                    await self._run(call)
+                    if call.suspended:
+                        return  # another worker polls now; this one ran its call to the end
+                    now = _clock()
+                    hot_until = now + _LOOP_SPIN
+                    if self._in_flight or now >= next_tick:  # let other tasks and I/O run
+                        next_tick = now + _LOOP_TICK
+                        await sleep(0)
+                    if not queue:
+                        _yield_cpu()  # if its caller shares our CPU, it runs now
+                elif _clock() < hot_until and not self._in_flight:
+                    # Nothing else to do: wait for a call with the GIL free, with a loop
+                    # iteration now and then. (With calls in flight the loop has work,
+                    # and a busy loop would hog the GIL that their parked callers need.)
+                    _long_pause()
+                    if _clock() >= next_tick:
+                        next_tick = _clock() + _LOOP_TICK
+                        _yield_cpu()
+                        await sleep(0)
+                else:
+                    await self._sleep_until_called()
+                    hot_until = _clock() + _LOOP_SPIN
+        finally:
+            if not self._closed and not (call is not None and call.suspended):
+                self._spawn(self._poll)  # the poller is leaving early: keep the portal served
+
+    async def _sleep_until_called(self) -> None:
+        self._wakeup = wakeup = anyio.Event()
+        self._idle = True
+        try:
+            # Callers append first and look at _idle second, so a call appended before
+            # _idle was set is seen here, and one appended after it wakes us.
+            if not self._queue and not self._closed:
+                await wakeup.wait()
+        finally:
+            self._idle = False
+            self._wakeup = None
+
+    async def _run(self, call: Call) -> None:
+        try:
+            call.value = await drive(self, call)
+        except self._cancelled_exc as exc:
+            if not self._closed and not call.cancelled:  # not by us: the call cancelled itself
+                call.error = RuntimeError("the call was cancelled on the portal's loop")
+                call.error.__cause__ = exc
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread, which re-raises it
+            call.error = exc
+        finally:
+            if call.suspended and not call.background:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._wake_poller()  # its caller may call again soon: be hot for it
+            call.finish()
+
+    async def _run_queued(self, worker: Cancellable) -> None:
+        """Run one queued call (started by a poller leaving the polling, see _on_suspend)."""
+        if self._closed:
+            return
+        try:
+            call = self._queue.popleft()
+        except IndexError:  # the poller took it meanwhile
+            return
+        if call.cancelled:
+            call.finish()
+        else:
+            call.worker = worker
+            await self._run(call)
+
+    def _on_suspend(self, call: Call) -> None:
+        """``call`` suspends for the first time."""
+        call.suspended = True
+        if not call.background:
+            self._in_flight += 1
+        if call.polled and not self._closed:
+            # Its worker leaves the polling. The new poller starts next loop iteration and
+            # takes one call at a time, so the calls queued meanwhile (concurrent callers)
+            # get a task each now: they start together, and the Redis layer can pipeline.
+            # (Called outside the call's context, which they must not inherit.)
+            for _ in range(len(self._queue)):
+                self._spawn(self._run_queued)
+            self._spawn(self._poll)
+
+    def _wake_poller(self) -> None:  # runs on the loop thread
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _fail_queued(self) -> None:
+        """Fail the calls no worker will ever start (the portal is closed)."""
+        queue = self._queue
+        while queue:
+            try:
+                call = queue.popleft()
+            except IndexError:  # another thread emptied it meanwhile
+                return
+            call.finish(ServiceClosedError("the portal stopped before the call started"))
+
+    # -- the calling threads' side ---------------------------------------------------
+
+    def call(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``await func(*args, **kwargs)`` on the loop and return its result."""
+        if threading.get_ident() == self._loop_thread_id:
+            raise RuntimeError("a sync face was called from inside its own portal's event loop")
+        self._check_open()
+        call = Call(func, args, kwargs)
+        self._await(call, call, patient=self._submit(call))
+        return cast("T", call.result())
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ServiceClosedError("the sync face is closed: use it inside its `with` block")
+
+    def _submit(self, call: Call) -> bool:
+        """Queue ``call``; True if the poller was asleep, so it will take a while."""
+        self._queue.append(call)
+        if self._closed:  # closed meanwhile: the loop may have drained the queue already
+            self._fail_queued()
+        elif self._idle:
+            self._on_loop(self._wake_poller)
+            return True
+        return False
+
+    def _await(self, call: Call, outcome: Outcome, *, patient: bool = False) -> None:
+        """Block until ``outcome`` is done, running the requests it brings meanwhile."""
+        while True:
+            self._wait(call, outcome.lock, patient=patient)
+            outcome.signalled = False  # re-armed: the loop's next signal releases it
+            requests = outcome.requests
+            if requests:
+                self._serve(call, requests)
+            if outcome.done:
+                return
+            patient = False
+
+    def _serve(self, call: Call, requests: deque[Request]) -> None:
+        """Run the plain functions the loop asked this (waiting) thread to run."""
+        while requests:
+            request = requests.popleft()
+            if request.abandoned:
+                continue
+            try:
+                request.value = request.func(*request.args, **request.kwargs)
+            except Exception as exc:  # noqa: BLE001 -- handed to the loop, which re-raises it
+                request.error = exc
+            except BaseException:
+                # Interrupted (e.g. Ctrl-C) in the user's function: as when interrupted
+                # while waiting, cancel our call and raise here.
+                request.error = RuntimeError("the calling thread was interrupted")
+                self._on_loop(request.done.set)
+                call.cancelled = True
+                self._on_loop(cancel_call, call)
+                raise
+            self._on_loop(request.done.set)
+
+    def _wait(self, call: Call, lock: threading.Lock, *, patient: bool = False) -> None:
+        """Block until the loop releases ``lock``; if interrupted, cancel ``call``.
+
+        ``patient``: the poller is waking up, so its stillness means less for a while.
+        """
+        try:
+            if self._spin_token.acquire(blocking=False):
+                try:
+                    stall = 2 * _CALLER_STALL if patient else _CALLER_STALL
+                    start = moved = _clock()
+                    beat = self._beat
+                    _long_pause()  # about the time the loop takes to see and run a call
+                    while not lock.acquire(blocking=False):
+                        now = _clock()
+                        if beat != self._beat:
+                            beat, moved = self._beat, now
+                        elif now - moved > stall or now - start > _CALLER_SPIN:
+                            break
+                        if now - start > _CALLER_YIELD_AFTER:
+                            _yield_cpu()
+                        _short_pause()
+                    else:
+                        return
+                finally:
+                    self._spin_token.release()
+            lock.acquire()
+        except BaseException:
+            # Interrupted (e.g. Ctrl-C) while waiting: cancel our call, keep the portal.
+            call.cancelled = True
+            self._on_loop(cancel_call, call)
+            raise
+
+    def _on_loop(self, callback: Callable[..., object], *args: object) -> None:
+        """``callback(*args)`` on the loop thread soon, unless the portal has closed."""
+        try:
+            self._threadsafe(callback, *args)
+        except RuntimeError:  # the loop has finished: it failed or cancelled every call
+            if not self._closed:
+                raise
+
+    def schedule(self, callback: Callable[..., object], *args: object) -> None:
+        """Run the plain ``callback(*args)`` on the loop thread soon (no waiting)."""
+        if self._closed:
+            raise ServiceClosedError("the portal has stopped")
+        self._threadsafe(callback, *args)
+
+    # -- adapters for the sync faces ------------------------------------------------
+
+    def wrap_cm(
+        self,
+        cm: AbstractAsyncContextManager[T],
+        wrap: Callable[[Portal, T], Any] | None = None,
+    ) -> AbstractContextManager[Any, bool]:
+        """Turn an async context manager into a ``with`` block run by one loop task."""
+        return SyncContextManager(self, cm, wrap)
+
+    def wrap_iter(
+        self, iterator: AsyncIterator[T], wrap: Callable[[Portal, T], Any] | None = None
+    ) -> Iterator[Any]:
+        """Turn an async iterator into an iterator; leaving the loop early closes it."""
+        return iterate(self, iterator, wrap)
+
+
+def _not_started(*_: object) -> None:
+    raise RuntimeError("the portal's loop has not started")
+
+
+def _claim_thread_for(backend: Backend) -> None:
+    """Tell sniffio this thread runs ``backend``, also inside plain loop callbacks."""
+    try:
+        import sniffio  # noqa: PLC0415 -- optional for anyio on asyncio
+    except ImportError:  # pragma: no cover - anyio then assumes asyncio, which is right
+        return
+    sniffio.thread_local.name = backend
