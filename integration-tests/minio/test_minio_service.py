@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -12,8 +13,11 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from minio.datatypes import Object
+from minio.error import MinioException, S3Error
 from pydantic import SecretStr
 
+from anyservices import ServiceClosedError
 from anyservices.minio import (
     MinioAuthenticationError,
     MinioConfig,
@@ -43,16 +47,80 @@ async def test_bucket_operations(face: Face, minio_config: MinioConfig) -> None:
     async with open_face(face, MinioService(minio_config)) as s3:
         bucket = minio_config.default_bucket
         assert bucket is not None
-        assert await s3.health_check() is True
-        assert await s3.bucket_exists() is True
+        names = await s3.health_check()
+        assert bucket in names
+        assert all(isinstance(name, str) for name in names)
+        assert await s3.bucket_exists(bucket) is True
+        assert await s3.bucket_exists(bucket_name=bucket) is True
         assert bucket in await s3.list_buckets()
-        assert await s3.ensure_bucket() is False
+        await s3.ensure_bucket(bucket)  # exists already: nothing happens
         other = bucket[:-1] + "x"
         assert await s3.bucket_exists(other) is False
-        assert await s3.ensure_bucket(other) is True
+        await s3.ensure_bucket(bucket_name=other)
         assert await s3.bucket_exists(other) is True
         await s3.remove_bucket(other)
         assert await s3.bucket_exists(other) is False
+
+
+async def test_client_is_the_sdk(face: Face, minio_config: MinioConfig) -> None:
+    async with open_face(face, MinioService(minio_config)) as s3:
+        client = s3.client
+        assert isinstance(client, Minio)
+        bucket = minio_config.default_bucket
+        assert bucket is not None
+        assert await anyio.to_thread.run_sync(client.bucket_exists, bucket) is True
+
+
+def test_client_before_open_refused(minio_config: MinioConfig) -> None:
+    with pytest.raises(ServiceClosedError):
+        MinioService(minio_config).client  # noqa: B018 -- the property raises
+
+
+async def test_stat_object_has_the_sdk_objects_attributes(
+    face: Face, minio_config: MinioConfig
+) -> None:
+    async with open_face(face, MinioService(minio_config)) as s3:
+        await s3.upload_data(
+            "m.txt", b"hello", content_type="text/plain", metadata={"Owner": "me", "n": "2"}
+        )
+        stat = await s3.stat_object("m.txt")
+        sdk = await anyio.to_thread.run_sync(s3.client.stat_object, stat.bucket_name, "m.txt")
+        for field in dataclasses.fields(Object):
+            if field.name != "metadata":
+                assert getattr(stat, field.name) == getattr(sdk, field.name), field.name
+        assert sdk.metadata is not None
+        per_request = {"x-amz-request-id", "date"}
+        assert {k: v for k, v in stat.metadata.items() if k.lower() not in per_request} == {
+            k: v for k, v in sdk.metadata.items() if k.lower() not in per_request
+        }
+        assert stat.metadata["x-amz-meta-owner"] == "me"
+        assert stat.metadata["X-Amz-Meta-Owner"] == "me"  # case-insensitive, as the SDK's
+        assert stat.metadata.get("Content-Type") == "text/plain"
+        assert stat.user_metadata == {"owner": "me", "n": "2"}
+        assert stat.size == 5
+        assert stat.is_dir is False
+
+
+async def test_errors_are_the_sdks_too(face: Face, minio_config: MinioConfig) -> None:
+    """Code written against the SDK (except S3Error, except ValueError) keeps working."""
+    async with open_face(face, MinioService(minio_config)) as s3:
+        bucket = minio_config.default_bucket
+        with pytest.raises(S3Error) as info:
+            await s3.stat_object("nope.bin")
+        assert isinstance(info.value, MinioNotFoundError)
+        assert info.value.code == "NoSuchKey"
+        assert info.value.response.status == 404
+        assert info.value.bucket_name == bucket
+        assert info.value.object_name == "nope.bin"
+        with pytest.raises(S3Error) as info:
+            await s3.download_data("nope.bin")
+        assert info.value.code == "NoSuchKey"
+        with pytest.raises(MinioException):
+            await s3.remove_bucket("no-such-bucket-here")
+        with pytest.raises(ValueError, match="bucket_name"):
+            await s3.bucket_exists("Bad_Bucket")
+        with pytest.raises(ValueError, match="object_name"):
+            await s3.stat_object("")
 
 
 async def test_data_round_trip_stat_list_remove(face: Face, minio_config: MinioConfig) -> None:
@@ -68,7 +136,8 @@ async def test_data_round_trip_stat_list_remove(face: Face, minio_config: MinioC
         assert isinstance(stat, ObjectStat)
         assert stat.size == 5
         assert stat.content_type == "text/plain"
-        assert stat.metadata.get("owner") == "me"
+        assert stat.user_metadata.get("owner") == "me"
+        assert stat.metadata.get("x-amz-meta-owner") == "me"
         assert stat.last_modified is not None
         assert sorted(await s3.list_objects()) == ["dir/a.txt", "dir/sub/b.bin", "top.bin"]
         assert sorted(await s3.list_objects(prefix="dir/")) == ["dir/a.txt", "dir/sub/b.bin"]
@@ -103,7 +172,7 @@ async def test_no_default_bucket_is_a_clear_error(face: Face, minio_config: Mini
     config = minio_config.model_copy(update={"default_bucket": None, "auto_create_bucket": False})
     async with open_face(face, MinioService(config)) as s3:
         with pytest.raises(MinioConfigurationError, match="default_bucket"):
-            await s3.bucket_exists()
+            await s3.remove_bucket()
 
 
 async def test_file_round_trip_with_progress(

@@ -7,12 +7,13 @@ import urllib3
 import urllib3.exceptions
 from hypothesis import given
 from hypothesis import strategies as st
-from minio.error import S3Error
+from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 from pydantic import SecretStr, ValidationError
 from urllib3 import HTTPResponse
 
 from anyservices._core._errors import (
     AuthenticationError,
+    CommandError,
     ConflictError,
     ConnectError,
     NotFoundError,
@@ -22,7 +23,27 @@ from anyservices._core._errors import (
 )
 from anyservices.minio import MinioConfig, MinioConfigurationError, MinioService
 from anyservices.minio._config import check_bucket_name, check_object_name
-from anyservices.minio._errors import map_error
+from anyservices.minio._errors import (
+    MinioConnectError,
+    MinioDataError,
+    MinioError,
+    MinioInvalidResponseError,
+    MinioNotFoundError,
+    MinioResponseError,
+    MinioServerError,
+    MinioTimeoutError,
+    map_errors,
+)
+
+
+def map_error(
+    exc: Exception, *, operation: str, bucket: str | None = None, object_name: str | None = None
+) -> MinioError:
+    """What ``map_errors`` turns ``exc`` into."""
+    with pytest.raises(MinioError) as info, map_errors(operation, bucket, object_name):
+        raise exc
+    assert info.value.__cause__ is exc
+    return info.value
 
 
 @pytest.mark.parametrize(
@@ -140,11 +161,82 @@ def test_transport_errors_map() -> None:
 async def test_calls_before_open_refused() -> None:
     service = MinioService(MinioConfig(default_bucket="bkt"))
     with pytest.raises(ServiceClosedError, match="async with"):
-        await service.bucket_exists()
+        await service.remove_bucket()
 
 
 async def test_no_bucket_configured_message() -> None:
     service = MinioService(MinioConfig())
     service._state = type(service.state).OPEN
     with pytest.raises(MinioConfigurationError, match="default_bucket"):
-        await service.bucket_exists()
+        await service.remove_bucket()
+
+
+def test_s3_errors_are_the_sdks_s3error_with_its_fields() -> None:
+    raw = _s3("NoSuchKey", 404)
+    error = map_error(raw, operation="stat_object", bucket="b", object_name="k")
+    assert isinstance(error, MinioNotFoundError)
+    assert isinstance(error, S3Error)
+    assert (error.code, error.response, error.request_id, error.host_id) == (
+        "NoSuchKey",
+        raw.response,
+        "req",
+        "host",
+    )
+    assert (error.bucket_name, error.object_name) == ("b", "k")
+    assert repr(error).startswith("MinioNotFoundError(")
+    other = map_error(_s3("InvalidArgument", 400), operation="op")
+    assert isinstance(other, MinioResponseError)
+    assert type(other) is MinioResponseError
+    assert isinstance(other, S3Error)
+    assert "server says InvalidArgument" in str(other)
+
+
+def test_our_s3_error_built_alone_still_has_the_sdk_fields() -> None:
+    error = MinioNotFoundError("gone", code="NoSuchKey")
+    assert isinstance(error, S3Error)
+    assert error.response.status == 0
+    assert (error.request_id, error.bucket_name, error.object_name) == (None, None, None)
+
+
+def test_server_and_invalid_response_errors_stay_the_sdks() -> None:
+    server = map_error(ServerError("server failed", 503), operation="op", bucket="b")
+    assert isinstance(server, MinioServerError)
+    assert isinstance(server, ServerError)
+    assert isinstance(server, CommandError)
+    assert server.status_code == 503
+    assert "HTTP 503" in str(server)
+    invalid = map_error(
+        InvalidResponseError(502, "text/html", "<html>"), operation="op", bucket="b"
+    )
+    assert isinstance(invalid, MinioInvalidResponseError)
+    assert isinstance(invalid, InvalidResponseError)
+    assert isinstance(invalid, MinioException)
+    assert "<html>" not in str(invalid)
+
+
+def test_argument_errors_stay_value_errors() -> None:
+    error = map_error(ValueError("expires must be between 1 second to 7 days"), operation="op")
+    assert isinstance(error, MinioConfigurationError)
+    assert isinstance(error, ValueError)
+    assert "expires" in str(error)
+    assert isinstance(MinioDataError("x"), MinioError)
+
+
+def test_transport_errors_stay_urllib3s() -> None:
+    timeout = map_error(urllib3.exceptions.ReadTimeoutError(_POOL, "/", "slow"), operation="op")
+    assert isinstance(timeout, MinioTimeoutError)
+    assert isinstance(timeout, urllib3.exceptions.TimeoutError)
+    assert isinstance(timeout, TimeoutError)
+    assert isinstance(map_error(TimeoutError("socket"), operation="op"), MinioTimeoutError)
+    refused = map_error(ConnectionRefusedError(111, "refused"), operation="op")
+    assert isinstance(refused, MinioConnectError)
+    assert isinstance(refused, urllib3.exceptions.HTTPError)
+
+
+def test_the_boundary_lets_ours_and_others_through() -> None:
+    ours = MinioNotFoundError("mine")
+    with pytest.raises(MinioNotFoundError) as info, map_errors("op"):
+        raise ours
+    assert info.value is ours
+    with pytest.raises(KeyError), map_errors("op"):
+        raise KeyError("a programming error is not the server's")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import timedelta
 from typing import assert_type
+
+from minio.api import Minio  # "minio" alone is tests/minio for pyright
 
 from anyservices import blocking
 from anyservices.minio import (
@@ -19,9 +21,10 @@ from anyservices.minio import (
 def check_sync() -> None:
     with blocking(MinioService(MinioConfig(default_bucket="bkt"))) as s3:
         assert_type(s3, SyncMinioService)
-        assert_type(s3.health_check(), bool)
-        assert_type(s3.bucket_exists(), bool)
-        assert_type(s3.ensure_bucket("other"), bool)
+        assert_type(s3.client, Minio)
+        assert_type(s3.health_check(), list[str])
+        assert_type(s3.bucket_exists("bkt"), bool)
+        assert_type(s3.ensure_bucket("other"), None)
         assert_type(s3.list_buckets(), list[str])
         assert_type(s3.upload_data("k", b"x", content_type="text/plain"), str)
         assert_type(s3.upload_data("k", iter([b"a", b"b"])), str)
@@ -43,4 +46,9 @@ async def check_async() -> None:
         assert_type(s3.download_stream("k"), AsyncIterator[bytes])
         assert_type(await s3.upload_data("k", b"x"), str)
         assert_type(await s3.stat_object("k"), ObjectStat)
+        assert_type((await s3.stat_object("k")).metadata, Mapping[str, str])
+        assert_type((await s3.stat_object("k")).user_metadata, dict[str, str])
+        assert_type(s3.client, Minio)
+        assert_type(await s3.health_check(), list[str])
+        assert_type(await s3.ensure_bucket("bkt"), None)
         assert_type(await s3.list_objects(), list[str])

@@ -8,10 +8,14 @@ from ._errors import MinioAuthenticationError as MinioAuthenticationError
 from ._errors import MinioConfigurationError as MinioConfigurationError
 from ._errors import MinioConflictError as MinioConflictError
 from ._errors import MinioConnectError as MinioConnectError
+from ._errors import MinioDataError as MinioDataError
 from ._errors import MinioError as MinioError
+from ._errors import MinioInvalidResponseError as MinioInvalidResponseError
 from ._errors import MinioNotFoundError as MinioNotFoundError
 from ._errors import MinioPermissionDeniedError as MinioPermissionDeniedError
 from ._errors import MinioResponseError as MinioResponseError
+from ._errors import MinioS3Error as MinioS3Error
+from ._errors import MinioServerError as MinioServerError
 from ._errors import MinioTimeoutError as MinioTimeoutError
 from ._service import MinioService as MinioService
 from ._sync import SyncMinioService as SyncMinioService
@@ -26,10 +30,14 @@ __all__ = (
     "MinioConfigurationError",
     "MinioConflictError",
     "MinioConnectError",
+    "MinioDataError",
     "MinioError",
+    "MinioInvalidResponseError",
     "MinioNotFoundError",
     "MinioPermissionDeniedError",
     "MinioResponseError",
+    "MinioS3Error",
+    "MinioServerError",
     "MinioService",
     "MinioStatistics",
     "MinioTimeoutError",

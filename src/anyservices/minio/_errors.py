@@ -2,21 +2,32 @@
 
 ::
 
-    MinioError(AnyServicesError)
-    ├── MinioNotFoundError(MinioError, NotFoundError)              NoSuchBucket, NoSuchKey, ...
-    ├── MinioPermissionDeniedError(MinioError, PermissionDeniedError)   AccessDenied
-    ├── MinioAuthenticationError(MinioError, AuthenticationError)  bad signature or key
-    ├── MinioConflictError(MinioError, ConflictError)              bucket exists, not empty
-    ├── MinioConnectError(MinioError, ConnectError)                connection refused, TLS, DNS
-    ├── MinioTimeoutError(MinioError, ServiceTimeoutError)         read/connect timeouts
-    ├── MinioConfigurationError(MinioError, ConfigurationError)    no bucket given nor configured
-    └── MinioResponseError(MinioError, CommandError)               any other refusal (``.code``)
+    MinioError(AnyServicesError, minio.error.MinioException)
+    ├── MinioS3Error(MinioError, minio.error.S3Error)     the server refused with an S3 code
+    │   ├── MinioNotFoundError(.., NotFoundError)             NoSuchBucket, NoSuchKey, ...
+    │   ├── MinioPermissionDeniedError(.., PermissionDeniedError)   AccessDenied
+    │   ├── MinioAuthenticationError(.., AuthenticationError)  bad signature or key
+    │   ├── MinioConflictError(.., ConflictError)              bucket exists, not empty
+    │   └── MinioResponseError(.., CommandError)               any other S3 code (``.code``)
+    ├── MinioServerError(MinioError, CommandError, minio.error.ServerError)   HTTP error, no S3 body
+    ├── MinioInvalidResponseError(MinioError, CommandError, minio.error.InvalidResponseError)
+    ├── MinioConnectError(MinioError, ConnectError, urllib3.exceptions.HTTPError)
+    ├── MinioTimeoutError(MinioError, ServiceTimeoutError, urllib3.exceptions.TimeoutError)
+    ├── MinioConfigurationError(MinioError, ConfigurationError, ValueError)  no bucket, bad name
+    └── MinioDataError(MinioError, DataError)          a stream longer or shorter than ``length``
 
-Messages name the bucket and the object; they never hold the secret key (the SDK's
-error text holds neither the secret nor a signature).
+Each class is also the SDK's (or urllib3's, or the builtin) exception that the minio SDK
+raised for the same failure, so code written against the SDK (``except S3Error as e:
+e.code``) keeps working. On an ``MinioS3Error`` the SDK's fields (``code``, ``response``,
+``request_id``, ``host_id``, ``bucket_name``, ``object_name``) are the server's; ``message``
+and ``resource`` are ours (``AnyServicesError``'s). Messages name the operation, the bucket
+and the object; they never hold the secret key or a signature.
 """
 
 from __future__ import annotations
+
+from collections.abc import Generator
+from contextlib import contextmanager
 
 import urllib3.exceptions
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
@@ -28,75 +39,150 @@ from .._core._errors import (
     ConfigurationError,
     ConflictError,
     ConnectError,
+    DataError,
     NotFoundError,
     PermissionDeniedError,
     ServiceTimeoutError,
 )
 
 __all__ = (
-    "SDK_ERRORS",
     "MinioAuthenticationError",
     "MinioConfigurationError",
     "MinioConflictError",
     "MinioConnectError",
+    "MinioDataError",
     "MinioError",
+    "MinioInvalidResponseError",
     "MinioNotFoundError",
     "MinioPermissionDeniedError",
     "MinioResponseError",
+    "MinioS3Error",
+    "MinioServerError",
     "MinioTimeoutError",
-    "map_error",
+    "map_errors",
 )
 
 #: What the boundary catches: what the SDK and its HTTP pool raise, nothing else.
-SDK_ERRORS = (MinioException, urllib3.exceptions.HTTPError, ValueError, OSError)
+_SDK_ERRORS = (MinioException, urllib3.exceptions.HTTPError, ValueError, OSError)
 
 
-class MinioError(AnyServicesError):
+class MinioError(AnyServicesError, MinioException):
     """Base of every MinioService error; ``.code`` is the S3 error code when there is one."""
+
+    service_name = "minio"
 
     def __init__(
         self,
         message: str,
         *,
-        service: str | None = "minio",
+        service: str | None = None,
         operation: str | None = None,
         resource: str | None = None,
         code: str | None = None,
     ) -> None:
-        super().__init__(message, service=service, operation=operation, resource=resource)
         self.code = code
+        super().__init__(message, service=service, operation=operation, resource=resource)
 
 
-class MinioNotFoundError(MinioError, NotFoundError):
+# The SDK's classes take their own constructor arguments; these take the one message that
+# AnyServicesError passes up the chain, and ours set the SDK's fields themselves.
+class _SdkS3Error(S3Error):
+    def __init__(self, message: str) -> None:
+        MinioException.__init__(self, message)
+
+
+class _SdkServerError(ServerError):
+    def __init__(self, message: str) -> None:
+        MinioException.__init__(self, message)
+
+
+class _SdkInvalidResponseError(InvalidResponseError):
+    def __init__(self, message: str) -> None:
+        MinioException.__init__(self, message)
+
+
+class MinioS3Error(MinioError, _SdkS3Error):
+    """The server answered with an S3 error; also a ``minio.error.S3Error``."""
+
+    # Ours (AnyServicesError's), never None; the SDK's may be None. Declared for mypy,
+    # which otherwise sees the two bases disagree; pyright wants invariance instead.
+    message: str  # pyright: ignore[reportIncompatibleVariableOverride]
+    __repr__ = Exception.__repr__  # the SDK's would say "S3Error(...)"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str | None = None,
+        operation: str | None = None,
+        resource: str | None = None,
+        code: str | None = None,
+        cause: S3Error | None = None,
+    ) -> None:
+        self.response = cause.response if cause is not None else urllib3.HTTPResponse()
+        self.request_id = None if cause is None else cause.request_id
+        self.host_id = None if cause is None else cause.host_id
+        self.bucket_name = None if cause is None else cause.bucket_name
+        self.object_name = None if cause is None else cause.object_name
+        super().__init__(
+            message, service=service, operation=operation, resource=resource, code=code
+        )
+
+
+class MinioNotFoundError(MinioS3Error, NotFoundError):
     """The bucket or the object does not exist."""
 
 
-class MinioPermissionDeniedError(MinioError, PermissionDeniedError):
+class MinioPermissionDeniedError(MinioS3Error, PermissionDeniedError):
     """The credentials are valid but may not do this."""
 
 
-class MinioAuthenticationError(MinioError, AuthenticationError):
+class MinioAuthenticationError(MinioS3Error, AuthenticationError):
     """The server refused the credentials (unknown access key, wrong secret)."""
 
 
-class MinioConflictError(MinioError, ConflictError):
+class MinioConflictError(MinioS3Error, ConflictError):
     """The bucket already exists elsewhere, is not empty, ..."""
 
 
-class MinioConnectError(MinioError, ConnectError):
-    """The server could not be reached."""
+class MinioResponseError(MinioS3Error, CommandError):
+    """The server refused the request with an S3 code no narrower class names."""
 
 
-class MinioTimeoutError(MinioError, ServiceTimeoutError):
-    """The server did not answer in time."""
+class MinioServerError(MinioError, CommandError, _SdkServerError):
+    """An HTTP error status without an S3 error body; also a ``minio.error.ServerError``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str | None = None,
+        operation: str | None = None,
+        resource: str | None = None,
+        status_code: int = 0,
+    ) -> None:
+        self._status_code = status_code
+        super().__init__(message, service=service, operation=operation, resource=resource)
 
 
-class MinioConfigurationError(MinioError, ConfigurationError):
-    """Bad call arguments or settings (no bucket, an invalid name)."""
+class MinioInvalidResponseError(MinioError, CommandError, _SdkInvalidResponseError):
+    """A reply that is not S3's XML; also a ``minio.error.InvalidResponseError``."""
 
 
-class MinioResponseError(MinioError, CommandError):
-    """The server refused the request for a reason no narrower class names."""
+class MinioConnectError(MinioError, ConnectError, urllib3.exceptions.HTTPError):
+    """The server could not be reached (also urllib3's ``HTTPError``)."""
+
+
+class MinioTimeoutError(MinioError, ServiceTimeoutError, urllib3.exceptions.TimeoutError):
+    """The server did not answer within ``connect_timeout``/``read_timeout``."""
+
+
+class MinioConfigurationError(MinioError, ConfigurationError, ValueError):
+    """Bad call arguments or settings (no bucket, an invalid name); also a ``ValueError``."""
+
+
+class MinioDataError(MinioError, DataError):
+    """The data does not match what the call said (a stream longer or shorter than ``length``)."""
 
 
 _NOT_FOUND = frozenset(
@@ -127,22 +213,8 @@ _TEXT = {
 }
 
 
-def _where(bucket: str | None, object_name: str | None) -> str:
-    if bucket is None:
-        return ""
-    if object_name is None:
-        return f" bucket={bucket!r}"
-    return f" bucket={bucket!r} object={object_name!r}"
-
-
-def _resource(bucket: str | None, object_name: str | None) -> str | None:
-    if bucket is None:
-        return None
-    return bucket if object_name is None else f"{bucket}/{object_name}"
-
-
-def _s3_class(code: str, status: int | None) -> type[MinioError]:
-    if code in _NOT_FOUND or (code == "NoSuchKey") or (status == 404 and code in {"", "NotFound"}):  # noqa: PLR2004
+def _s3_class(code: str, status: int) -> type[MinioS3Error]:
+    if code in _NOT_FOUND or (status == 404 and code in {"", "NotFound"}):  # noqa: PLR2004
         return MinioNotFoundError
     if code in _AUTH:
         return MinioAuthenticationError
@@ -153,57 +225,48 @@ def _s3_class(code: str, status: int | None) -> type[MinioError]:
     return MinioResponseError
 
 
-def map_error(  # noqa: PLR0911 -- one branch per kind
-    exc: BaseException,
-    *,
-    operation: str,
-    bucket: str | None = None,
-    object_name: str | None = None,
+def _translate(
+    exc: BaseException, operation: str, bucket: str | None, object_name: str | None
 ) -> MinioError:
-    """The MinioError for an SDK/urllib3 exception, naming the bucket and object."""
-    where = _where(bucket, object_name)
-    resource = _resource(bucket, object_name)
-    if isinstance(exc, MinioError):
-        return exc
+    """The MinioError for one SDK/urllib3/OS exception, naming the bucket and object."""
+    where = "" if bucket is None else f" bucket={bucket!r}"
+    where += "" if object_name is None else f" object={object_name!r}"
+    resource = bucket if object_name is None or bucket is None else f"{bucket}/{object_name}"
+    context = {"operation": operation, "resource": resource}
     if isinstance(exc, S3Error):
         code = exc.code or ""
-        status = exc.response.status
-        cls = _s3_class(code, status)
         text = _TEXT.get(code, exc.message or code or "request refused")
-        return cls(
-            f"{operation}: {text} [{code}]{where}",
-            operation=operation,
-            resource=resource,
-            code=code,
-        )
+        cls = _s3_class(code, exc.response.status)
+        return cls(f"{operation}: {text} [{code}]{where}", code=code, cause=exc, **context)
     if isinstance(exc, ServerError):
         status = exc.status_code
-        return MinioResponseError(
-            f"{operation}: server error HTTP {status}{where}",
-            operation=operation,
-            resource=resource,
-        )
+        message = f"{operation}: server error HTTP {status}{where}"
+        return MinioServerError(message, status_code=status, **context)
     if isinstance(exc, InvalidResponseError):
-        return MinioResponseError(
-            f"{operation}: invalid response from the server{where}",
-            operation=operation,
-            resource=resource,
-        )
+        message = f"{operation}: invalid response from the server{where}"
+        return MinioInvalidResponseError(message, **context)
     if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)):
-        return MinioTimeoutError(
-            f"{operation}: timed out{where}", operation=operation, resource=resource
-        )
-    if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError)):
+        return MinioTimeoutError(f"{operation}: timed out{where}", **context)
+    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
         reason = type(exc).__name__
-        return MinioConnectError(
-            f"{operation}: cannot reach the server ({reason}){where}",
-            operation=operation,
-            resource=resource,
-        )
-    if isinstance(exc, ValueError):
-        return MinioConfigurationError(
-            f"{operation}: {exc}{where}", operation=operation, resource=resource
-        )
-    return MinioError(
-        f"{operation}: {type(exc).__name__}: {exc}{where}", operation=operation, resource=resource
-    )
+        message = f"{operation}: cannot reach the server ({reason}){where}"
+        return MinioConnectError(message, **context)
+    # ValueError (the SDK's argument checks) and any other MinioException.
+    return MinioConfigurationError(f"{operation}: {exc}{where}", **context)
+
+
+@contextmanager
+def map_errors(
+    operation: str, bucket: str | None = None, object_name: str | None = None
+) -> Generator[None]:
+    """The boundary: SDK, urllib3 and socket exceptions raised inside become MinioErrors.
+
+    Ours pass through unchanged; anything else (cancellation, a programming error)
+    is not touched.
+    """
+    try:
+        yield
+    except MinioError:
+        raise
+    except _SDK_ERRORS as exc:
+        raise _translate(exc, operation, bucket, object_name) from exc

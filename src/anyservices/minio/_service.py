@@ -41,11 +41,10 @@ from minio import Minio
 from .._core._service import Service
 from ._config import MinioConfig, check_bucket_name, check_object_name
 from ._errors import (
-    SDK_ERRORS,
     MinioConfigurationError,
     MinioError,
     MinioPermissionDeniedError,
-    map_error,
+    map_errors,
 )
 from ._types import MinioStatistics, ObjectStat, ProgressCallback, UploadSource
 
@@ -253,12 +252,10 @@ class MinioService(Service[MinioConfig]):
         obj: str | None = None,
     ) -> T:
         """Run one SDK call in a worker thread; the only place SDK errors are mapped."""
-        try:
+        with map_errors(op, bucket, obj):
             return await anyio.to_thread.run_sync(
                 self._run_counted, func, *args, limiter=self._limiter
             )
-        except SDK_ERRORS as exc:
-            raise map_error(exc, operation=op, bucket=bucket, object_name=obj) from exc
 
     def _bucket(self, bucket_name: str | None, op: str) -> str:
         self._check_open()
@@ -281,16 +278,14 @@ class MinioService(Service[MinioConfig]):
             raise MinioConfigurationError(msg, operation=op, resource=bucket) from None
         return bucket, object_name
 
-    async def _ensure(self, bucket: str) -> bool:
+    async def _ensure(self, bucket: str) -> None:
         if await self._call(self._sdk.bucket_exists, bucket, op="ensure_bucket", bucket=bucket):
-            return False
+            return
         try:
             await self._call(self._sdk.make_bucket, bucket, op="ensure_bucket", bucket=bucket)
         except MinioError as exc:
-            if exc.code == "BucketAlreadyOwnedByYou":
-                return False
-            raise
-        return True
+            if exc.code != "BucketAlreadyOwnedByYou":  # created meanwhile by us: fine
+                raise
 
     # -- plain methods ---------------------------------------------------------------
 
@@ -309,29 +304,32 @@ class MinioService(Service[MinioConfig]):
 
     # -- buckets ---------------------------------------------------------------------
 
-    async def health_check(self) -> bool:
-        """True when the server answers an authenticated request, False otherwise (never raises
-        for server trouble; raises only if the service is not open)."""
-        self._check_open()
-        try:
-            if self.config.default_bucket is not None:
-                bucket = self.config.default_bucket
-                await self._call(self._sdk.bucket_exists, bucket, op="health_check", bucket=bucket)
-            else:
-                await self._call(self._sdk.list_buckets, op="health_check")
-        except MinioError as exc:
-            self._logger.warning("minio health check failed: %s", exc)
-            return False
-        return True
+    @property
+    def client(self) -> Minio:
+        """The underlying ``minio.Minio`` client, for what this service does not wrap.
 
-    async def bucket_exists(self, bucket_name: str | None = None) -> bool:
+        Its methods block: on the async faces call them in a worker thread.
+        """
+        self._check_open()
+        return self._sdk
+
+    async def health_check(self) -> list[str]:
+        """The names of the buckets the credentials can see (one authenticated round trip).
+
+        Raises the reason when the server cannot answer (``MinioConnectError``, ...).
+        """
+        self._check_open()
+        buckets = await self._call(self._sdk.list_buckets, op="health_check")
+        return [b.name for b in buckets]
+
+    async def bucket_exists(self, bucket_name: str) -> bool:
         """Whether the bucket exists."""
         bucket = self._bucket(bucket_name, "bucket_exists")
         return await self._call(self._sdk.bucket_exists, bucket, op="bucket_exists", bucket=bucket)
 
-    async def ensure_bucket(self, bucket_name: str | None = None) -> bool:
-        """Create the bucket unless it exists; True when this call created it."""
-        return await self._ensure(self._bucket(bucket_name, "ensure_bucket"))
+    async def ensure_bucket(self, bucket_name: str) -> None:
+        """Create the bucket unless it exists."""
+        await self._ensure(self._bucket(bucket_name, "ensure_bucket"))
 
     async def remove_bucket(self, bucket_name: str | None = None) -> None:
         """Remove an empty bucket."""
@@ -499,12 +497,12 @@ class MinioService(Service[MinioConfig]):
         async with anyio.create_task_group() as tg:
             tg.start_soon(pump)
             try:
-                await anyio.to_thread.run_sync(self._run_counted, work, limiter=self._limiter)
+                with map_errors(op, bucket, obj):
+                    await anyio.to_thread.run_sync(self._run_counted, work, limiter=self._limiter)
             except _SourceFailed:
                 interrupted = True
-            except SDK_ERRORS as exc:
-                failure = map_error(exc, operation=op, bucket=bucket, object_name=obj)
-                failure.__cause__ = exc
+            except MinioError as exc:
+                failure = exc
                 tg.cancel_scope.cancel()
         if failure is not None:
             raise failure
@@ -627,21 +625,7 @@ class MinioService(Service[MinioConfig]):
         info = await self._call(
             self._sdk.stat_object, bucket, obj, op="stat_object", bucket=bucket, obj=obj
         )
-        meta: dict[str, str] = {}
-        for key, value in (info.metadata or {}).items():
-            lower = str(key).lower()
-            if lower.startswith("x-amz-meta-"):
-                meta[lower.removeprefix("x-amz-meta-")] = str(value)
-        return ObjectStat(
-            bucket_name=bucket,
-            object_name=obj,
-            size=info.size or 0,
-            etag=info.etag,
-            content_type=info.content_type,
-            last_modified=info.last_modified,
-            metadata=meta,
-            version_id=info.version_id,
-        )
+        return ObjectStat.from_sdk(info, bucket, obj)
 
     async def remove_object(self, object_name: str, *, bucket_name: str | None = None) -> None:
         """Remove an object (no error if it does not exist, as S3 does)."""
