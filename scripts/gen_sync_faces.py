@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import builtins
 import importlib
 import subprocess
 import sys
@@ -88,6 +89,22 @@ class _Annotations(ast.NodeTransformer):
         if name == "AsyncGenerator" and isinstance(node.slice, ast.Tuple):
             node.slice.elts.append(ast.Constant(None))
         return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        """``T | Awaitable[T]`` becomes ``T``, not ``T | T``."""
+        self.generic_visit(node)
+        members: dict[str, ast.expr] = {}
+        stack: list[ast.expr] = [node]
+        while stack:
+            member = stack.pop()
+            if isinstance(member, ast.BinOp) and isinstance(member.op, ast.BitOr):
+                stack += [member.right, member.left]
+            else:
+                members.setdefault(ast.unparse(member), member)
+        union, *rest = members.values()
+        for member in rest:
+            union = ast.BinOp(union, ast.BitOr(), member)
+        return union
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in self.faces:
@@ -329,84 +346,179 @@ def _target(node: ast.ImportFrom, module: str) -> str:
     return ".".join([*package, node.module] if node.module else package)
 
 
-def _absolute(node: ast.ImportFrom, module: str) -> str:
-    if not node.level:
-        return ast.unparse(node)
-    names = ", ".join(ast.unparse(alias) for alias in node.names)
-    return f"from {_target(node, module)} import {names}"
+# Names the generator itself writes, and where they come from.
+OWN_IMPORTS = {
+    "SyncFace": "from anyservices._core._syncface import SyncFace",
+    "register_face": "from anyservices._core._syncface import register_face",
+    "unwrap": "from anyservices._core._syncface import unwrap",
+    "Generator": "from collections.abc import Generator",
+    "Iterable": "from collections.abc import Iterable",
+    "Iterator": "from collections.abc import Iterator",
+    "AbstractContextManager": "from contextlib import AbstractContextManager",
+    "Any": "from typing import Any",
+}
+TYPEVAR_CALLS = {"TypeVar", "ParamSpec", "TypeVarTuple"}
 
 
-def _imports(tree: ast.Module, module: str) -> tuple[list[str], list[str]]:
-    """The module's imports (runtime and TYPE_CHECKING ones), classes and type variables.
+@dataclass(frozen=True)
+class Binding:
+    """What a top-level name of a source module is: an import, a type variable, a definition."""
 
-    Type variables come back as ``#typevar`` lines, to be written after the imports.
-    """
-    runtime: list[str] = []
-    typing_only: list[str] = []
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            if _base_name(node.value.func) in {"TypeVar", "ParamSpec", "TypeVarTuple"}:
-                runtime.append("#typevar " + ast.unparse(node))
-        elif isinstance(node, ast.ClassDef):
-            runtime.append(f"from {module} import {node.name}")
-        elif isinstance(node, ast.Import):
-            runtime.append(ast.unparse(node))
+    line: str  # the import statement (absolute), or the type variable's assignment
+    typing_only: bool = False  # imported under ``if TYPE_CHECKING:``
+    module: str | None = None  # for a type variable: the module to resolve its own names in
+
+
+def _bindings(tree: ast.Module, module: str) -> dict[str, Binding]:
+    """Every top-level name of a module, as the line that binds it in another module."""
+    found: dict[str, Binding] = {}
+
+    def imports(node: ast.stmt, *, typing_only: bool) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                found.setdefault(name, Binding(f"import {ast.unparse(alias)}", typing_only))
         elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
-            runtime.append(_absolute(node, module))
-        elif isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            source = _target(node, module)
+            for alias in node.names:
+                line = f"from {source} import {ast.unparse(alias)}"
+                found.setdefault(alias.asname or alias.name, Binding(line, typing_only))
+
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
             for sub in node.body:
-                if isinstance(sub, ast.Import):
-                    typing_only.append(ast.unparse(sub))
-                elif isinstance(sub, ast.ImportFrom):
-                    typing_only.append(_absolute(sub, module))
-    return runtime, typing_only
+                imports(sub, typing_only=True)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            imports(node, typing_only=False)
+        elif isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            found[node.name] = Binding(f"from {module} import {node.name}")
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            call = node.value
+            for target in targets:
+                if not isinstance(target, ast.Name):
+                    continue
+                if isinstance(call, ast.Call) and _base_name(call.func) in TYPEVAR_CALLS:
+                    found[target.id] = Binding(ast.unparse(node), module=module)
+                else:
+                    found[target.id] = Binding(f"from {module} import {target.id}")
+    return found
 
 
-def _dedupe_names(lines: list[str]) -> list[str]:
-    """Drop names an earlier import line already binds (the same name from two modules)."""
-    bound: set[str] = set()
-    kept: list[str] = []
-    for line in lines:
-        node = ast.parse(line).body[0]
-        if isinstance(node, ast.ImportFrom):
-            aliases = [a for a in node.names if (a.asname or a.name) not in bound]
-            bound.update(a.asname or a.name for a in aliases)
-            if aliases:
-                names = ", ".join(ast.unparse(a) for a in aliases)
-                kept.append(f"from {'.' * node.level}{node.module or ''} import {names}")
-        else:
-            kept.append(line)
-    return kept
+def _names(node: ast.AST | None, *, annotation: bool = False) -> set[str]:
+    """The names an expression mentions; in an annotation, quoted forward references too."""
+    names: set[str] = set()
+    for sub in ast.walk(node) if node is not None else ():
+        if isinstance(sub, ast.Name):
+            names.add(sub.id)
+        elif annotation and isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            try:
+                names |= _names(ast.parse(sub.value, mode="eval"), annotation=True)
+            except SyntaxError:
+                continue
+    return names
+
+
+def _used_names(code: str) -> tuple[set[str], set[str]]:
+    """The global names emitted code uses: (in annotations only, at run time)."""
+    annotations: set[str] = set()
+    runtime: set[str] = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ClassDef):
+            for base in node.bases:
+                runtime |= _names(base)
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        args = node.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        params = [a for a in every if a is not None]
+        for arg in params:
+            annotations |= _names(arg.annotation, annotation=True)
+        annotations |= _names(node.returns, annotation=True)
+        for expr in [*node.decorator_list, *args.defaults, *args.kw_defaults]:
+            runtime |= _names(expr)
+        local = {a.arg for a in params}
+        for statement in node.body:
+            for sub in ast.walk(statement):
+                if isinstance(sub, ast.Name):
+                    if isinstance(sub.ctx, ast.Store):
+                        local.add(sub.id)
+                    else:
+                        runtime.add(sub.id)
+        runtime -= local
+    return annotations - runtime, runtime
+
+
+def _resolve(
+    names: set[str], module: str, bindings: dict[str, dict[str, Binding]]
+) -> dict[str, Binding]:
+    """Where each name comes from, as ``module`` sees it (builtins and own names dropped)."""
+    resolved: dict[str, Binding] = {}
+    for name in sorted(names):
+        if name in OWN_IMPORTS:
+            resolved[name] = Binding(OWN_IMPORTS[name])
+        elif name in bindings[module]:
+            resolved[name] = bindings[module][name]
+        elif not hasattr(builtins, name):
+            raise SystemExit(f"gen_sync_faces: cannot resolve {name!r} in {module}")
+    return resolved
+
+
+def _import_block(
+    uses: list[tuple[str, set[str], bool]], bindings: dict[str, dict[str, Binding]]
+) -> tuple[list[str], list[str], list[str]]:
+    """The runtime imports, the TYPE_CHECKING imports and the type variables emitted code needs.
+
+    ``uses`` holds (module, names, at run time): each name is resolved as its module sees it.
+    """
+    chosen: dict[str, tuple[Binding, bool]] = {}
+    todo = list(uses)
+    while todo:
+        module, names, at_runtime = todo.pop()
+        for name, binding in _resolve(names, module, bindings).items():
+            earlier = chosen.get(name)
+            if earlier is not None and earlier[0].line != binding.line:
+                raise SystemExit(f"gen_sync_faces: {name!r} means two things: {binding.line!r}")
+            if earlier is not None and (earlier[1] or not at_runtime):
+                continue
+            if at_runtime and binding.typing_only:
+                raise SystemExit(f"gen_sync_faces: {name!r} is needed at run time: {binding.line}")
+            chosen[name] = (binding, at_runtime)
+            if binding.module is not None:  # a type variable: its bound, constraints, default
+                used = _names(ast.parse(binding.line))
+                todo.append((binding.module, used - {name}, True))
+    typevars = sorted(b.line for b, _ in chosen.values() if b.module is not None)
+    imports = [b for b, _ in chosen.values() if b.module is None]
+    runtime = sorted({b.line for b in imports if not b.typing_only})
+    typing_only = sorted({b.line for b in imports if b.typing_only} - set(runtime))
+    return runtime, typing_only, typevars
 
 
 def generate(path: str, faces: list[Face]) -> str:
     names = {face.name: face.sync_name for face in faces}
-    runtime: list[str] = []
-    typing_only: list[str] = []
+    own_module = path.removeprefix("src/").removesuffix(".py").replace("/", ".")
+    bindings: dict[str, dict[str, Binding]] = {}
+    uses: list[tuple[str, set[str], bool]] = []
     classes: list[str] = []
-    sources: list[str] = []
     for face in faces:
         cls = getattr(importlib.import_module(face.module), face.name)
-        runtime.append(f"from {face.module} import {face.name}")
         bases = f"SyncFace[{face.name}]"
         skip = set(SKIP)
+        found = _sources(face)
         if face.extras:
             extras_module, extras_name = face.extras.split(":")
-            runtime.append(f"from {extras_module} import {extras_name}")
+            bindings.setdefault(extras_module, _bindings(_parse(extras_module), extras_module))
+            uses.append((extras_module, {extras_name}, True))
             bases = f"{extras_name}, {bases}"
             extras_class: type = getattr(importlib.import_module(extras_module), extras_name)
             skip |= set(vars(extras_class))
         methods: list[str] = []
         seen: set[str] = set()
-        found = _sources(face)
         for klass in cls.__mro__:
             if klass not in found:
                 continue
             module, tree, class_def = found[klass]
-            sources.append(module)
-            more_runtime, more_typing = _imports(tree, module)
-            runtime += more_runtime
-            typing_only += more_typing
+            bindings.setdefault(module, _bindings(tree, module))
             defined: list[ast.FunctionDef | ast.AsyncFunctionDef] = [
                 n for n in class_def.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
             ]
@@ -415,67 +527,57 @@ def generate(path: str, faces: list[Face]) -> str:
                 if func.name in seen or func.name in skip or not public:
                     continue
                 if "overload" in _decorators(func):
-                    methods.append(_method(func, names, overloads=True))
-                    continue
-                if any(
+                    text = _method(func, names, overloads=True)
+                elif any(
                     n is not func and n.name == func.name and "setter" in ast.unparse(n)
                     for n in defined
                 ):
                     continue
-                seen.add(func.name)
-                if func.name == "__aiter__":
-                    next_def = next(
-                        (
-                            n
-                            for n in defined
-                            if isinstance(n, ast.AsyncFunctionDef) and n.name == "__anext__"
-                        ),
-                        None,
-                    )
-                    methods.append(_iter_method(next_def, names))
-                    continue
-                methods.append(_method(func, names, overloads=False))
+                else:
+                    seen.add(func.name)
+                    if func.name == "__aiter__":
+                        next_def = next(
+                            (
+                                n
+                                for n in defined
+                                if isinstance(n, ast.AsyncFunctionDef) and n.name == "__anext__"
+                            ),
+                            None,
+                        )
+                        text = _iter_method(next_def, names)
+                    else:
+                        text = _method(func, names, overloads=False)
+                methods.append(text)
+                annotation_only, runtime = _used_names(text)
+                local = set(names.values())
+                uses.append((module, annotation_only - local, False))
+                uses.append((module, runtime - local, True))
+        uses.append((face.module, {face.name, "SyncFace", "register_face"}, True))
         doc = f'"""The sync face of :class:`{face.module.split("._")[0]}.{face.name}`."""\n'
         body = textwrap.indent(doc + "\n".join(methods), "    ")
         classes.append(f"class {face.sync_name}({bases}):\n{body}")
+    for module in {m for m, _, _ in uses}:
+        bindings.setdefault(module, _bindings(_parse(module), module))
+    runtime_imports, typing_imports, typevars = _import_block(uses, bindings)
+    runtime_imports = [line for line in runtime_imports if f"from {own_module} " not in line]
+    sources = sorted({m for m, _, _ in uses} - {own_module})
     header = (
-        "# AUTOGENERATED by scripts/gen_sync_faces.py from "
-        f"{', '.join(sorted(set(sources)))}.\n"
-        "# Do not edit: change the async code and run `python scripts/gen_sync_faces.py`.\n"
-        "# pyright: reportUnusedImport=false\n"
+        "# AUTOGENERATED by scripts/gen_sync_faces.py from\n"
+        + "".join(f"# {module}\n" for module in sources)
+        + "# Do not edit: change the async code and run `python scripts/gen_sync_faces.py`.\n"
+        '"""Generated sync faces; see ``scripts/gen_sync_faces.py``."""\n\n'
         "from __future__ import annotations\n\n"
-        "from typing import TYPE_CHECKING\n\n"
-        "from anyservices._core._syncface import SyncFace, register_face, unwrap\n"
     )
-    own_module = path.removeprefix("src/").removesuffix(".py").replace("/", ".")
-    unique_runtime = [
-        line
-        for line in dict.fromkeys(runtime)
-        if not line.startswith(f"from {own_module} ") and line != "from typing import TYPE_CHECKING"
-    ]
-    unique_typing = [
-        line
-        for line in dict.fromkeys(typing_only)
-        if line not in unique_runtime and not line.startswith(f"from {own_module} ")
-    ]
-    typing_block = "\n".join(
-        [
-            "from collections.abc import Generator, Iterable, Iterator",
-            "from contextlib import AbstractContextManager",
-            *unique_typing,
-        ]
-    )
-    typevars = [line.removeprefix("#typevar ") for line in unique_runtime if line.startswith("#")]
-    imports = _dedupe_names([line for line in unique_runtime if not line.startswith("#")])
-    text = (
-        header
-        + "\n".join(imports)
-        + "\n\nif TYPE_CHECKING:\n"
-        + textwrap.indent(typing_block, "    ")
-        + "\n\n"
+    if typing_imports:
+        runtime_imports.append("from typing import TYPE_CHECKING")
+    text = header + "\n".join(runtime_imports) + "\n"
+    if typing_imports:
+        text += "\nif TYPE_CHECKING:\n" + textwrap.indent("\n".join(typing_imports), "    ") + "\n"
+    text += (
+        "\n"
         + "\n".join(typevars)
         + "\n\n__all__ = ("
-        + "".join(f'"{face.sync_name}", ' for face in faces)
+        + "".join(f'"{face.sync_name}", ' for face in sorted(faces, key=lambda f: f.sync_name))
         + ")\n\n\n"
         + "\n\n\n".join(classes)
         + "\n\n\n"
@@ -485,11 +587,19 @@ def generate(path: str, faces: list[Face]) -> str:
 
 
 def _format(text: str, path: str) -> str:
+    """Sort the imports as ruff's isort wants them, then format."""
     ruff = Path(sys.executable).with_name("ruff")
-    command = [str(ruff) if ruff.exists() else "ruff", "format", "--stdin-filename", path, "-"]
-    return subprocess.run(
-        command, input=text, capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout
+    command = [str(ruff) if ruff.exists() else "ruff", "--stdin-filename", path]
+    for step in (["check", "--select", "I", "--fix", "--exit-zero"], ["format"]):
+        text = subprocess.run(
+            [command[0], *step, *command[1:], "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    return text
 
 
 def _load_faces() -> None:

@@ -110,11 +110,10 @@ def test_public_objects_name_the_package_users_import_from(package: str) -> None
     for name in module.__all__:
         value = getattr(module, name)
         if isinstance(value, type) or inspect.isfunction(value):
-            # Defined in a private module below the package (the lazy services in their own).
-            assert value.__module__ == (
-                SERVICES.get(name, package) if package == "anyservices" else package
-            )
-            marked += 1
+            # Defined in a private module below the package: says the package. Re-exported
+            # from elsewhere (a lazy service, a _core class): keeps what its owner says.
+            assert value.__module__ == package or not value.__module__.startswith(f"{package}._")
+            marked += value.__module__ == package
     assert marked >= 3
 
 
