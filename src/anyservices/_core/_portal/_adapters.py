@@ -110,6 +110,8 @@ class SyncContextManager(AbstractContextManager[Any, bool]):
         if host is None or event is None:
             raise RuntimeError("__exit__ without __enter__")
         self._host = None
+        if self._portal.forked:
+            return False  # the cm is the parent process's: nothing to release here
         self._exit_info = (exc_type, exc, tb)
         try:
             self._portal.schedule(event.set)

@@ -73,6 +73,7 @@ class Portal:
         self.backend: Final = backend
         self._queue: deque[Call] = deque()
         self._closed = True  # until start() and again from stop(): calls are refused
+        self._forked = False  # this process is a child forked off the portal's process
         self._idle = False  # the poller sleeps in the selector: a caller must wake it
         self._spin_token = threading.Lock()  # held by the one caller allowed to spin
         self._thread: threading.Thread | None = None
@@ -88,7 +89,18 @@ class Portal:
         self._beat = 0  # counts the poller's rounds: a caller sees whether it is running
 
     def __repr__(self) -> str:
-        return f"<Portal {self.backend} {'stopped' if self._closed else 'running'}>"
+        state = "forked" if self._forked else "stopped" if self._closed else "running"
+        return f"<Portal {self.backend} {state}>"
+
+    @property
+    def forked(self) -> bool:
+        """Whether this process was forked off the one the portal runs in."""
+        return self._forked
+
+    def forsake(self) -> None:
+        """In a child after ``os.fork()``: the loop thread stayed in the parent."""
+        self._forked = self._closed = True
+        self._thread = None
 
     # -- lifecycle (called under the registry lock) --------------------------------
 
@@ -284,7 +296,11 @@ class Portal:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise ServiceClosedError("the sync face is closed: use it inside its `with` block")
+            raise ServiceClosedError(
+                _FORKED
+                if self._forked
+                else "the sync face is closed: use it inside its `with` block"
+            )
 
     def _submit(self, call: Call) -> bool:
         """Queue ``call``; True if the poller was asleep, so it will take a while."""
@@ -371,7 +387,7 @@ class Portal:
     def schedule(self, callback: Callable[..., object], *args: object) -> None:
         """Run the plain ``callback(*args)`` on the loop thread soon (no waiting)."""
         if self._closed:
-            raise ServiceClosedError("the portal has stopped")
+            raise ServiceClosedError(_FORKED if self._forked else "the portal has stopped")
         self._threadsafe(callback, *args)
 
     # -- adapters for the sync faces ------------------------------------------------
@@ -389,6 +405,12 @@ class Portal:
     ) -> Iterator[Any]:
         """Turn an async iterator into an iterator; leaving the loop early closes it."""
         return iterate(self, iterator, wrap)
+
+
+_FORKED: Final = (
+    "this sync face was opened before os.fork(), in the parent process, where its portal"
+    " thread runs: open a new face in this process"
+)
 
 
 def _not_started(*_: object) -> None:

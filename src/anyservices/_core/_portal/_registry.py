@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from ._portal import Backend, Portal
@@ -34,3 +35,19 @@ def release_portal(portal: Portal) -> None:
             return
         del _portals[portal.backend]
     portal.stop()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of the portal threads: new faces get new portals.
+
+    The faces opened before the fork refuse every call with a ServiceClosedError (the
+    parent still owns their services), and leaving their ``with`` releases nothing.
+    """
+    global _lock  # noqa: PLW0603 -- another thread may have held it at the fork
+    _lock = threading.Lock()
+    for portal, _ in _portals.values():
+        portal.forsake()
+    _portals.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
