@@ -128,7 +128,7 @@ async def test_json_and_models(face: Face, redis_config: RedisConfig) -> None:
         with pytest.raises(RedisDataError, match="JSON"):
             await redis.get_json("notjson")
         with pytest.raises(RedisDataError):
-            await redis.set_json("x", {1, 2})
+            await redis.set_json("x", object())
 
 
 async def test_namespace_applies_and_isolates(face: Face, redis_config: RedisConfig) -> None:

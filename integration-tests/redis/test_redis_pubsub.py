@@ -36,7 +36,7 @@ async def test_subscribe_and_receive(face: Face, redis_config: RedisConfig) -> N
                 if len(received) == 2:
                     break
         assert received[0] == Message("news", "hello")
-        assert received[1] == Message("sport.ski", "fast", "sport.*")
+        assert received[1] == Message("sport.ski", "fast", "sport.*", "pmessage")
 
 
 def _free_port() -> int:

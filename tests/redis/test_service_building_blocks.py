@@ -20,7 +20,7 @@ from anyservices.redis._commands import Commands
 from anyservices.redis._keys import Keys
 from anyservices.redis._scripts import FIXED_WINDOW, Script
 from anyservices.redis._search import create_index_args, parse_search, search_args
-from anyservices.redis._service import _dumps, _loads, _model
+from anyservices.redis._service import _dump, _json, _model
 
 # -- namespacing -----------------------------------------------------------------------
 
@@ -183,13 +183,14 @@ class User(BaseModel):
 
 
 def test_json_round_trip_and_errors_name_the_key() -> None:
-    assert _loads(_dumps({"a": [1, None]}, "k"), "k") == {"a": [1, None]}
-    assert _loads(None, "k") is None
-    with pytest.raises(RedisDataError, match="not valid JSON") as bad:
-        _loads("{nope", "the-key")
+    assert _json(_dump({"a": [1, None]}, "k"), "k") == {"a": [1, None]}
+    assert _json(None, "k") is None
+    with pytest.raises(RedisDataError, match="not JSON") as bad:
+        _json("{nope", "the-key")
     assert bad.value.resource == "the-key"
+    assert "nope" not in str(bad.value)  # the data is never echoed
     with pytest.raises(RedisDataError):
-        _dumps({1, 2}, "k")
+        _dump(object(), "k")
 
 
 def test_model_validation_failure_names_the_key_and_the_field() -> None:

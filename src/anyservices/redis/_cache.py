@@ -1,4 +1,9 @@
-"""The cache decorator: keys, the async cached function, and its sync twin."""
+"""The cache decorator: keys, the cached function, and its thin sync face.
+
+:class:`CachedFunction` is the one implementation (single-flight included, through
+:class:`SingleFlight`); the sync face's :class:`SyncCachedFunction` only runs its calls
+on the portal, where ``call_user`` runs a plain function in the caller's own thread.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
+from .._core._caller import call_user
 from ._errors import RedisDataError
 
 if TYPE_CHECKING:
     from .._core._portal import Portal
+    from ._protocol import Arg
     from ._service import RedisService
 
 __all__ = ("CacheSettings", "CachedFunction", "SyncCachedFunction")
@@ -40,7 +47,9 @@ class CacheSettings:
         try:
             canonical = json.dumps([args, kwargs], sort_keys=True, default=repr)
         except (TypeError, ValueError) as exc:
-            raise RedisDataError(f"cannot build a cache key from the arguments: {exc}") from None
+            raise RedisDataError(
+                f"cannot build a cache key from the arguments: {exc}", service="redis"
+            ) from None
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
         return f"{self.prefix_for(func)}:{digest}"
 
@@ -51,7 +60,9 @@ class CacheSettings:
         try:
             return json.dumps({"v": value})  # wrapped, so that None results are cached too
         except (TypeError, ValueError) as exc:
-            raise RedisDataError(f"cannot cache the result: {exc}", resource=key) from None
+            raise RedisDataError(
+                f"cannot cache the result: {exc}", service="redis", resource=key
+            ) from None
 
     @staticmethod
     def decode(raw: str | bytes) -> Any:
@@ -59,10 +70,16 @@ class CacheSettings:
 
 
 class CachedFunction(Generic[P, R]):
-    """An async function whose results are cached in Redis (made by ``RedisService.cache``)."""
+    """A function whose results are cached in Redis (made by ``RedisService.cache``).
+
+    Async on the async faces; the function itself may be async or plain.
+    """
 
     def __init__(
-        self, service: RedisService, func: Callable[P, Awaitable[R]], settings: CacheSettings
+        self,
+        service: RedisService,
+        func: Callable[P, Awaitable[R]] | Callable[P, R],
+        settings: CacheSettings,
     ) -> None:
         self._service = service
         self._func = func
@@ -70,25 +87,22 @@ class CachedFunction(Generic[P, R]):
         functools.update_wrapper(self, func)
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        settings, service = self._settings, self._service
+        settings = self._settings
         key = settings.key_for(self._func, args, kwargs)
-        token = ""
-        if settings.prevent_thundering_herd:
-            found, raw, token = await service._value_or_lock(key, 30.0, 30.0)  # noqa: SLF001
-        else:
-            raw = await service.get(key)
-            found = raw is not None
-        if found:
-            return settings.decode(raw)  # type: ignore[no-any-return]
-        try:
-            value = await self._func(*args, **kwargs)
-            encoded = settings.encode(value, key)
-            if encoded is not None:
-                await service.set(key, encoded, ex=settings.ttl)
-        finally:
-            if token:
-                await service._release_flight(key, token)  # noqa: SLF001
-        return value
+
+        async def produce() -> tuple[R, Arg | None]:
+            value = cast("R", await call_user(self._func, *args, **kwargs))
+            return value, settings.encode(value, key)
+
+        flight = self._service._single_flight()  # noqa: SLF001 -- the service's own machinery
+        result: R = await flight.get_or_compute(
+            key,
+            produce,
+            settings.decode,
+            ex=settings.ttl,
+            exclusive=settings.prevent_thundering_herd,
+        )
+        return result
 
     async def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
         """Forget the cached result for these arguments; True if there was one."""
@@ -101,42 +115,24 @@ class CachedFunction(Generic[P, R]):
 
 
 class SyncCachedFunction(Generic[P, R]):
-    """The sync face's cached function: the plain function runs in the caller's thread."""
+    """The sync face of a :class:`CachedFunction` of a plain function.
 
-    def __init__(
-        self, portal: Portal, service: RedisService, func: Callable[P, R], settings: CacheSettings
-    ) -> None:
+    Each call runs the cached function on the portal; the plain function itself runs
+    in the calling thread (thread-locals such as a Django database connection work).
+    """
+
+    def __init__(self, portal: Portal, cached: CachedFunction[P, R]) -> None:
         self._portal = portal
-        self._service = service
-        self._func = func
-        self._settings = settings
-        functools.update_wrapper(self, func)
+        self._cached = cached
+        functools.update_wrapper(self, cached, updated=())
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        settings, service, call = self._settings, self._service, self._portal.call
-        key = settings.key_for(self._func, args, kwargs)
-        token = ""
-        if settings.prevent_thundering_herd:
-            found, raw, token = call(service._value_or_lock, key, 30.0, 30.0)  # noqa: SLF001
-        else:
-            raw = call(service.get, key)
-            found = raw is not None
-        if found:
-            return settings.decode(raw)  # type: ignore[no-any-return]
-        try:
-            value = self._func(*args, **kwargs)
-            encoded = settings.encode(value, key)
-            if encoded is not None:
-                call(service.set, key, encoded, ex=settings.ttl)
-        finally:
-            if token:
-                call(service._release_flight, key, token)  # noqa: SLF001
-        return value
+        return self._portal.call(self._cached, *args, **kwargs)
 
     def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
-        key = self._settings.key_for(self._func, args, kwargs)
-        return bool(self._portal.call(self._service.delete, key))
+        """Forget the cached result for these arguments; True if there was one."""
+        return self._portal.call(self._cached.invalidate, *args, **kwargs)
 
     def invalidate_all(self) -> int:
-        pattern = f"{self._settings.prefix_for(self._func)}:*"
-        return self._portal.call(self._service._delete_matching, pattern)  # noqa: SLF001
+        """Forget every cached result of this function; returns how many."""
+        return self._portal.call(self._cached.invalidate_all)

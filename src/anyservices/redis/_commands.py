@@ -158,8 +158,8 @@ class Commands:
             return Command(tuple(args), _scored)
         return _cmd(*args)
 
-    def zrem(self, name: str, members: tuple[str, ...]) -> Command[int]:
-        return _cmd("ZREM", self.k(name), *members)
+    def zrem(self, name: str, values: tuple[str, ...]) -> Command[int]:
+        return _cmd("ZREM", self.k(name), *values)
 
     def publish(self, channel: str, message: str | bytes) -> Command[int]:
         return _cmd("PUBLISH", self.k(channel), message)

@@ -7,7 +7,8 @@ RedisError (AnyServicesError)
 ├── RedisPermissionError     (PermissionDeniedError) NOPERM
 ├── RedisResponseError       (CommandError)         any other error reply (.code: WRONGTYPE...)
 ├── RedisWatchError          (ConflictError)        EXEC aborted because a WATCHed key changed
-└── RedisDataError           (DataError)            a value could not be encoded or decoded
+├── RedisDataError           (DataError)            a value could not be encoded or decoded
+└── RedisLockError           (ConflictError)        a lock not acquired in time, or lost
 """
 
 from __future__ import annotations
@@ -83,3 +84,38 @@ def response_error(message: str, command: str | None = None) -> RedisError:
     else:
         kind = RedisResponseError
     return kind(message, service="redis", operation=command)
+
+
+# -- Redis Cluster (redis/_cluster.py) ------------------------------------------------
+
+
+class RedisCrossSlotError(RedisError, CommandError):
+    """An atomic operation (transaction, script, WATCH) names keys of different cluster slots.
+
+    Raised before anything is sent; build such keys with ``hash_tag()``.
+    """
+
+
+class RedisRedirectError(RedisError, ConnectError):
+    """The cluster kept redirecting (MOVED, ASK) or stayed down past ``cluster_retry_timeout``.
+
+    ``maybe_executed`` is False when the command is known not to have run.
+    """
+
+    maybe_executed: bool = False
+
+
+class RedisConnectionLostError(RedisConnectError):
+    """A cluster node's connection broke after the command was sent: it may have run.
+
+    Writes are never resent (so never applied twice); ``maybe_executed`` is True.
+    """
+
+    maybe_executed: bool = True
+
+
+class RedisLockError(RedisError, ConflictError):
+    """A lock (``RedisService.lock``) was not acquired in time, or was lost before release.
+
+    Exported as ``LockError`` too, its name before it joined the tree.
+    """

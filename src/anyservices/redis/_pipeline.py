@@ -210,8 +210,8 @@ class Pipeline:
     ) -> Pipeline:
         return self._queue(self._commands.zrange(name, start, end, desc, withscores))
 
-    def zrem(self, name: str, *members: str) -> Pipeline:
-        return self._queue(self._commands.zrem(name, members))
+    def zrem(self, name: str, *values: str) -> Pipeline:
+        return self._queue(self._commands.zrem(name, values))
 
     def publish(self, channel: str, message: str | bytes) -> Pipeline:
         return self._queue(self._commands.publish(channel, message))

@@ -2,34 +2,47 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
+from pydantic import BaseModel
 
-from ._errors import RedisConnectError
+from .._core._models import load_model
+from ._errors import RedisConnectError, RedisDataError
 
 if TYPE_CHECKING:
     from ._client import RedisClient
     from ._connection import Connection
     from ._keys import Keys
 
-__all__ = ("Message", "Subscription")
+__all__ = ("Message", "ModelStream", "Subscription")
+
+M = TypeVar("M", bound=BaseModel)
 
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 2.0
 _MESSAGE_FRAME = 3  # ["message", channel, data]
 _PMESSAGE_FRAME = 4  # ["pmessage", pattern, channel, data]
+_CONFIRMATIONS = frozenset({"subscribe", "unsubscribe", "psubscribe", "punsubscribe"})
 
 
 @dataclass(frozen=True)
 class Message:
-    """One published message: its channel (without namespace), data, and matching pattern."""
+    """One pub/sub frame: its channel (without namespace), data, and matching pattern.
+
+    ``kind`` is ``"message"`` (or ``"pmessage"`` when a pattern matched); only
+    ``get_message(ignore_subscribe_messages=False)`` also hands out the server's
+    confirmations (``"subscribe"``, ``"unsubscribe"``, ``"psubscribe"``...), whose
+    ``data`` is the number of subscriptions left, as text.
+    """
 
     channel: str
     data: str
     pattern: str | None = None
+    kind: str = "message"
 
 
 class Subscription:
@@ -59,9 +72,9 @@ class Subscription:
         await self._connect()
 
     async def _connect(self) -> Connection:
-        self._holder = self._client.dedicated(push=True)
-        connection = await self._holder.__aenter__()
-        self._connection = connection
+        holder = self._client.dedicated(push=True)
+        connection = await holder.__aenter__()
+        self._holder, self._connection = holder, connection
         if self._channels:
             connection.send_only("SUBSCRIBE", *self._keys.many(sorted(self._channels)))
         if self._patterns:
@@ -98,6 +111,36 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Message:
+        message = await self._next(math.inf, ignore_confirmations=True)
+        assert message is not None  # noqa: S101 -- no deadline: it waits for a message
+        return message
+
+    async def get_message(
+        self,
+        ignore_subscribe_messages: bool = False,
+        timeout: float | None = 0.0,  # noqa: ASYNC109 -- redis-py's get_message, as migrating code calls it
+    ) -> Message | None:
+        """The next message, or None when none arrives within ``timeout`` seconds.
+
+        As redis-py's ``PubSub.get_message``: ``timeout=0`` only looks at what has
+        arrived, ``None`` waits as long as it takes; subscribe confirmations are
+        handed out too unless ``ignore_subscribe_messages``.
+        """
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must not be negative")
+        deadline = math.inf if timeout is None else anyio.current_time() + timeout
+        return await self._next(deadline, ignore_confirmations=ignore_subscribe_messages)
+
+    async def _next(self, deadline: float, *, ignore_confirmations: bool) -> Message | None:
+        with anyio.CancelScope(deadline=deadline):
+            while True:
+                message = self._message(await self._frame(), ignore_confirmations)
+                if message is not None:
+                    return message
+        return None
+
+    async def _frame(self) -> Any:
+        """The next frame from the server, reconnecting (with a bounded backoff) as needed."""
         delay = _FIRST_DELAY
         while True:
             connection = self._connection
@@ -112,21 +155,58 @@ class Subscription:
                 delay = _FIRST_DELAY
             assert connection.pushes is not None  # noqa: S101 -- a push connection has them
             try:
-                frame = await connection.pushes.receive()
+                try:
+                    return connection.pushes.receive_nowait()  # no checkpoint: timeout=0 works
+                except anyio.WouldBlock:
+                    return await connection.pushes.receive()
             except anyio.EndOfStream:
                 self._reconnects += 1
-                continue
-            message = self._message(frame)
-            if message is not None:
-                return message
 
-    def _message(self, reply: Any) -> Message | None:
+    def _message(self, reply: Any, ignore_confirmations: bool) -> Message | None:
         if not isinstance(reply, list) or not reply:
             return None
         frame: list[Any] = reply  # pyright: ignore[reportUnknownVariableType]
-        kind = frame[0].decode() if isinstance(frame[0], bytes) else frame[0]
+        kind = frame[0].decode() if isinstance(frame[0], bytes) else str(frame[0])
+        strip = self._keys.strip
         if kind == "message" and len(frame) == _MESSAGE_FRAME:
-            return Message(self._keys.strip(frame[1]), frame[2])
+            return Message(strip(frame[1]), frame[2])
         if kind == "pmessage" and len(frame) == _PMESSAGE_FRAME:
-            return Message(self._keys.strip(frame[2]), frame[3], self._keys.strip(frame[1]))
-        return None  # subscribe/unsubscribe confirmations
+            return Message(strip(frame[2]), frame[3], strip(frame[1]), kind)
+        if ignore_confirmations or kind not in _CONFIRMATIONS or len(frame) != _MESSAGE_FRAME:
+            return None
+        name = strip(frame[1]) if isinstance(frame[1], str) else ""  # None: unsubscribed from all
+        if kind.startswith("p"):
+            return Message("", str(frame[2]), name, kind)
+        return Message(name, str(frame[2]), None, kind)
+
+
+class ModelStream(Generic[M]):
+    """An async iterator of validated models (yielded by ``RedisService.subscribe_models``)."""
+
+    def __init__(
+        self, subscription: Subscription, model_class: type[M], *, skip_invalid: bool
+    ) -> None:
+        self._subscription = subscription
+        self._model_class = model_class
+        self._skip_invalid = skip_invalid
+        self._skipped = 0
+
+    @property
+    def skipped(self) -> int:
+        """How many invalid messages ``skip_invalid`` has dropped so far."""
+        return self._skipped
+
+    def __aiter__(self) -> ModelStream[M]:
+        return self
+
+    async def __anext__(self) -> M:
+        while True:
+            message = await self._subscription.__anext__()
+            try:
+                return load_model(
+                    self._model_class, message.data, error=RedisDataError, resource=message.channel
+                )
+            except RedisDataError:
+                if not self._skip_invalid:
+                    raise
+                self._skipped += 1

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import builtins
-import json
-import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
 import anyio
-import anyio.to_thread
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from .._core._caller import call_user
+from .._core._models import dump_json, load_json, load_model
 from .._core._service import Service, shielded
 from ._cache import CachedFunction, CacheSettings
-from ._client import PoolStatistics, RedisClient
+from ._client import RedisClient
+from ._cluster import client_for
 from ._commands import Command, Commands
 from ._config import RedisConfig
-from ._errors import RedisDataError, RedisTimeoutError
+from ._errors import RedisDataError
 from ._keys import Keys
 from ._lock import Lock
 from ._pipeline import Pipeline
 from ._protocol import Arg
-from ._pubsub import Subscription
-from ._scripts import COMPARE_AND_DELETE, FIXED_WINDOW, SLIDING_WINDOW
+from ._pubsub import ModelStream, Subscription
+from ._scripts import FIXED_WINDOW, SLIDING_WINDOW
 from ._search import (
     Algorithm,
     DistanceMetric,
@@ -32,6 +32,8 @@ from ._search import (
     parse_search,
     search_args,
 )
+from ._singleflight import SingleFlight
+from ._statistics import PoolStatistics
 
 if TYPE_CHECKING:
     from .._core._portal import Portal
@@ -56,9 +58,10 @@ class RedisService(Service[RedisConfig]):
 
     def __init__(self, config: RedisConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self._client = RedisClient(config, logger=self._logger)
+        self._client: RedisClient = client_for(config, logger=self._logger)  # or cluster/sentinel
         self._keys = Keys(config.namespace)
         self._commands = Commands(self._keys)
+        self._flight = SingleFlight(self._client, self._keys)
 
     def _describe(self) -> str:
         return self._config.describe()
@@ -192,8 +195,9 @@ class RedisService(Service[RedisConfig]):
         """Members by rank; with ``withscores``, ``(member, score)`` pairs."""
         return await self._do(self._commands.zrange(name, start, end, desc, withscores))
 
-    async def zrem(self, name: str, *members: str) -> int:
-        return await self._do(self._commands.zrem(name, members)) if members else 0
+    async def zrem(self, name: str, *values: str) -> int:
+        """Remove members; returns how many were there."""
+        return await self._do(self._commands.zrem(name, values)) if values else 0
 
     # -- pub/sub -------------------------------------------------------------------
 
@@ -219,6 +223,28 @@ class RedisService(Service[RedisConfig]):
             yield subscription
         finally:
             await subscription.aclose()
+
+    async def publish_model(self, channel: str, model: BaseModel) -> int:
+        """Publish ``model`` as JSON to ``channel``; returns how many subscribers got it.
+
+        A model that cannot be encoded raises RedisDataError, a failed publish its
+        error: publishing never fails silently (0 means nobody was listening).
+        """
+        return await self.publish(channel, _dump(model, channel))
+
+    @asynccontextmanager
+    async def subscribe_models(
+        self, channel: str, model_class: type[M], *, skip_invalid: bool = False
+    ) -> AsyncGenerator[ModelStream[M], None]:
+        """Subscribe to ``channel`` and iterate its messages as validated ``model_class``.
+
+        ``async with redis.subscribe_models("events", Event) as events: async for
+        event in events: ...``. A message that is not a valid ``model_class`` raises
+        RedisDataError naming the field, or is skipped (and counted in
+        ``events.skipped``) with ``skip_invalid``.
+        """
+        async with self.subscribe(channel) as subscription:
+            yield ModelStream(subscription, model_class, skip_invalid=skip_invalid)
 
     # -- pipelines and locks -------------------------------------------------------
 
@@ -277,6 +303,7 @@ class RedisService(Service[RedisConfig]):
         text_fields: Sequence[str] | None = None,
         numeric_fields: Sequence[str] | None = None,
         tag_fields: Sequence[str] | None = None,
+        *,
         algorithm: Algorithm = "FLAT",
     ) -> None:
         """Index the hashes under ``prefix`` by their float32 vector in ``vector_field``.
@@ -312,45 +339,54 @@ class RedisService(Service[RedisConfig]):
 
     # -- JSON and models -------------------------------------------------------------
 
-    async def get_json(self, key: str) -> Any:
-        """The JSON value stored at ``key`` (as a string, so plain Redis 7 works), or None."""
-        return _loads(await self.get(key), key)
+    async def get_json(self, key: str) -> dict[str, Any] | list[Any] | None:
+        """The JSON value stored at ``key`` (as a string, so plain Redis 7 works), or None.
+
+        Typed as the original; a stored scalar (``"text"``, ``3``) comes back as it is.
+        """
+        value: dict[str, Any] | list[Any] | None = _json(await self.get(key), key)
+        return value
 
     async def set_json(
         self, key: str, value: Any, ex: int | None = None, nx: bool = False, xx: bool = False
     ) -> bool:
-        return await self.set(key, _dumps(value, key), ex=ex, nx=nx, xx=xx)
+        return await self.set(key, _dump(value, key), ex=ex, nx=nx, xx=xx)
 
     async def mget_json(self, *keys: str) -> dict[str, Any]:
         """``{key: value}`` for the keys that exist."""
         if not keys:
             return {}
         values = await self._run("MGET", *self._keys.many(keys))
-        return {k: _loads(v, k) for k, v in zip(keys, values, strict=True) if v is not None}
+        return {k: _json(v, k) for k, v in zip(keys, values, strict=True) if v is not None}
 
-    async def mset_json(self, mapping: Mapping[str, Any], ex: int | None = None) -> None:
-        """Set many JSON values at once (atomically), each with expiry ``ex`` when given."""
+    async def mset_json(self, mapping: Mapping[str, Any], ex: int | None = None) -> bool:
+        """Set many JSON values at once (atomically), each with expiry ``ex`` when given.
+
+        Returns True (as the original did; a failure raises).
+        """
         if not mapping:
-            return
+            return True
         args: list[Arg] = ["MSET"]
         for key, value in mapping.items():
-            args += [self._keys(key), _dumps(value, key)]
+            args += [self._keys(key), _dump(value, key)]
         if ex is None:
             await self._run(*args)
-            return
+            return True
         expiries: list[list[Arg]] = [["EXPIRE", self._keys(key), ex] for key in mapping]
-        commands: list[list[Arg]] = [["MULTI"], args, *expiries]
-        commands.append(["EXEC"])
-        await self._transaction(commands)
+        await self._transaction([["MULTI"], args, *expiries, ["EXEC"]])
+        return True
 
-    async def hget_json(self, name: str, key: str) -> Any:
-        return _loads(await self.hget(name, key), f"{name}.{key}")
+    async def hget_json(self, name: str, key: str) -> dict[str, Any] | list[Any] | None:
+        value: dict[str, Any] | list[Any] | None = _json(
+            await self.hget(name, key), f"{name}.{key}"
+        )
+        return value
 
     async def hset_json(self, name: str, key: str, value: Any) -> int:
-        return await self.hset(name, key, _dumps(value, f"{name}.{key}"))
+        return await self.hset(name, key, _dump(value, f"{name}.{key}"))
 
     async def hgetall_json(self, name: str) -> dict[str, Any]:
-        return {k: _loads(v, f"{name}.{k}") for k, v in (await self.hgetall(name)).items()}
+        return {k: _json(v, f"{name}.{k}") for k, v in (await self.hgetall(name)).items()}
 
     async def get_model(self, key: str, model_class: type[M]) -> M | None:
         """Validate the JSON at ``key`` as ``model_class``; a bad document names the field."""
@@ -359,23 +395,26 @@ class RedisService(Service[RedisConfig]):
     async def set_model(
         self, key: str, model: BaseModel, ex: int | None = None, nx: bool = False, xx: bool = False
     ) -> bool:
-        return await self.set(key, model.model_dump_json(), ex=ex, nx=nx, xx=xx)
+        return await self.set(key, _dump(model, key), ex=ex, nx=nx, xx=xx)
 
     async def mget_models(self, model_class: type[M], *keys: str) -> dict[str, M]:
         if not keys:
             return {}
         values = await self._run("MGET", *self._keys.many(keys))
         found = ((k, v) for k, v in zip(keys, values, strict=True) if v is not None)
-        return {k: _model(model_class, v, k) for k, v in found}  # type: ignore[misc]
+        return {k: load_model(model_class, v, error=RedisDataError, resource=k) for k, v in found}
 
-    async def mset_models(self, mapping: Mapping[str, BaseModel], ex: int | None = None) -> None:
-        await self.mset_json({k: m.model_dump(mode="json") for k, m in mapping.items()}, ex=ex)
+    async def mset_models(self, mapping: Mapping[str, BaseModel], ex: int | None = None) -> bool:
+        """Set many models at once (atomically); returns True."""
+        return await self.mset_json(
+            {k: m.model_dump(mode="json") for k, m in mapping.items()}, ex=ex
+        )
 
     async def hget_model(self, hash_name: str, field: str, model_class: type[M]) -> M | None:
         return _model(model_class, await self.hget(hash_name, field), f"{hash_name}.{field}")
 
     async def hset_model(self, hash_name: str, field: str, model: BaseModel) -> int:
-        return await self.hset(hash_name, field, model.model_dump_json())
+        return await self.hset(hash_name, field, _dump(model, f"{hash_name}.{field}"))
 
     async def _transaction(self, commands: list[list[Arg]]) -> list[Any]:
         self._check_open()
@@ -408,6 +447,30 @@ class RedisService(Service[RedisConfig]):
 
     # -- single flight -------------------------------------------------------------
 
+    @overload
+    async def get_or_compute(
+        self,
+        key: str,
+        compute: Callable[[], Awaitable[T]],
+        ex: int | None = None,
+        serialize_json: bool = True,
+        *,
+        lock_timeout: float = 30.0,
+        wait_timeout: float = 30.0,
+    ) -> T: ...
+
+    @overload
+    async def get_or_compute(
+        self,
+        key: str,
+        compute: Callable[[], T],
+        ex: int | None = None,
+        serialize_json: bool = True,
+        *,
+        lock_timeout: float = 30.0,
+        wait_timeout: float = 30.0,
+    ) -> T: ...
+
     async def get_or_compute(
         self,
         key: str,
@@ -421,60 +484,32 @@ class RedisService(Service[RedisConfig]):
         """The cached value at ``key``, or ``compute()``'s, computed once across callers.
 
         While one caller computes (holding a lock with a random token, expiring after
-        ``lock_timeout`` in case it dies), the others poll for its value for up to
-        ``wait_timeout`` seconds, and take the lock over if it expires. ``compute`` may
-        be async or plain (a plain one runs in a worker thread).
+        ``lock_timeout`` in case it dies), the others look for its value for up to
+        ``wait_timeout`` seconds (0: look once), and take the lock over if it expires.
+        ``compute`` may be async or plain; on the sync face a plain one runs in the
+        caller's own thread. ``serialize_json=False`` stores the value as it is.
         """
-        found, cached, token = await self._value_or_lock(key, lock_timeout, wait_timeout)
-        if found:
-            return _loads(cached, key) if serialize_json else cached  # type: ignore[no-any-return]
-        try:
-            value = await _call(compute)
-            stored: Any = _dumps(value, key) if serialize_json else value
-            await self.set(key, stored, ex=ex)
-        finally:
-            await self._release_flight(key, token)
-        return value
 
-    # -- single-flight building blocks (shared with the cache decorator, both faces) ----
+        async def produce() -> tuple[T, Arg | None]:
+            value = cast("T", await call_user(compute))
+            return value, _dump(value, key) if serialize_json else cast("Arg", value)
 
-    async def _value_or_lock(
-        self, key: str, lock_timeout: float, wait_timeout: float
-    ) -> tuple[bool, Any, str]:
-        """``(True, value, "")`` once ``key`` has a value, or ``(False, None, token)``
-        when this caller holds the compute lock and must compute and release it."""
-        cached = await self.get(key)
-        if cached is not None:  # the hit path: no lock, token or timer
-            return True, cached, ""
-        lock_key = f"flight:{key}"
-        token = secrets.token_hex(16)
-        delay = 0.005
-        with anyio.move_on_after(wait_timeout):
-            while True:
-                cached = await self.get(key)
-                if cached is not None:
-                    return True, cached, ""
-                if await self.set(lock_key, token, px=round(lock_timeout * 1000), nx=True):
-                    # The previous holder may have stored the value and released the
-                    # lock between our GET and SET: look again before computing.
-                    cached = await self.get(key)
-                    if cached is None:
-                        return False, None, token
-                    await self._release_flight(key, token)
-                    return True, cached, ""
-                await anyio.sleep(delay)
-                delay = min(delay * 2, 0.1)
-        raise RedisTimeoutError(
-            f"another caller was still computing the value after {wait_timeout} s",
-            service="redis",
-            operation="get_or_compute",
-            resource=key,
+        def decode(raw: Any) -> T:
+            return cast("T", _json(raw, key) if serialize_json else raw)
+
+        return await self._single_flight().get_or_compute(
+            key,
+            produce,
+            decode,
+            ex=ex,
+            exclusive=True,
+            lock_timeout=lock_timeout,
+            wait_timeout=wait_timeout,
         )
 
-    async def _release_flight(self, key: str, token: str) -> None:
-        """Release the compute lock of ``key`` if ``token`` still holds it."""
-        with anyio.CancelScope(shield=True):
-            await COMPARE_AND_DELETE(self._client, [self._keys(f"flight:{key}")], [token])
+    def _single_flight(self) -> SingleFlight:
+        self._check_open()
+        return self._flight
 
     async def _delete_matching(self, pattern: str) -> int:
         """Delete every key matching the (namespaced) glob ``pattern``; returns how many."""
@@ -517,48 +552,14 @@ class RedisService(Service[RedisConfig]):
         return decorate
 
 
-async def _call(compute: Callable[[], Awaitable[T]] | Callable[[], T]) -> T:
-    result: Any = await anyio.to_thread.run_sync(compute) if not _is_async(compute) else compute()
-    if isinstance(result, Awaitable):
-        return await result  # type: ignore[no-any-return]
-    return result  # type: ignore[no-any-return]
+def _dump(value: object, key: str) -> str:
+    return dump_json(value, error=RedisDataError, resource=key)
 
 
-def _is_async(func: Callable[..., Any]) -> bool:
-    import inspect  # noqa: PLC0415
-
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004 -- async __call__ on a callable object
-    )
-
-
-def _dumps(value: Any, key: str) -> str:
-    try:
-        return json.dumps(value, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise RedisDataError(
-            f"cannot store as JSON: {exc}", service="redis", resource=key
-        ) from None
-
-
-def _loads(raw: str | bytes | None, key: str) -> Any:
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise RedisDataError(f"not valid JSON: {exc}", service="redis", resource=key) from None
+def _json(raw: str | bytes | None, key: str) -> Any:
+    """The JSON value in ``raw`` (None stays None); RedisDataError names the key."""
+    return None if raw is None else load_json(raw, error=RedisDataError, resource=key)
 
 
 def _model(model_class: type[M], raw: str | bytes | None, key: str) -> M | None:
-    if raw is None:
-        return None
-    try:
-        return model_class.model_validate_json(raw)
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(root)" for e in exc.errors())
-        raise RedisDataError(
-            f"the value is not a valid {model_class.__name__} (bad fields: {fields})",
-            service="redis",
-            resource=key,
-        ) from None
+    return None if raw is None else load_model(model_class, raw, error=RedisDataError, resource=key)

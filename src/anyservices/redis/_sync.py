@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from anyservices._core._syncface import SyncFace, register_face
-from anyservices.redis._client import PoolStatistics
 from anyservices.redis._lock import Lock
 from anyservices.redis._pipeline import Pipeline
 from anyservices.redis._pubsub import Message, Subscription
 from anyservices.redis._search import Algorithm, DistanceMetric
 from anyservices.redis._service import RedisService
+from anyservices.redis._statistics import PoolStatistics
 from anyservices.redis._sync_extras import SyncRedisExtras
 
 if TYPE_CHECKING:
@@ -138,8 +138,9 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
         """Members by rank; with ``withscores``, ``(member, score)`` pairs."""
         return self._portal.call(self._wrapped.zrange, name, start, end, desc, withscores)
 
-    def zrem(self, name: str, *members: str) -> int:
-        return self._portal.call(self._wrapped.zrem, name, *members)
+    def zrem(self, name: str, *values: str) -> int:
+        """Remove members; returns how many were there."""
+        return self._portal.call(self._wrapped.zrem, name, *values)
 
     def publish(self, channel: str, message: str | bytes) -> int:
         """Publish to ``channel`` (namespaced); returns how many subscribers got it."""
@@ -152,6 +153,10 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
         return self._portal.wrap_cm(
             self._wrapped.subscribe(*channels, patterns=patterns), SyncSubscription
         )
+
+    def publish_model(self, channel: str, model: BaseModel) -> int:
+        """Publish ``model`` as JSON to ``channel``; returns how many subscribers got it."""
+        return self._portal.call(self._wrapped.publish_model, channel, model)
 
     def pipeline(self, transaction: bool = True) -> AbstractContextManager[SyncPipeline]:
         """Queue commands and run them in one round trip (MULTI/EXEC if ``transaction``)."""
@@ -173,6 +178,7 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
         text_fields: Sequence[str] | None = None,
         numeric_fields: Sequence[str] | None = None,
         tag_fields: Sequence[str] | None = None,
+        *,
         algorithm: Algorithm = "FLAT",
     ) -> None:
         """Index the hashes under ``prefix`` by their float32 vector in ``vector_field``."""
@@ -186,7 +192,7 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
             text_fields,
             numeric_fields,
             tag_fields,
-            algorithm,
+            algorithm=algorithm,
         )
 
     def vector_search(
@@ -206,7 +212,7 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
         """Drop the index (and the indexed hashes too with ``delete_documents``)."""
         return self._portal.call(self._wrapped.drop_index, index_name, delete_documents)
 
-    def get_json(self, key: str) -> Any:
+    def get_json(self, key: str) -> dict[str, Any] | list[Any] | None:
         """The JSON value stored at ``key`` (as a string, so plain Redis 7 works), or None."""
         return self._portal.call(self._wrapped.get_json, key)
 
@@ -219,11 +225,11 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
         """``{key: value}`` for the keys that exist."""
         return self._portal.call(self._wrapped.mget_json, *keys)
 
-    def mset_json(self, mapping: Mapping[str, Any], ex: int | None = None) -> None:
+    def mset_json(self, mapping: Mapping[str, Any], ex: int | None = None) -> bool:
         """Set many JSON values at once (atomically), each with expiry ``ex`` when given."""
         return self._portal.call(self._wrapped.mset_json, mapping, ex)
 
-    def hget_json(self, name: str, key: str) -> Any:
+    def hget_json(self, name: str, key: str) -> dict[str, Any] | list[Any] | None:
         return self._portal.call(self._wrapped.hget_json, name, key)
 
     def hset_json(self, name: str, key: str, value: Any) -> int:
@@ -244,7 +250,8 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
     def mget_models(self, model_class: type[M], *keys: str) -> dict[str, M]:
         return self._portal.call(self._wrapped.mget_models, model_class, *keys)
 
-    def mset_models(self, mapping: Mapping[str, BaseModel], ex: int | None = None) -> None:
+    def mset_models(self, mapping: Mapping[str, BaseModel], ex: int | None = None) -> bool:
+        """Set many models at once (atomically); returns True."""
         return self._portal.call(self._wrapped.mset_models, mapping, ex)
 
     def hget_model(self, hash_name: str, field: str, model_class: type[M]) -> M | None:
@@ -385,8 +392,8 @@ class SyncPipeline(SyncFace[Pipeline]):
         result = self._wrapped.zrange(name, start, end, desc, withscores)
         return self if result is self._wrapped else SyncPipeline(self._portal, result)
 
-    def zrem(self, name: str, *members: str) -> SyncPipeline:
-        result = self._wrapped.zrem(name, *members)
+    def zrem(self, name: str, *values: str) -> SyncPipeline:
+        result = self._wrapped.zrem(name, *values)
         return self if result is self._wrapped else SyncPipeline(self._portal, result)
 
     def publish(self, channel: str, message: str | bytes) -> SyncPipeline:
@@ -420,6 +427,12 @@ class SyncSubscription(SyncFace[Subscription]):
     def __iter__(self) -> Iterator[Message]:
         return self._portal.wrap_iter(self._wrapped.__aiter__())
 
+    def get_message(
+        self, ignore_subscribe_messages: bool = False, timeout: float | None = 0.0
+    ) -> Message | None:
+        """The next message, or None when none arrives within ``timeout`` seconds."""
+        return self._portal.call(self._wrapped.get_message, ignore_subscribe_messages, timeout)
+
 
 class SyncLock(SyncFace[Lock]):
     """The sync face of :class:`anyservices.redis.Lock`."""
@@ -429,19 +442,24 @@ class SyncLock(SyncFace[Lock]):
         """The Redis key holding the lock (namespaced)."""
         return self._wrapped.key
 
-    def acquire(self, blocking_timeout: float | None) -> None:
+    def acquire(self, blocking_timeout: float | None = None) -> None:
+        """Take the lock, trying for up to ``blocking_timeout`` seconds (0: once, None:"""
         return self._portal.call(self._wrapped.acquire, blocking_timeout)
+
+    def try_acquire(self) -> bool:
+        """One SET NX round trip: True if we hold the lock now."""
+        return self._portal.call(self._wrapped.try_acquire)
 
     def owned(self) -> bool:
         """True while this holder still has the lock."""
         return self._portal.call(self._wrapped.owned)
 
     def extend(self, additional: float) -> None:
-        """Give the lock ``additional`` seconds from now; LockError if it was lost."""
+        """Give the lock ``additional`` seconds from now; RedisLockError if it was lost."""
         return self._portal.call(self._wrapped.extend, additional)
 
     def release(self, *, missing_ok: bool = False) -> None:
-        """Release the lock if we still hold it; LockError if it expired meanwhile"""
+        """Release the lock if we still hold it; RedisLockError if it expired meanwhile"""
         return self._portal.call(self._wrapped.release, missing_ok=missing_ok)
 
 

@@ -1,21 +1,30 @@
-"""What the generator cannot derive: on the sync face, ``cache`` decorates plain functions
-and ``get_or_compute`` runs a plain ``compute`` in the caller's thread."""
+"""The sync-face methods the generator cannot derive, as thin adapters (no logic).
+
+``cache`` decorates plain functions (the cached function runs on the portal, and the
+plain function in the caller's thread, through ``call_user``); ``subscribe_models``
+hands out a plain iterator of models of the caller's class (generic over it);
+``get_or_compute`` has one signature here where the async face has two overloads
+(async or plain ``compute``), which would be the same once made sync.
+"""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from ._cache import CacheSettings, SyncCachedFunction
-from ._service import _dumps, _loads
+from pydantic import BaseModel
+
+from ._cache import CachedFunction, CacheSettings, SyncCachedFunction
 
 if TYPE_CHECKING:
     from .._core._portal import Portal
+    from ._pubsub import ModelStream
     from ._service import RedisService
 
 __all__ = ("SyncRedisExtras",)
 
+M = TypeVar("M", bound=BaseModel)
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
@@ -39,7 +48,8 @@ class SyncRedisExtras:
         settings = CacheSettings(ttl, key_prefix, namespace, skip_cache_if, prevent_thundering_herd)
 
         def decorate(func: Callable[P, R]) -> SyncCachedFunction[P, R]:
-            return SyncCachedFunction(self._portal, self._wrapped, func, settings)
+            cached: CachedFunction[P, R] = CachedFunction(self._wrapped, func, settings)
+            return SyncCachedFunction(self._portal, cached)
 
         return decorate
 
@@ -55,33 +65,25 @@ class SyncRedisExtras:
     ) -> T:
         """The cached value at ``key``, or ``compute()``'s, computed once across callers.
 
-        A plain ``compute`` runs in the caller's thread (thread-locals such as a Django
-        database connection work); the lock, the wait and the store are the async
-        service's (see ``RedisService.get_or_compute``). An async function passed
-        here anyway runs on the portal's event loop.
+        A plain ``compute`` runs in the caller's thread (see ``RedisService.get_or_compute``).
         """
-        service, call = self._wrapped, self._portal.call
-        if inspect.iscoroutinefunction(compute):
-            return call(  # type: ignore[return-value]
-                service.get_or_compute,
-                key,
-                compute,
-                ex,
-                serialize_json,
-                lock_timeout=lock_timeout,
-                wait_timeout=wait_timeout,
-            )
-        found, cached, token = call(
-            service._value_or_lock,  # noqa: SLF001 -- the shared single-flight building blocks
+        return self._portal.call(
+            self._wrapped.get_or_compute,
             key,
-            lock_timeout,
-            wait_timeout,
+            compute,
+            ex,
+            serialize_json,
+            lock_timeout=lock_timeout,
+            wait_timeout=wait_timeout,
         )
-        if found:
-            return _loads(cached, key) if serialize_json else cached  # type: ignore[no-any-return]
-        try:
-            value: Any = compute()
-            call(service.set, key, _dumps(value, key) if serialize_json else value, ex=ex)
-        finally:
-            call(service._release_flight, key, token)  # noqa: SLF001
-        return value  # type: ignore[no-any-return]
+
+    def subscribe_models(
+        self, channel: str, model_class: type[M], *, skip_invalid: bool = False
+    ) -> AbstractContextManager[Iterator[M]]:
+        """Iterate ``channel``'s messages as validated models (see ``RedisService``)."""
+        stream = self._wrapped.subscribe_models(channel, model_class, skip_invalid=skip_invalid)
+        return self._portal.wrap_cm(stream, _iterate)
+
+
+def _iterate(portal: Portal, stream: ModelStream[M]) -> Iterator[M]:
+    return portal.wrap_iter(stream)
