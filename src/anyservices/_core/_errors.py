@@ -7,6 +7,7 @@ caller can catch by kind (``NotFoundError``) or by service (``RedisError``)::
     AnyServicesError
     ├── ConfigurationError       settings that fail at run time (pydantic reports bad fields)
     ├── ServiceClosedError       the service was used outside ``async with`` / after ``aclose()``
+    ├── SyncFaceInLoopError      a sync face was called where it would block an event loop
     ├── ConnectError             the server could not be reached, or the connection was lost
     ├── ServiceTimeoutError      a timeout set in the config expired (also a TimeoutError)
     ├── AuthenticationError      the server refused the credentials or the request signature
@@ -37,6 +38,7 @@ __all__ = (
     "PermissionDeniedError",
     "ServiceClosedError",
     "ServiceTimeoutError",
+    "SyncFaceInLoopError",
 )
 
 
@@ -101,6 +103,14 @@ class ConfigurationError(AnyServicesError):
 
 class ServiceClosedError(AnyServicesError):
     """The service is not open: enter it with ``async with`` first, and not after it closed."""
+
+
+class SyncFaceInLoopError(AnyServicesError, RuntimeError):
+    """A sync face was called from a thread running an event loop, which it would block.
+
+    Use the async face there (``await service.get(...)``), or make the sync call from a
+    worker thread (``anyio.to_thread.run_sync``).
+    """
 
 
 class ConnectError(AnyServicesError):

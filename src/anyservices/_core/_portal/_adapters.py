@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
@@ -39,8 +38,8 @@ def iterate(
     finally:
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None and not portal._closed:  # noqa: SLF001
-            if threading.get_ident() == portal._loop_thread_id:  # noqa: SLF001
-                # Garbage-collected on the loop thread, which must not block on itself.
+            if portal.in_event_loop():
+                # Garbage-collected on a loop thread, which must not block (on itself).
                 portal._submit(Call(_unwaited, (aclose,), {}))  # noqa: SLF001
             else:
                 portal.call(aclose)
@@ -69,10 +68,11 @@ class SyncContextManager(AbstractContextManager[Any, bool]):
     def __enter__(self) -> Any:
         if self._host is not None:
             raise RuntimeError("this context manager is already entered")
+        portal = self._portal
+        portal._check_caller()  # noqa: SLF001
+        portal._check_open()  # noqa: SLF001
         entered = Outcome()
         self._host = host = Call(self._run_host, (entered,), {}, background=True)
-        portal = self._portal
-        portal._check_open()  # noqa: SLF001
         patient = portal._submit(host)  # noqa: SLF001
         portal._await(host, entered, patient=patient)  # noqa: SLF001
         value = entered.result()

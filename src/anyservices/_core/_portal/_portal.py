@@ -6,6 +6,7 @@ See the package docstring for the design; the backend's serve loop (``_asyncio``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import importlib
@@ -21,7 +22,7 @@ from typing import Any, Final, Literal, ParamSpec, TypeVar, cast
 
 import anyio
 
-from .._errors import ServiceClosedError
+from .._errors import ServiceClosedError, SyncFaceInLoopError
 from ._adapters import SyncContextManager, iterate
 from ._call import Call, Cancellable, Outcome, Request, WorkerBody, cancel_call, drive
 
@@ -287,12 +288,29 @@ class Portal:
 
     def call(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``await func(*args, **kwargs)`` on the loop and return its result."""
-        if threading.get_ident() == self._loop_thread_id:
-            raise RuntimeError("a sync face was called from inside its own portal's event loop")
+        self._check_caller()
         self._check_open()
         call = Call(func, args, kwargs)
         self._await(call, call, patient=self._submit(call))
         return cast("T", call.result())
+
+    def _check_caller(self) -> None:
+        """Refuse to block an event loop: this portal's, or one the calling thread runs."""
+        if threading.get_ident() == self._loop_thread_id:
+            raise SyncFaceInLoopError(
+                "a sync face was called from inside its own portal's event loop"
+            )
+        library = running_loop_library()
+        if library is not None:
+            raise SyncFaceInLoopError(
+                f"a sync face was called from a thread that runs an event loop ({library}),"
+                " which the call would block: use the async face here (await the service's"
+                " method), or make the sync call from a worker thread"
+            )
+
+    def in_event_loop(self) -> bool:
+        """Whether the calling thread runs an event loop (this portal's or another)."""
+        return threading.get_ident() == self._loop_thread_id or running_loop_library() is not None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -411,6 +429,16 @@ _FORKED: Final = (
     "this sync face was opened before os.fork(), in the parent process, where its portal"
     " thread runs: open a new face in this process"
 )
+
+
+def running_loop_library() -> str | None:
+    """The event loop the calling thread runs ("asyncio", "trio"), or None."""
+    if asyncio._get_running_loop() is not None:  # noqa: SLF001 -- asyncio's cheap, thread-local check
+        return "asyncio"
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        return "trio"
+    return None
 
 
 def _not_started(*_: object) -> None:
