@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,7 +18,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from anyservices.redis._client import RedisClient
 from anyservices.redis._config import RedisConfig
 from anyservices.redis._connection import Connection
-from anyservices.redis._errors import RedisConnectError, RedisError, RedisTimeoutError
+from anyservices.redis._errors import (
+    RedisConnectError,
+    RedisDataError,
+    RedisError,
+    RedisTimeoutError,
+)
+from anyservices.redis._protocol import Arg
 
 
 class FakeStream(anyio.abc.ByteStream):
@@ -275,3 +281,76 @@ async def test_out_of_band_commands_are_refused_on_shared_connections(name: str 
         await client.execute(name, "ch")
     with pytest.raises(RedisError, match="shared connection"):
         await client.execute_many([("PING",), (name, "ch")])
+
+
+async def test_an_undecodable_reply_fails_only_its_own_call() -> None:
+    """The reply is read whole: its caller gets RedisDataError naming the command (never
+    the data), the calls around it their own replies, and the connection stays up."""
+    async with connected() as (connection, stream):
+        result: dict[str, Any] = {}
+        commands: dict[str, tuple[Sequence[Arg], bool | None]] = {
+            "before": (["ECHO", "before"], None),
+            "bad": ([b"get", "k"], None),
+            "raw": (["GET", "k"], False),
+            "after": (["ECHO", "after"], None),
+        }
+
+        async def call(name: str) -> None:
+            args, decode = commands[name]
+            try:
+                result[name] = await connection.execute(args, decode)
+            except RedisDataError as exc:
+                result[name] = exc
+
+        async with anyio.create_task_group() as tg:
+            for name, written in [
+                ("before", b"before"), ("bad", b"get"), ("raw", b"GET"), ("after", b"after")
+            ]:  # fmt: skip
+                tg.start_soon(call, name)
+                await wait_written(stream, written)
+            stream.feed(b"$6\r\nbefore\r\n$2\r\n\xff\xfe\r\n$2\r\n\xff\xfe\r\n$5\r\nafter\r\n")
+        error = result.pop("bad")
+        assert isinstance(error, RedisDataError)
+        assert error.operation == "GET"
+        assert "GET" in str(error)
+        assert "\\xff" not in str(error)
+        assert result == {"before": "before", "raw": b"\xff\xfe", "after": "after"}
+        assert not connection.broken
+        assert connection.pending == 0
+
+
+@pytest.mark.parametrize("push", [False, True], ids=["shared", "subscriber"])
+async def test_an_undecodable_push_between_replies_is_still_a_push(push: bool) -> None:
+    """A tracking invalidation for key b"t:\\xff0" between two replies: each caller gets
+    its own reply (the push's bad text never takes the head request's slot)."""
+    async with connected(push=push) as (connection, stream):
+        result: list[Any] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_append, result, connection.execute(["ECHO", "first"]))
+            await wait_written(stream, b"first")
+            tg.start_soon(_append, result, connection.execute(["ECHO", "second"]))
+            await wait_written(stream, b"second")
+            stream.feed(
+                b">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\nt:\xff0\r\n"
+                b"$5\r\nfirst\r\n"
+                b">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\nt:\xff1\r\n"
+                b"$6\r\nsecond\r\n"
+            )
+        assert sorted(result) == ["first", "second"]
+        assert not connection.broken
+        if connection.pushes is not None:
+            with connection.pushes:
+                assert connection.pushes.receive_nowait() == ["invalidate", [b"t:\xff0"]]
+                assert connection.pushes.receive_nowait() == ["invalidate", [b"t:\xff1"]]
+
+
+@pytest.mark.parametrize("resp", [b">", b"*"], ids=["resp3", "resp2"])
+async def test_an_undecodable_message_reaches_the_subscriber_as_bytes(resp: bytes) -> None:
+    async with connected(push=True) as (connection, stream):
+        assert connection.pushes is not None
+        stream.feed(resp + b"3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\n\xff\xfe\r\n")
+        stream.feed(resp + b"3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nok\r\n")
+        with connection.pushes, anyio.fail_after(5):
+            assert await connection.pushes.receive() == ["message", "ch", b"\xff\xfe"]
+            assert await connection.pushes.receive() == ["message", "ch", "ok"]
+        assert not connection.broken

@@ -26,7 +26,7 @@ import hiredis
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import RedisConnectError, RedisDataError, RedisError, RedisTimeoutError
-from ._protocol import NOT_ENOUGH_DATA, Arg, Parser, encode_command
+from ._protocol import NOT_ENOUGH_DATA, Arg, Parser, Undecodable, encode_command
 
 __all__ = ("Connection",)
 
@@ -39,10 +39,11 @@ _STREAM_ERRORS = (
 
 
 class _Request:
-    __slots__ = ("decode", "done", "value")
+    __slots__ = ("command", "decode", "done", "value")
 
-    def __init__(self, decode: bool) -> None:
+    def __init__(self, decode: bool, command: Arg) -> None:
         self.decode = decode
+        self.command = command  # the command's name, for an error about its reply
         self.done = anyio.Event()
         self.value: Any = None
 
@@ -119,7 +120,12 @@ class Connection:
         if self._broken is not None:
             raise self._broken
         payload = b"".join([encode_command(args, self._encoding) for args in commands])
-        batch = _Batch(payload, [_Request(decode) for _ in commands] if expect_reply else [])
+        batch = _Batch(
+            payload,
+            [_Request(decode, args[0] if args else "?") for args in commands]
+            if expect_reply
+            else [],
+        )
         self._outbox.append(batch)
         self._waiting.extend(batch.requests)
         self.commands_sent += len(commands)
@@ -216,35 +222,48 @@ class Connection:
                 await self._fail(RedisConnectError("the connection was closed", service="redis"))
 
     def _dispatch(self) -> None:
+        """Hand every complete frame to its request, or to the subscriber if it is a push.
+
+        Routing looks only at a frame's kind, never at whether its text decoded: an
+        undecodable reply fails its own request, an undecodable push is still a push.
+        """
         waiting = self._waiting
         parser = self._parser
-        while waiting:
-            request = waiting[0]
-            try:
-                reply = parser.next(request.decode)
-            except UnicodeDecodeError as exc:  # the reply was consumed; only this call fails
-                reply = _Failure(
-                    RedisDataError(
-                        f"the reply is not valid {self._encoding} text ({exc.reason}); "
-                        "read it with decode_responses=False",
-                        service="redis",
-                    )
-                )
-            if reply is NOT_ENOUGH_DATA:
+        while True:
+            frame = parser.next(waiting[0].decode if waiting else self._decode)
+            if frame is NOT_ENOUGH_DATA:
                 return
-            if type(reply) is hiredis.PushNotification:  # out of band: no command's reply
-                self._push(reply)
-                continue
-            waiting.popleft()
-            request.value = reply
-            request.done.set()
-        while (reply := parser.next(self._decode)) is not NOT_ENOUGH_DATA:
-            if type(reply) is not hiredis.PushNotification and self._push_sender is None:
+            undecodable = type(frame) is Undecodable
+            if undecodable:
+                frame = frame.frame
+            if type(frame) is hiredis.PushNotification:  # out of band: no command's reply
+                self._push(frame)
+            elif waiting:
+                request = waiting.popleft()
+                request.value = self._undecodable(request) if undecodable else frame
+                request.done.set()
+            elif self._push_sender is not None:  # RESP2 pub/sub: every frame is a message
+                self._push(frame)
+            else:
                 raise hiredis.ProtocolError("a reply arrived that no command was waiting for")
-            self._push(reply)
+
+    def _undecodable(self, request: _Request) -> _Failure:
+        command = request.command
+        name = command.decode(errors="replace") if isinstance(command, bytes) else str(command)
+        return _Failure(
+            RedisDataError(
+                f"the reply to {name.upper()} is not valid {self._encoding} text; "
+                "read it with decode_responses=False",
+                service="redis",
+                operation=name.upper(),
+            )
+        )
 
     def _push(self, frame: Any) -> None:
-        """A RESP3 push (or a RESP2 pub/sub message): to the subscriber, else dropped."""
+        """A RESP3 push (or a RESP2 pub/sub message): to the subscriber, else dropped.
+
+        Text that is not valid in the encoding arrives as the bytes the server sent.
+        """
         if self._push_sender is not None:
             self._push_sender.send_nowait(frame)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import threading
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -9,7 +11,7 @@ import hiredis
 
 from ._errors import RedisDataError
 
-__all__ = ("NOT_ENOUGH_DATA", "Arg", "Parser", "encode_command")
+__all__ = ("NOT_ENOUGH_DATA", "Arg", "Parser", "Undecodable", "encode_command")
 
 Arg = str | bytes | int | float
 NOT_ENOUGH_DATA: Final = object()
@@ -33,23 +35,81 @@ def encode_command(args: Sequence[object], encoding: str = "utf-8") -> bytes:
     return b"".join(parts)
 
 
+class Undecodable:
+    """A whole frame that held text not valid in the encoding.
+
+    ``frame`` is the frame with each such string as the bytes the server sent (every
+    other string decoded): its kind (a push or a reply) is known, so it is routed like
+    any frame; the caller decides what an undecodable frame becomes.
+    """
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+
+
+class _Marks(threading.local):
+    failed = False
+
+
+_marks = _Marks()
+_ESCAPE = codecs.lookup_error("surrogateescape")
+_ERRORS: Final = "anyservices.redis.undecodable"
+
+
+def _mark(error: UnicodeError) -> tuple[str | bytes, int]:
+    """hiredis's decode error handler: note the failure, keep the bytes (escaped)."""
+    _marks.failed = True
+    return _ESCAPE(error)
+
+
+codecs.register_error(_ERRORS, _mark)
+
+
 class Parser:
-    """An incremental reply parser; ``next(decode)`` returns one reply or NOT_ENOUGH_DATA.
+    """An incremental reply parser; ``next(decode)`` returns one frame or NOT_ENOUGH_DATA.
 
     Error replies come back as ``hiredis.ReplyError`` values, not raised, so one bad
-    reply in a batch does not disturb the others.
+    reply in a batch does not disturb the others. Decoding never raises: a frame with
+    text that is not valid in the encoding comes back whole as :class:`Undecodable`
+    (hiredis decodes with an error handler that only notes the failure, so valid
+    frames pay nothing for it).
     """
 
     def __init__(self, encoding: str) -> None:
         self._encoding = encoding
-        self._reader = hiredis.Reader(notEnoughData=NOT_ENOUGH_DATA, encoding=encoding)
-        self._decoding = True
+        self._reader = hiredis.Reader(
+            notEnoughData=NOT_ENOUGH_DATA, encoding=encoding, errors=_ERRORS
+        )
 
     def feed(self, data: bytes) -> None:
         self._reader.feed(data)
 
     def next(self, decode: bool) -> Any:
-        if decode is not self._decoding:
-            self._reader.set_encoding(self._encoding if decode else None)
-            self._decoding = decode
-        return self._reader.gets()
+        try:
+            frame = self._reader.gets(decode)
+        except hiredis.ProtocolError:
+            _marks.failed = False  # a mark from a frame that never came must not outlive it
+            raise
+        if _marks.failed:
+            _marks.failed = False
+            return Undecodable(_restore(frame, self._encoding))
+        return frame
+
+
+def _restore(value: Any, encoding: str) -> Any:
+    """``value`` with every escaped (undecodable) string turned back into its bytes."""
+    if isinstance(value, str):
+        try:
+            value.encode(encoding)
+        except UnicodeEncodeError:
+            return value.encode(encoding, "surrogateescape")
+        return value
+    if isinstance(value, list):
+        items: list[Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return type(items)([_restore(item, encoding) for item in items])
+    if isinstance(value, dict):
+        pairs: dict[Any, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return {_restore(k, encoding): _restore(v, encoding) for k, v in pairs.items()}
+    return value
