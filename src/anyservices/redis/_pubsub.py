@@ -166,18 +166,25 @@ class Subscription:
         if not isinstance(reply, list) or not reply:
             return None
         frame: list[Any] = reply  # pyright: ignore[reportUnknownVariableType]
-        kind = frame[0].decode() if isinstance(frame[0], bytes) else str(frame[0])
-        strip = self._keys.strip
+        kind = _text(frame[0])
         if kind == "message" and len(frame) == _MESSAGE_FRAME:
-            return Message(strip(frame[1]), frame[2])
+            return Message(self._name(frame[1]), frame[2])
         if kind == "pmessage" and len(frame) == _PMESSAGE_FRAME:
-            return Message(strip(frame[2]), frame[3], strip(frame[1]), kind)
+            return Message(self._name(frame[2]), frame[3], self._name(frame[1]), kind)
         if ignore_confirmations or kind not in _CONFIRMATIONS or len(frame) != _MESSAGE_FRAME:
             return None
-        name = strip(frame[1]) if isinstance(frame[1], str) else ""  # None: unsubscribed from all
+        name = self._name(frame[1])
         if kind.startswith("p"):
-            return Message("", str(frame[2]), name, kind)
-        return Message(name, str(frame[2]), None, kind)
+            return Message("", _text(frame[2]), name, kind)
+        return Message(name, _text(frame[2]), None, kind)
+
+    def _name(self, value: Any) -> str:
+        """A channel or pattern without the namespace (bytes with decoding off; None: all)."""
+        return "" if value is None else self._keys.strip(_text(value))
+
+
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 class ModelStream(Generic[M]):
