@@ -78,3 +78,20 @@ def redis_stack_config(redis_stack_env: dict[str, str]) -> RedisConfig:
         url=SecretStr(redis_stack_env["ANYSERVICES_REDIS_STACK_URL"]),
         namespace=f"test-{uuid.uuid4().hex[:12]}",
     )
+
+
+# -- Redis Cluster and Sentinel (integration-tests/redis_cluster/) ---------------------
+_NEEDS["redis-cluster"] = "ANYSERVICES_REDIS_CLUSTER_NODES"
+_NEEDS["redis-sentinel"] = "ANYSERVICES_REDIS_SENTINELS"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_env() -> dict[str, str]:
+    """The local 3+3 node cluster (``ANYSERVICES_REDIS_CLUSTER_NODES``), started if needed."""
+    return server_env("redis-cluster")
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_env() -> dict[str, str]:
+    """The local sentinel group (``ANYSERVICES_REDIS_SENTINELS``), started if needed."""
+    return server_env("redis-sentinel")

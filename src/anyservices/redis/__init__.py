@@ -8,11 +8,14 @@ from ._cache import SyncCachedFunction as SyncCachedFunction
 from ._config import RedisConfig as RedisConfig
 from ._errors import RedisAuthenticationError as RedisAuthenticationError
 from ._errors import RedisConnectError as RedisConnectError
+from ._errors import RedisConnectionLostError as RedisConnectionLostError
+from ._errors import RedisCrossSlotError as RedisCrossSlotError
 from ._errors import RedisDataError as RedisDataError
 from ._errors import RedisError as RedisError
 from ._errors import RedisLockError as LockError
 from ._errors import RedisLockError as RedisLockError
 from ._errors import RedisPermissionError as RedisPermissionError
+from ._errors import RedisRedirectError as RedisRedirectError
 from ._errors import RedisResponseError as RedisResponseError
 from ._errors import RedisTimeoutError as RedisTimeoutError
 from ._errors import RedisWatchError as RedisWatchError
@@ -41,10 +44,13 @@ __all__ = (
     "RedisAuthenticationError",
     "RedisConfig",
     "RedisConnectError",
+    "RedisConnectionLostError",
+    "RedisCrossSlotError",
     "RedisDataError",
     "RedisError",
     "RedisLockError",
     "RedisPermissionError",
+    "RedisRedirectError",
     "RedisResponseError",
     "RedisService",
     "RedisTimeoutError",

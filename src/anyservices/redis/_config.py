@@ -91,9 +91,7 @@ class RedisConfig(ServiceConfig):
 
     @model_validator(mode="after")
     def _check_mode(self) -> Self:
-        from ._slots import check_topology  # noqa: PLC0415 -- the cluster rules live there
-
-        check_topology(self)
+        check_topology(self)  # cluster/sentinel rules: db 0, no "{" in the namespace...
         return self
 
     def describe(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Literal, Protocol, cast
 
 __all__ = (
     "SLOTS",
@@ -260,3 +260,144 @@ def check_topology(config: _Topology) -> None:
             raise ValueError('sentinels: mode="sentinel" needs at least one host:port')
         if not config.sentinel_master:
             raise ValueError('sentinel_master: mode="sentinel" needs the master\'s name')
+
+
+# -- which arguments are keys ---------------------------------------------------------
+
+Kind = Literal["keys", "any", "pubsub", "primaries", "scan", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a command goes: ``keys`` by the slot of its keys, ``any`` primary, the
+    ``pubsub`` node (slot 0's primary: classic channels reach every node, and there the
+    subscriber count PUBLISH returns is right), every one of the ``primaries`` (a
+    broadcast), ``scan`` over the primaries, or ``refused``."""
+
+    kind: Kind
+    keys: tuple[Any, ...] = ()
+    readonly: bool = False
+    split: Literal["sum", "mget"] | None = None  # multi-key commands split by slot
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """COMMAND INFO's key positions: first, last (negative: from the end), step."""
+
+    first: int
+    last: int
+    step: int = 1
+    readonly: bool = False
+    split: Literal["sum", "mget"] | None = None
+    movable: bool = False
+
+    def keys(self, args: Sequence[Any]) -> tuple[Any, ...]:
+        if self.first <= 0 or len(args) <= self.first:
+            return ()
+        last = self.last if self.last >= 0 else len(args) + self.last
+        return tuple(args[self.first : last + 1 : self.step])
+
+
+def _specs(names: str, spec: KeySpec) -> dict[str, KeySpec]:
+    return dict.fromkeys(names.split(), spec)
+
+
+_ONE = KeySpec(1, 1)
+_ONE_READ = KeySpec(1, 1, readonly=True)
+COMMANDS: Final[dict[str, KeySpec]] = {
+    **_specs(
+        "SET SETNX SETEX PSETEX GETSET GETDEL GETEX INCR INCRBY DECR DECRBY INCRBYFLOAT "
+        "APPEND SETRANGE SETBIT EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST HSET HSETNX HMSET "
+        "HDEL HINCRBY HINCRBYFLOAT LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LSET LREM LTRIM LINSERT "
+        "SADD SREM SPOP ZADD ZREM ZINCRBY ZREMRANGEBYSCORE ZREMRANGEBYRANK ZPOPMIN ZPOPMAX "
+        "XADD XDEL XTRIM XACK XCLAIM XAUTOCLAIM XSETID PFADD RESTORE GEOADD",
+        _ONE,
+    ),
+    **_specs(
+        "GET STRLEN GETRANGE GETBIT BITCOUNT TTL PTTL EXPIRETIME PEXPIRETIME TYPE DUMP "
+        "HGET HMGET HGETALL HKEYS HVALS HLEN HEXISTS HSTRLEN HSCAN HRANDFIELD LRANGE LLEN "
+        "LINDEX LPOS SMEMBERS SISMEMBER SMISMEMBER SCARD SRANDMEMBER SSCAN ZRANGE ZRANGEBYSCORE "
+        "ZREVRANGE ZREVRANGEBYSCORE ZSCORE ZMSCORE ZCARD ZRANK ZREVRANK ZCOUNT ZSCAN XLEN "
+        "XRANGE XREVRANGE XPENDING GEOPOS GEODIST GEOSEARCH",
+        _ONE_READ,
+    ),
+    **_specs("DEL UNLINK", KeySpec(1, -1, split="sum")),
+    **_specs("EXISTS TOUCH", KeySpec(1, -1, readonly=True, split="sum")),
+    "MGET": KeySpec(1, -1, readonly=True, split="mget"),
+    **_specs("MSET MSETNX", KeySpec(1, -1, 2)),
+    **_specs("WATCH SINTERSTORE SUNIONSTORE SDIFFSTORE PFMERGE", KeySpec(1, -1)),
+    **_specs("SINTER SUNION SDIFF PFCOUNT", KeySpec(1, -1, readonly=True)),
+    **_specs("RENAME RENAMENX SMOVE LMOVE RPOPLPUSH COPY", KeySpec(1, 2)),
+    **_specs("BLPOP BRPOP BZPOPMIN BZPOPMAX", KeySpec(1, -2)),
+    **_specs("EVAL EVALSHA FCALL", KeySpec(3, 0, movable=True)),
+    **_specs("EVAL_RO EVALSHA_RO FCALL_RO", KeySpec(3, 0, readonly=True, movable=True)),
+    **_specs("XREAD", KeySpec(0, 0, readonly=True, movable=True)),
+    **_specs("XREADGROUP", KeySpec(0, 0, movable=True)),
+    **_specs("XGROUP XINFO OBJECT MEMORY", KeySpec(2, 2, readonly=True)),
+    "SPUBLISH": KeySpec(1, 1),
+}
+_ANY: Final = frozenset(
+    "PING ECHO TIME INFO DBSIZE LASTSAVE CLIENT CONFIG COMMAND HELLO RANDOMKEY READONLY "  # noqa: SIM905 -- a word list
+    "READWRITE ROLE LATENCY SLOWLOG ACL CLUSTER WAIT".split()
+)
+_READ_ANYWHERE: Final = frozenset({"PING", "ECHO", "TIME", "INFO", "DBSIZE", "RANDOMKEY"})
+_PRIMARIES: Final = frozenset({"SCRIPT", "FLUSHDB", "FLUSHALL", "FUNCTION"})
+# On a shared connection these would change its state for every other caller.
+_REFUSED: Final = frozenset({"SELECT", "MULTI", "EXEC", "DISCARD", "UNWATCH", "ASKING"})
+
+
+def route(args: Sequence[Any], name: str | None = None) -> Route | None:  # noqa: PLR0911 -- one return per kind
+    """Where ``args`` goes on a cluster; None for a command this table does not know."""
+    name = name or command_name(args)
+    spec = COMMANDS.get(name)
+    if spec is not None:
+        keys = spec_keys(spec, name, args)
+        if name in {"XGROUP", "XINFO", "OBJECT", "MEMORY"} and not keys:
+            return Route("any", readonly=True)
+        return Route("keys", keys, spec.readonly, spec.split if len(keys) > 1 else None)
+    if name.startswith("FT."):
+        return Route("refused")
+    if name in {"PUBLISH", "PUBSUB"}:
+        return Route("pubsub")
+    if name == "SCAN":
+        return Route("scan", readonly=True)
+    if name in _ANY:
+        return Route("any", readonly=name in _READ_ANYWHERE)
+    if name in _PRIMARIES:
+        return Route("primaries")
+    if name in _REFUSED:
+        return Route("refused")
+    return None
+
+
+def spec_keys(spec: KeySpec, name: str, args: Sequence[Any]) -> tuple[Any, ...]:
+    """The keys of ``args`` per ``spec``: numkeys for scripts, STREAMS for XREAD."""
+    if not spec.movable:
+        return spec.keys(args)
+    if name.startswith(("EVAL", "FCALL")):
+        count = int(args[2]) if len(args) > 2 else 0  # noqa: PLR2004 -- [EVAL, script, numkeys]
+        return tuple(args[3 : 3 + count])
+    words = [_text(arg).upper() for arg in args]
+    if "STREAMS" not in words:
+        return ()
+    rest = args[words.index("STREAMS") + 1 :]
+    return tuple(rest[: len(rest) // 2])
+
+
+def command_name(args: Sequence[Any]) -> str:
+    if not args:
+        return ""
+    return _text(args[0]).upper()
+
+
+def info_spec(reply: Sequence[Any]) -> KeySpec | None:
+    """A KeySpec out of one COMMAND INFO entry ([name, arity, flags, first, last, step, ...])."""
+    if not reply or len(reply) < 6:  # noqa: PLR2004 -- the legacy fields
+        return None
+    flags = {_text(flag) for flag in reply[2]}
+    first, last, step = int(reply[3]), int(reply[4]), int(reply[5])
+    return KeySpec(first, last, max(step, 1), "readonly" in flags, None, "movablekeys" in flags)
+
+
+def slots_of(keys: Iterable[Any], encoding: str = "utf-8") -> set[int]:
+    return {key_slot(key, encoding) for key in keys}
