@@ -177,51 +177,58 @@ class RedisClient:
         return picked
 
     async def _connect(self, *, push: bool = False) -> Connection:
+        """Connect and shake hands, both within ``socket_connect_timeout``.
+
+        A server that accepts but never answers fails with RedisTimeoutError instead of
+        waiting for ``socket_timeout`` (which may be None: no limit) in the handshake.
+        """
         if self._task_group is None:
             raise RedisConnectError("the client is not open", service="redis")
-        stream = await self._open_stream()
-        connection = Connection(
-            stream,
-            encoding=self._config.encoding,
-            decode=self._config.decode_responses,
-            socket_timeout=self._config.socket_timeout,
-            description=self._config.describe(),
-            push=push,
+        config = self._config
+        timeout = config.socket_connect_timeout
+        silent = ""
+        with anyio.move_on_after(timeout):
+            stream = await self._open_stream()
+            silent = " (it accepted the connection but did not answer the handshake)"
+            connection = Connection(
+                stream,
+                encoding=config.encoding,
+                decode=config.decode_responses,
+                socket_timeout=config.socket_timeout,
+                description=config.describe(),
+                push=push,
+            )
+            self._task_group.start_soon(connection.run_reader)
+            self._task_group.start_soon(connection.run_writer)
+            try:
+                await self._handshake(connection)
+            except BaseException:
+                await connection.aclose()
+                raise
+            return connection
+        raise RedisTimeoutError(
+            f"could not connect to {config.describe()} within {timeout} s{silent}",
+            service="redis",
+            operation="connect",
         )
-        self._task_group.start_soon(connection.run_reader)
-        self._task_group.start_soon(connection.run_writer)
-        try:
-            await self._handshake(connection)
-        except BaseException:
-            await connection.aclose()
-            raise
-        return connection
 
     async def _open_stream(self) -> anyio.abc.ByteStream:
         config = self._config
-        target = config.describe()
         try:
-            with anyio.fail_after(config.socket_connect_timeout):
-                if config.unix_socket_path:
-                    return await anyio.connect_unix(config.unix_socket_path)
-                context: ssl.SSLContext | None = None
-                if config.tls:
-                    context = ssl.create_default_context()
-                    if not config.tls_verify:
-                        context.check_hostname = False
-                        context.verify_mode = ssl.CERT_NONE
-                if context is not None:
-                    return await anyio.connect_tcp(config.host, config.port, ssl_context=context)
-                return await anyio.connect_tcp(config.host, config.port)
-        except TimeoutError:
-            raise RedisTimeoutError(
-                f"could not connect to {target} within {config.socket_connect_timeout} s",
-                service="redis",
-                operation="connect",
-            ) from None
+            if config.unix_socket_path:
+                return await anyio.connect_unix(config.unix_socket_path)
+            context: ssl.SSLContext | None = None
+            if config.tls:
+                context = ssl.create_default_context()
+                if not config.tls_verify:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+            if context is not None:
+                return await anyio.connect_tcp(config.host, config.port, ssl_context=context)
+            return await anyio.connect_tcp(config.host, config.port)
         except OSError as exc:
             raise RedisConnectError(
-                f"could not connect to {target}: {exc.strerror or exc}",
+                f"could not connect to {config.describe()}: {exc.strerror or exc}",
                 service="redis",
                 operation="connect",
             ) from None
