@@ -16,7 +16,6 @@ from .._core._service import Service, shielded
 from ._cache import CachedFunction, CacheSettings
 from ._client import RedisClient
 from ._cluster import client_for
-from ._cluster import client_for
 from ._commands import Command, Commands
 from ._config import RedisConfig
 from ._errors import RedisDataError
