@@ -24,7 +24,7 @@ async def test_find_iter_streams_10k_documents_in_batches(
         count = 0
         total = 0
         async for document in mongo.find_iter(
-            stream_collection, {}, {"n": 1}, sort=[("n", 1)], batch_size=1000
+            stream_collection, {}, projection={"n": 1}, sort=[("n", 1)], batch_size=1000
         ):
             assert document["n"] == count
             count += 1
@@ -90,10 +90,10 @@ async def test_pool_limit_holds_under_200_concurrent_calls(
 ) -> None:
     config = make_config(mongo_env, max_pool_size=4)
     async with open_face(face, MongoService(config)) as mongo:
-        results: list[str] = []
+        results: list[object] = []
 
         async def one(n: int) -> None:
-            results.append(await mongo.insert_one(coll, {"n": n}))
+            results.append((await mongo.insert_one(coll, {"n": n})).inserted_id)
 
         async with anyio.create_task_group() as tg:
             for n in range(200):

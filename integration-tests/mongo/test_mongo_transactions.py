@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 import pytest
 from mongo_support import DATABASE, coll, config, make_config
@@ -74,24 +76,31 @@ async def test_transaction_cancelled_midway_writes_nothing(
 
 @pytest.mark.faces("asyncio", "trio")  # the sync face takes a plain function: see below
 async def test_run_transaction_retries_transient_errors(
-    face: Face, config: MongoConfig, coll: str
+    face: Face, config: MongoConfig, coll: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     attempts: list[int] = []
 
-    async def body(session: MongoSession) -> str:
+    async def body(session: MongoSession) -> object:
         attempts.append(1)
-        new_id = await mongo.insert_one(coll, {"attempt": len(attempts)}, session=session)
+        result = await mongo.insert_one(coll, {"attempt": len(attempts)}, session)
         if len(attempts) < 3:
             raise _transient("write conflict")
-        return new_id
+        return result.inserted_id
 
     async with open_face(face, MongoService(config)) as mongo:
         await mongo.insert_one(coll, {"seed": True})
-        await mongo.run_transaction(body)
+        with caplog.at_level(logging.INFO, logger="anyservices"):
+            new_id = await mongo.run_transaction(body)
         assert len(attempts) == 3
-        assert await mongo.find_many(coll, {"attempt": {"$exists": True}}, {"_id": 0}) == [
-            {"attempt": 3}
+        assert await mongo.find_one(coll, {"_id": new_id}, {"_id": 0}) == {"attempt": 3}
+        assert await mongo.find_many(
+            coll, {"attempt": {"$exists": True}}, projection={"_id": 0}
+        ) == [{"attempt": 3}]
+        retries = [
+            r.getMessage() for r in caplog.records if "retrying the transaction" in r.getMessage()
         ]
+        assert len(retries) == 2
+        assert "(1 of 3)" in retries[0]
         attempts.clear()
         with pytest.raises(MongoError, match="write conflict"):
             await mongo.run_transaction(body, max_retries=1)
@@ -122,7 +131,9 @@ def test_sync_face_run_transaction_and_abort(mongo_env: dict[str, str]) -> None:
         with pytest.raises(BoomError), mongo.transaction() as session:
             mongo.insert_one(name, {"y": 1}, session=session)
             raise BoomError
-        assert mongo.find_many(name, {"seed": {"$exists": False}}, {"_id": 0}) == [{"x": 2}]
+        assert mongo.find_many(name, {"seed": {"$exists": False}}, projection={"_id": 0}) == [
+            {"x": 2}
+        ]
 
 
 async def test_a_server_refusal_inside_a_transaction_aborts_it(

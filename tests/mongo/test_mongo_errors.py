@@ -80,11 +80,13 @@ def test_other_bulk_errors_are_command_errors() -> None:
         (pymongo.errors.ConfigurationError("bad"), MongoConfigurationError, MongoError),
         (pymongo.errors.InvalidOperation("closed"), MongoCommandError, CommandError),
         (bson.errors.InvalidDocument("nope"), MongoDataError, DataError),
-        (ValueError("other"), MongoError, MongoError),
+        (OverflowError("MongoDB can only handle up to 8-byte ints"), MongoDataError, DataError),
+        (UnicodeEncodeError("utf-8", "\udc80", 0, 1, "surrogates"), MongoDataError, DataError),
+        (pymongo.errors.PyMongoError("odd", error_labels=["x"]), MongoCommandError, CommandError),
     ],
 )
 def test_mapping_is_most_specific(
-    driver: BaseException, ours: type[MongoError], kind: type[BaseException]
+    driver: Exception, ours: type[MongoError], kind: type[BaseException]
 ) -> None:
     mapped = map_error(driver, operation="op", resource="c")
     assert type(mapped) is ours

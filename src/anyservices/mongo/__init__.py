@@ -1,6 +1,14 @@
-"""MongoService: MongoDB on asyncio, trio and the sync face, through PyMongo in threads."""
+"""MongoService: MongoDB on asyncio, trio and the sync face, through PyMongo in threads.
+
+The result types are PyMongo's own (``pymongo.results``), re-exported here.
+"""
 
 from __future__ import annotations
+
+from pymongo.results import BulkWriteResult as BulkWriteResult
+from pymongo.results import DeleteResult as DeleteResult
+from pymongo.results import InsertOneResult as InsertOneResult
+from pymongo.results import UpdateResult as UpdateResult
 
 from .._core._public import mark_public
 from ._collection import MongoCollection as MongoCollection
@@ -14,8 +22,6 @@ from ._errors import MongoDuplicateKeyError as MongoDuplicateKeyError
 from ._errors import MongoError as MongoError
 from ._errors import MongoPermissionDeniedError as MongoPermissionDeniedError
 from ._errors import MongoTimeoutError as MongoTimeoutError
-from ._results import BulkWriteResult as BulkWriteResult
-from ._results import UpdateResult as UpdateResult
 from ._service import MongoService as MongoService
 from ._session import MongoSession as MongoSession
 from ._statistics import MongoStatistics as MongoStatistics
@@ -26,7 +32,9 @@ from ._types import WriteOperation as WriteOperation
 
 __all__ = (
     "BulkWriteResult",
+    "DeleteResult",
     "Document",
+    "InsertOneResult",
     "MongoAuthenticationError",
     "MongoCollection",
     "MongoCommandError",

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from bson import ObjectId
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from .._core._models import load_model
 from ._errors import MongoDataError
 
 __all__ = ("from_document", "id_text", "storable_id", "to_document")
@@ -50,16 +51,10 @@ def from_document(
     if isinstance(data.get("_id"), ObjectId) and _id_field_is_str(model_class):
         data["_id"] = str(data["_id"])
     try:
-        return model_class.model_validate(data)
-    except ValidationError as exc:
-        fields = ", ".join(
-            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
-        message = (
-            f"document _id={document.get('_id')!r} does not validate as "
-            f"{model_class.__name__}: {fields}"
-        )
-        raise MongoDataError(message, operation=operation, resource=collection) from exc
+        return load_model(model_class, data, error=MongoDataError, resource=collection)
+    except MongoDataError as exc:
+        message = f"document _id={id_text(document.get('_id'))}: {exc.message}"
+        raise MongoDataError(message, operation=operation, resource=collection) from None
 
 
 def to_document(model: BaseModel) -> dict[str, Any]:

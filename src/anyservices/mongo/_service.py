@@ -1,11 +1,15 @@
 """MongoService: PyMongo's synchronous client, driven from worker threads.
 
 PyMongo's AsyncMongoClient runs only on asyncio, so the one implementation (asyncio,
-trio and the sync face alike) runs the synchronous client's calls through
-``anyio.to_thread.run_sync`` under a ``CapacityLimiter`` the size of the connection
-pool (see ``anyservices._core._threads`` for the cancellation semantics). The caller's
-deadline and ``timeout_ms`` reach the driver as a PyMongo CSOT timeout
-(``pymongo.timeout``) applied inside the worker thread.
+trio and the sync face alike) runs the synchronous client's calls through the worker
+thread runner (``anyservices._core._threads``: a ``CapacityLimiter`` the size of the
+connection pool, and its cancellation semantics). The caller's deadline and
+``timeout_ms`` reach the driver as a PyMongo CSOT timeout (``pymongo.timeout``) applied
+inside the worker thread; what the driver raises becomes ours in ``map_errors``.
+
+The data methods take and return what the original service (and PyMongo) did:
+``collection_name`` first, PyMongo's result types (``InsertOneResult``, ``UpdateResult``,
+``DeleteResult``, ``BulkWriteResult``), ids as stored (``ObjectId``).
 """
 
 from __future__ import annotations
@@ -28,21 +32,23 @@ from pymongo import (
     UpdateMany,
     UpdateOne,
 )
+from pymongo.results import BulkWriteResult, DeleteResult, InsertOneResult, UpdateResult
 
+from .._core._caller import call_user
 from .._core._service import Service
 from .._core._threads import ThreadRunner, budget
 from ._collection import MongoCollection
 from ._config import MongoConfig
 from ._errors import MongoDataError, MongoError, map_errors
-from ._models import from_document, id_text, to_document
-from ._results import BulkWriteResult, UpdateResult
+from ._models import from_document, to_document
 from ._session import MongoSession
 from ._statistics import MongoStatistics
-from ._types import Document, IndexKeys, ModelT, Query, Sort, WriteOperation
+from ._types import IndexKeys, Query, Sort, WriteOperation
 
 if TYPE_CHECKING:
     import logging
 
+    from bson import ObjectId
     from pymongo.change_stream import ChangeStream
     from pymongo.client_session import ClientSession
     from pymongo.collection import Collection
@@ -54,7 +60,8 @@ if TYPE_CHECKING:
 
 __all__ = ("MongoService",)
 
-T = TypeVar("T")
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 
 _BULK_OPS: dict[str, Callable[..., Any]] = {
     "insert_one": InsertOne,
@@ -64,6 +71,7 @@ _BULK_OPS: dict[str, Callable[..., Any]] = {
     "delete_one": DeleteOne,
     "delete_many": DeleteMany,
 }
+_UNKNOWN_COMMIT = "UnknownTransactionCommitResult"
 
 
 def _driver_session(session: MongoSession | None) -> ClientSession | None:
@@ -76,15 +84,15 @@ class _DriverTimeout:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
-    def __call__(self, func: Callable[[], T]) -> Callable[[], T]:
-        def run() -> T:
+    def __call__(self, func: Callable[[], R]) -> Callable[[], R]:
+        def run() -> R:
             with pymongo.timeout(self.seconds):
                 return func()
 
         return run
 
 
-def _next_batch(iterator: Cursor[Document], size: int) -> list[Document]:
+def _next_batch(iterator: Cursor[dict[str, Any]], size: int) -> list[dict[str, Any]]:
     return list(itertools.islice(iterator, size))
 
 
@@ -100,8 +108,8 @@ class MongoService(Service[MongoConfig]):
         super().__init__(config, logger=logger)
         self._runner = ThreadRunner(config.max_pool_size, name="mongo")
         self._timeout = None if config.timeout_ms is None else config.timeout_ms / 1000
-        self._client: MongoClient[Document] | None = None
-        self._db: Database[Document] | None = None
+        self._client: MongoClient[dict[str, Any]] | None = None
+        self._db: Database[dict[str, Any]] | None = None
 
     def _describe(self) -> str:
         return f"{self.config.safe_url} db={self.config.database}"
@@ -109,7 +117,7 @@ class MongoService(Service[MongoConfig]):
     async def _open(self, stack: AsyncExitStack) -> None:
         url = self.config.url.get_secret_value()
         options = self.config.client_options()
-        client: MongoClient[Document] = await self._call(
+        client: MongoClient[dict[str, Any]] = await self._call(
             functools.partial(MongoClient, url, document_class=dict, **options), "connect"
         )
 
@@ -135,19 +143,25 @@ class MongoService(Service[MongoConfig]):
 
     # -- internals -------------------------------------------------------------------
 
-    def _collection(self, name: str) -> Collection[Document]:
+    def _collection(self, name: str) -> Collection[dict[str, Any]]:
         self._check_open()
         assert self._db is not None  # noqa: S101 -- open implies a database
         return self._db[name]
 
+    @property
+    def _mongo_client(self) -> MongoClient[dict[str, Any]]:
+        self._check_open()
+        assert self._client is not None  # noqa: S101 -- open implies a client
+        return self._client
+
     async def _call(
         self,
-        func: Callable[[], T],
+        func: Callable[[], R],
         operation: str,
         resource: str | None = None,
         *,
         driver_timeout: float | None = None,
-    ) -> T:
+    ) -> R:
         """``func()`` in a worker thread, under the driver timeout, with errors mapped.
 
         ``driver_timeout`` (seconds) replaces ``timeout_ms`` for this call; a caller
@@ -160,7 +174,7 @@ class MongoService(Service[MongoConfig]):
             wrap=None if seconds is None else _DriverTimeout(seconds),
         )
 
-    async def _run(self, func: Callable[[], T], operation: str, collection: str | None) -> T:
+    async def _run(self, func: Callable[[], R], operation: str, collection: str | None) -> R:
         self._check_open()
         return await self._call(func, operation, collection)
 
@@ -170,30 +184,54 @@ class MongoService(Service[MongoConfig]):
         """Worker threads in use, their peak, waiting callers, calls and errors."""
         return self._runner.statistics()
 
-    def get_collection(self, name: str) -> MongoCollection:
-        """A handle on one collection that never blocks an event loop (not PyMongo's)."""
-        self._check_open()
-        return MongoCollection(self, name)
+    def get_collection(self, collection_name: str) -> MongoCollection:
+        """PyMongo's Collection API on one collection, never blocking an event loop.
 
-    async def ping(self) -> bool:
-        """Round trip to the server; True, or raises ``MongoConnectError``."""
-        self._check_open()
-        assert self._client is not None  # noqa: S101
-        client = self._client
-        await self._run(functools.partial(client.admin.command, "ping"), "ping", None)
-        return True
+        Plus the service's data methods PyMongo lacks (``find_many_models``...); see
+        :class:`~anyservices.mongo.MongoCollection`.
+        """
+        return MongoCollection(self, self._collection(collection_name))
+
+    async def ping(self) -> dict[str, Any]:
+        """Round trip to the server; its answer (``{"ok": 1.0}``), or ``MongoConnectError``."""
+        client = self._mongo_client
+        answer: dict[str, Any] = await self._run(
+            functools.partial(client.admin.command, "ping"), "ping", None
+        )
+        return answer
 
     # -- transactions ----------------------------------------------------------------
 
+    async def _commit(self, driver_session: ClientSession, max_retries: int) -> None:
+        """Commit; an ``UnknownTransactionCommitResult`` is retried (commits are idempotent)."""
+        attempt = 0
+        while True:
+            try:
+                await self._run(driver_session.commit_transaction, "commit_transaction", None)
+            except MongoError as exc:
+                if _UNKNOWN_COMMIT not in exc.labels or attempt >= max_retries:
+                    raise
+                attempt += 1
+                self._logger.info(
+                    "mongo: commit result unknown, retrying the commit (%d of %d): %s",
+                    attempt,
+                    max_retries,
+                    exc,
+                )
+            else:
+                return
+
     @asynccontextmanager
-    async def transaction(self) -> AsyncGenerator[MongoSession, None]:
+    async def transaction(
+        self, *, max_commit_retries: int = 3
+    ) -> AsyncGenerator[MongoSession, None]:
         """A transaction that commits on success and aborts on any exception or cancellation.
 
-        Yields the session to pass as ``session=``; an aborted transaction writes nothing.
+        Yields the session to pass as ``session``; an aborted transaction writes nothing.
+        A commit whose result is unknown (``UnknownTransactionCommitResult``) is retried
+        up to ``max_commit_retries`` times.
         """
-        self._check_open()
-        assert self._client is not None  # noqa: S101
-        client = self._client
+        client = self._mongo_client
         driver_session = await self._run(client.start_session, "start_session", None)
         try:
             await self._run(driver_session.start_transaction, "start_transaction", None)
@@ -205,98 +243,106 @@ class MongoService(Service[MongoConfig]):
                     if driver_session.in_transaction:
                         await self._run(driver_session.abort_transaction, "abort_transaction", None)
                 raise
-            await self._run(driver_session.commit_transaction, "commit_transaction", None)
+            await self._commit(driver_session, max_commit_retries)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._call(driver_session.end_session, "end_session")
 
     async def run_transaction(
-        self, fn: Callable[[MongoSession], Awaitable[T]], *, max_retries: int = 3
-    ) -> T:
-        """Run ``await fn(session)`` in a transaction, retrying it whole on transient errors.
+        self,
+        fn: Callable[[MongoSession], Awaitable[R]],
+        *,
+        max_retries: int = 3,
+    ) -> R:
+        """Run ``fn(session)`` in a transaction, retrying it whole on transient errors.
 
-        A failure the server labels ``TransientTransactionError`` (a write conflict, an
-        election...) re-runs ``fn`` in a new transaction, up to ``max_retries`` times.
+        ``fn`` is async here (a plain function works too); on the sync face it is a
+        plain function, run in the calling thread (``call_user``). A failure the server labels ``TransientTransactionError`` (a
+        write conflict, an election...) re-runs ``fn`` in a new transaction, up to
+        ``max_retries`` times; an unknown commit result retries the commit.
         """
         attempt = 0
         while True:
             try:
-                async with self.transaction() as session:
-                    return await fn(session)
+                async with self.transaction(max_commit_retries=max_retries) as session:
+                    return await call_user(fn, session)
             except MongoError as exc:
                 if not exc.transient or attempt >= max_retries:
                     raise
                 attempt += 1
-                self._logger.debug("transient transaction error, retry %d: %s", attempt, exc)
+                self._logger.info(
+                    "mongo: transient transaction error, retrying the transaction (%d of %d): %s",
+                    attempt,
+                    max_retries,
+                    exc,
+                )
 
     # -- CRUD ------------------------------------------------------------------------
 
     async def insert_one(
-        self, collection: str, document: Query, *, session: MongoSession | None = None
-    ) -> str:
-        """Insert one document; its ``_id`` as ``str``."""
-        coll = self._collection(collection)
-        result = await self._run(
-            functools.partial(coll.insert_one, dict(document), session=_driver_session(session)),
+        self, collection_name: str, document: Query, session: MongoSession | None = None
+    ) -> InsertOneResult:
+        """Insert one document (a dict gets its ``_id``, as with PyMongo)."""
+        coll = self._collection(collection_name)
+        target = document if isinstance(document, dict) else dict(document)
+        return await self._run(
+            functools.partial(coll.insert_one, target, session=_driver_session(session)),
             "insert_one",
-            collection,
+            collection_name,
         )
-        return id_text(result.inserted_id)
 
     async def insert_many(
         self,
-        collection: str,
+        collection_name: str,
         documents: Sequence[Query],
-        ordered: bool = True,
         *,
+        ordered: bool = True,
         session: MongoSession | None = None,
-    ) -> list[str]:
-        """Insert documents; their ``_id`` values as ``str``, in order."""
-        coll = self._collection(collection)
+    ) -> list[ObjectId]:
+        """Insert documents; their ``_id`` values, in order."""
+        coll = self._collection(collection_name)
         if not documents:
             return []
+        targets = [d if isinstance(d, dict) else dict(d) for d in documents]
         result = await self._run(
             functools.partial(
-                coll.insert_many,
-                [dict(d) for d in documents],
-                ordered=ordered,
-                session=_driver_session(session),
+                coll.insert_many, targets, ordered=ordered, session=_driver_session(session)
             ),
             "insert_many",
-            collection,
+            collection_name,
         )
-        return [id_text(i) for i in result.inserted_ids]
+        return list(result.inserted_ids)
 
     async def find_one(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
         projection: Query | None = None,
-        *,
         session: MongoSession | None = None,
-    ) -> Document | None:
-        coll = self._collection(collection)
+    ) -> dict[str, Any] | None:
+        """The first matching document, or None."""
+        coll = self._collection(collection_name)
         return await self._run(
             functools.partial(coll.find_one, query, projection, session=_driver_session(session)),
             "find_one",
-            collection,
+            collection_name,
         )
 
     async def find_many(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
+        *,
         projection: Query | None = None,
         sort: Sort | None = None,
         limit: int = 0,
         skip: int = 0,
-        *,
         session: MongoSession | None = None,
-    ) -> list[Document]:
+    ) -> list[dict[str, Any]]:
         """Every matching document, loaded at once (stream big results with ``find_iter``)."""
-        coll = self._collection(collection)
+        coll = self._collection(collection_name)
 
-        def run() -> list[Document]:
+        def run() -> list[dict[str, Any]]:
             cursor = coll.find(
                 query,
                 projection,
@@ -308,27 +354,27 @@ class MongoService(Service[MongoConfig]):
             with cursor:
                 return list(cursor)
 
-        return await self._run(run, "find_many", collection)
+        return await self._run(run, "find_many", collection_name)
 
     async def find_iter(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
+        *,
         projection: Query | None = None,
         sort: Sort | None = None,
         limit: int = 0,
         skip: int = 0,
-        *,
         batch_size: int | None = None,
         session: MongoSession | None = None,
-    ) -> AsyncIterator[Document]:
+    ) -> AsyncIterator[dict[str, Any]]:
         """Stream matching documents, fetching ``batch_size`` of them per thread hop.
 
         ``batch_size`` defaults to the config's ``stream_batch_size``. Leaving the loop
         closes the server cursor (wrap it in ``contextlib.aclosing`` to close it at once
         on the async face; the sync face closes it when the loop is left).
         """
-        coll = self._collection(collection)
+        coll = self._collection(collection_name)
         size = batch_size or self.config.stream_batch_size
         cursor = coll.find(
             query,
@@ -342,7 +388,7 @@ class MongoService(Service[MongoConfig]):
         try:
             while True:
                 batch = await self._run(
-                    functools.partial(_next_batch, cursor, size), "find_iter", collection
+                    functools.partial(_next_batch, cursor, size), "find_iter", collection_name
                 )
                 for document in batch:
                     yield document
@@ -350,29 +396,29 @@ class MongoService(Service[MongoConfig]):
                     return
         finally:
             with anyio.CancelScope(shield=True):
-                await self._call(cursor.close, "find_iter", collection)
+                await self._call(cursor.close, "find_iter", collection_name)
 
     async def watch(
         self,
-        collection: str | None = None,
+        collection_name: str | None = None,
         pipeline: Sequence[Query] | None = None,
         *,
         full_document: str | None = None,
         resume_after: Query | None = None,
         max_await_time_ms: int = 500,
         batch_size: int | None = None,
-    ) -> AsyncIterator[Document]:
-        """Stream change events of ``collection`` (or of the whole database).
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Stream change events of ``collection_name`` (or of the whole database).
 
         The stream opens when the first event is awaited; each wait for events lasts at
         most ``max_await_time_ms``, which is also how long cancelling the loop may take.
         """
         self._check_open()
         assert self._db is not None  # noqa: S101
-        target: Database[Document] | Collection[Document] = (
-            self._db if collection is None else self._db[collection]
+        target: Database[dict[str, Any]] | Collection[dict[str, Any]] = (
+            self._db if collection_name is None else self._db[collection_name]
         )
-        stream: ChangeStream[Document] = await self._run(
+        stream: ChangeStream[dict[str, Any]] = await self._run(
             functools.partial(
                 target.watch,
                 list(pipeline) if pipeline else None,
@@ -382,257 +428,257 @@ class MongoService(Service[MongoConfig]):
                 batch_size=batch_size,
             ),
             "watch",
-            collection,
+            collection_name,
         )
         try:
             while True:
-                change = await self._run(stream.try_next, "watch", collection)
+                change = await self._run(stream.try_next, "watch", collection_name)
                 if change is not None:
                     yield change
         finally:
             with anyio.CancelScope(shield=True):
-                await self._call(stream.close, "watch", collection)
+                await self._call(stream.close, "watch", collection_name)
 
     async def update_one(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
         update: Query | Sequence[Query],
-        upsert: bool = False,
         *,
+        upsert: bool = False,
         session: MongoSession | None = None,
     ) -> UpdateResult:
-        coll = self._collection(collection)
-        result = await self._run(
+        """Update the first match (``update`` is an operator document or a pipeline)."""
+        coll = self._collection(collection_name)
+        return await self._run(
             functools.partial(
                 coll.update_one, query, update, upsert=upsert, session=_driver_session(session)
             ),
             "update_one",
-            collection,
-        )
-        return UpdateResult(
-            result.matched_count,
-            result.modified_count,
-            None if result.upserted_id is None else id_text(result.upserted_id),
+            collection_name,
         )
 
     async def update_many(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
         update: Query | Sequence[Query],
-        upsert: bool = False,
         *,
+        upsert: bool = False,
         session: MongoSession | None = None,
     ) -> UpdateResult:
-        coll = self._collection(collection)
-        result = await self._run(
+        """Update every match."""
+        coll = self._collection(collection_name)
+        return await self._run(
             functools.partial(
                 coll.update_many, query, update, upsert=upsert, session=_driver_session(session)
             ),
             "update_many",
-            collection,
-        )
-        return UpdateResult(
-            result.matched_count,
-            result.modified_count,
-            None if result.upserted_id is None else id_text(result.upserted_id),
+            collection_name,
         )
 
     async def delete_one(
-        self, collection: str, query: Query, *, session: MongoSession | None = None
-    ) -> int:
-        """Delete the first match; how many were deleted (0 or 1)."""
-        coll = self._collection(collection)
-        result = await self._run(
+        self, collection_name: str, query: Query, session: MongoSession | None = None
+    ) -> DeleteResult:
+        """Delete the first match (``deleted_count`` is 0 or 1)."""
+        coll = self._collection(collection_name)
+        return await self._run(
             functools.partial(coll.delete_one, query, session=_driver_session(session)),
             "delete_one",
-            collection,
+            collection_name,
         )
-        return result.deleted_count
 
     async def delete_many(
-        self, collection: str, query: Query, *, session: MongoSession | None = None
-    ) -> int:
-        coll = self._collection(collection)
-        result = await self._run(
+        self, collection_name: str, query: Query, session: MongoSession | None = None
+    ) -> DeleteResult:
+        """Delete every match."""
+        coll = self._collection(collection_name)
+        return await self._run(
             functools.partial(coll.delete_many, query, session=_driver_session(session)),
             "delete_many",
-            collection,
+            collection_name,
         )
-        return result.deleted_count
 
     async def count_documents(
-        self, collection: str, query: Query, *, session: MongoSession | None = None
+        self, collection_name: str, query: Query, session: MongoSession | None = None
     ) -> int:
-        coll = self._collection(collection)
+        """How many documents match."""
+        coll = self._collection(collection_name)
         return await self._run(
             functools.partial(coll.count_documents, query, session=_driver_session(session)),
             "count_documents",
-            collection,
+            collection_name,
         )
 
     async def aggregate(
-        self, collection: str, pipeline: Sequence[Query], *, session: MongoSession | None = None
-    ) -> list[Document]:
-        coll = self._collection(collection)
+        self,
+        collection_name: str,
+        pipeline: Sequence[Query],
+        session: MongoSession | None = None,
+    ) -> list[dict[str, Any]]:
+        """The pipeline's output documents, loaded at once."""
+        coll = self._collection(collection_name)
 
-        def run() -> list[Document]:
+        def run() -> list[dict[str, Any]]:
             with coll.aggregate(list(pipeline), session=_driver_session(session)) as cursor:
                 return list(cursor)
 
-        return await self._run(run, "aggregate", collection)
+        return await self._run(run, "aggregate", collection_name)
 
     async def create_index(
-        self, collection: str, keys: IndexKeys, unique: bool = False, **kwargs: Any
+        self, collection_name: str, keys: IndexKeys, *, unique: bool = False, **kwargs: Any
     ) -> str:
         """Create an index and return its name.
 
         ``kwargs`` go to PyMongo: ``name``, ``sparse``, ``expireAfterSeconds``...
         """
-        coll = self._collection(collection)
+        coll = self._collection(collection_name)
         index_keys: Any = keys if isinstance(keys, str) else list(keys)
         return await self._run(
             functools.partial(coll.create_index, index_keys, unique=unique, **kwargs),
             "create_index",
-            collection,
+            collection_name,
         )
 
     async def bulk_write(
         self,
-        collection: str,
+        collection_name: str,
         operations: Sequence[WriteOperation],
-        ordered: bool = True,
         *,
+        ordered: bool = True,
         session: MongoSession | None = None,
     ) -> BulkWriteResult:
         """Several writes in one round trip; see ``WriteOperation`` for the dict form."""
-        coll = self._collection(collection)
-        requests = [_bulk_operation(op, collection) for op in operations]
+        coll = self._collection(collection_name)
+        requests = [_bulk_operation(op, collection_name) for op in operations]
         if not requests:
-            return BulkWriteResult(0, 0, 0, 0, 0, {})
-        result = await self._run(
+            return BulkWriteResult(_EMPTY_BULK, acknowledged=True)
+        return await self._run(
             functools.partial(
                 coll.bulk_write, requests, ordered=ordered, session=_driver_session(session)
             ),
             "bulk_write",
-            collection,
-        )
-        return BulkWriteResult(
-            inserted_count=result.inserted_count,
-            matched_count=result.matched_count,
-            modified_count=result.modified_count,
-            deleted_count=result.deleted_count,
-            upserted_count=result.upserted_count,
-            upserted_ids={int(k): id_text(v) for k, v in (result.upserted_ids or {}).items()},
+            collection_name,
         )
 
     # -- models ----------------------------------------------------------------------
 
     async def find_one_model(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
-        model_class: type[ModelT],
+        model_class: type[T],
         projection: Query | None = None,
-        *,
         session: MongoSession | None = None,
-    ) -> ModelT | None:
+    ) -> T | None:
         """The first match as ``model_class``, or None (``MongoDataError`` if invalid)."""
-        document = await self.find_one(collection, query, projection, session=session)
+        document = await self.find_one(collection_name, query, projection, session)
         if document is None:
             return None
         return from_document(
-            model_class, document, collection=collection, operation="find_one_model"
+            model_class, document, collection=collection_name, operation="find_one_model"
         )
 
     async def find_many_models(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
-        model_class: type[ModelT],
+        model_class: type[T],
+        *,
         projection: Query | None = None,
         sort: Sort | None = None,
         limit: int = 0,
         skip: int = 0,
-        *,
         session: MongoSession | None = None,
-    ) -> list[ModelT]:
+    ) -> list[T]:
+        """Every match as ``model_class``."""
         documents = await self.find_many(
-            collection, query, projection, sort, limit, skip, session=session
+            collection_name,
+            query,
+            projection=projection,
+            sort=sort,
+            limit=limit,
+            skip=skip,
+            session=session,
         )
         return [
-            from_document(model_class, d, collection=collection, operation="find_many_models")
+            from_document(model_class, d, collection=collection_name, operation="find_many_models")
             for d in documents
         ]
 
     async def insert_one_model(
-        self, collection: str, model: BaseModel, *, session: MongoSession | None = None
-    ) -> str:
-        """Insert ``model`` by alias (a None ``_id`` is made by the server); the id as ``str``."""
-        return await self.insert_one(collection, _document_of(model, collection), session=session)
+        self, collection_name: str, model: BaseModel, session: MongoSession | None = None
+    ) -> InsertOneResult:
+        """Insert ``model`` by alias (a None ``_id`` is made by the server)."""
+        document = _document_of(model, collection_name)
+        return await self.insert_one(collection_name, document, session)
 
     async def insert_many_models(
         self,
-        collection: str,
+        collection_name: str,
         models: Sequence[BaseModel],
-        ordered: bool = True,
         *,
+        ordered: bool = True,
         session: MongoSession | None = None,
-    ) -> list[str]:
-        documents = [_document_of(m, collection) for m in models]
-        return await self.insert_many(collection, documents, ordered, session=session)
+    ) -> list[ObjectId]:
+        """Insert models by alias; their ids, in order."""
+        documents = [_document_of(m, collection_name) for m in models]
+        return await self.insert_many(collection_name, documents, ordered=ordered, session=session)
 
     async def update_one_model(
         self,
-        collection: str,
+        collection_name: str,
+        query: Query,
         model: BaseModel,
-        upsert: bool = False,
         *,
+        upsert: bool = False,
         session: MongoSession | None = None,
     ) -> UpdateResult:
-        """``$set`` every field of ``model`` on the document with the model's ``_id``."""
-        document = _document_of(model, collection)
-        if "_id" not in document:
-            raise MongoDataError(
-                f"{type(model).__name__} has no _id to update by",
-                operation="update_one_model",
-                resource=collection,
-            )
-        key = document.pop("_id")
-        return await self.update_one(
-            collection, {"_id": key}, {"$set": document}, upsert, session=session
-        )
+        """``$set`` every field of ``model`` (but ``_id``) on the first match of ``query``."""
+        update = {"$set": _fields_of(model, collection_name)}
+        return await self.update_one(collection_name, query, update, upsert=upsert, session=session)
 
     async def update_many_models(
         self,
-        collection: str,
-        models: Sequence[BaseModel],
-        upsert: bool = False,
+        collection_name: str,
+        query: Query,
+        model: BaseModel,
         *,
+        upsert: bool = False,
         session: MongoSession | None = None,
-    ) -> BulkWriteResult:
-        """``update_one_model`` for each model, in one ordered bulk write."""
-        operations: list[WriteOperation] = []
-        for model in models:
-            document = _document_of(model, collection)
-            if "_id" not in document:
-                raise MongoDataError(
-                    f"{type(model).__name__} has no _id to update by",
-                    operation="update_many_models",
-                    resource=collection,
-                )
-            key = document.pop("_id")
-            operations.append(UpdateOne({"_id": key}, {"$set": document}, upsert=upsert))
-        return await self.bulk_write(collection, operations, session=session)
+    ) -> UpdateResult:
+        """``$set`` every field of ``model`` (but ``_id``) on every match of ``query``."""
+        update = {"$set": _fields_of(model, collection_name)}
+        return await self.update_many(
+            collection_name, query, update, upsert=upsert, session=session
+        )
 
 
-def _document_of(model: object, collection: str) -> Document:
+_EMPTY_BULK: dict[str, Any] = {
+    "writeErrors": [],
+    "writeConcernErrors": [],
+    "nInserted": 0,
+    "nUpserted": 0,
+    "nMatched": 0,
+    "nModified": 0,
+    "nRemoved": 0,
+    "upserted": [],
+}
+
+
+def _document_of(model: object, collection: str) -> dict[str, Any]:
     if not isinstance(model, BaseModel):
         raise MongoDataError(
             f"expected a pydantic model, got {type(model).__name__}", resource=collection
         )
     return to_document(model)
+
+
+def _fields_of(model: object, collection: str) -> dict[str, Any]:
+    """The model's fields to ``$set``: its document without ``_id`` (which cannot change)."""
+    document = _document_of(model, collection)
+    document.pop("_id", None)
+    return document
 
 
 def _bulk_operation(operation: WriteOperation, collection: str) -> Any:

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+from pymongo.results import BulkWriteResult, DeleteResult
 
 from anyservices._core._syncface import SyncFace, register_face
-from anyservices.mongo._collection import MongoCollection
+from anyservices.mongo._collection import MongoCollection, MongoCollectionSyncExtras
 from anyservices.mongo._service import MongoService
 from anyservices.mongo._statistics import MongoStatistics
 from anyservices.mongo._sync_extras import MongoSyncExtras
+from anyservices.mongo._types import IndexKeys, WriteOperation
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from bson import ObjectId
+    from pymongo.results import InsertOneResult, UpdateResult
 
-    from anyservices.mongo._results import BulkWriteResult, UpdateResult
     from anyservices.mongo._session import MongoSession
-    from anyservices.mongo._types import Document, IndexKeys, ModelT, Query, Sort, WriteOperation
+    from anyservices.mongo._types import Query, Sort
 
+T = TypeVar("T", bound=BaseModel)
 
 __all__ = (
     "SyncMongoCollection",
@@ -38,89 +43,96 @@ class SyncMongoService(MongoSyncExtras, SyncFace[MongoService]):
         """Worker threads in use, their peak, waiting callers, calls and errors."""
         return self._wrapped.statistics()
 
-    def ping(self) -> bool:
-        """Round trip to the server; True, or raises ``MongoConnectError``."""
+    def get_collection(self, collection_name: str) -> SyncMongoCollection:
+        """PyMongo's Collection API on one collection, never blocking an event loop."""
+        result = self._wrapped.get_collection(collection_name)
+        return self if result is self._wrapped else SyncMongoCollection(self._portal, result)
+
+    def ping(self) -> dict[str, Any]:
+        """Round trip to the server; its answer (``{"ok": 1.0}``), or ``MongoConnectError``."""
         return self._portal.call(self._wrapped.ping)
 
-    def transaction(self) -> AbstractContextManager[MongoSession]:
+    def transaction(self, *, max_commit_retries: int = 3) -> AbstractContextManager[MongoSession]:
         """A transaction that commits on success and aborts on any exception or cancellation."""
-        return self._portal.wrap_cm(self._wrapped.transaction())
+        return self._portal.wrap_cm(
+            self._wrapped.transaction(max_commit_retries=max_commit_retries)
+        )
 
     def insert_one(
-        self, collection: str, document: Query, *, session: MongoSession | None = None
-    ) -> str:
-        """Insert one document; its ``_id`` as ``str``."""
-        return self._portal.call(self._wrapped.insert_one, collection, document, session=session)
+        self, collection_name: str, document: Query, session: MongoSession | None = None
+    ) -> InsertOneResult:
+        """Insert one document (a dict gets its ``_id``, as with PyMongo)."""
+        return self._portal.call(self._wrapped.insert_one, collection_name, document, session)
 
     def insert_many(
         self,
-        collection: str,
+        collection_name: str,
         documents: Sequence[Query],
-        ordered: bool = True,
         *,
+        ordered: bool = True,
         session: MongoSession | None = None,
-    ) -> list[str]:
-        """Insert documents; their ``_id`` values as ``str``, in order."""
+    ) -> list[ObjectId]:
+        """Insert documents; their ``_id`` values, in order."""
         return self._portal.call(
-            self._wrapped.insert_many, collection, documents, ordered, session=session
+            self._wrapped.insert_many, collection_name, documents, ordered=ordered, session=session
         )
 
     def find_one(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
         projection: Query | None = None,
-        *,
         session: MongoSession | None = None,
-    ) -> Document | None:
+    ) -> dict[str, Any] | None:
+        """The first matching document, or None."""
         return self._portal.call(
-            self._wrapped.find_one, collection, query, projection, session=session
+            self._wrapped.find_one, collection_name, query, projection, session
         )
 
     def find_many(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
+        *,
         projection: Query | None = None,
         sort: Sort | None = None,
         limit: int = 0,
         skip: int = 0,
-        *,
         session: MongoSession | None = None,
-    ) -> list[Document]:
+    ) -> list[dict[str, Any]]:
         """Every matching document, loaded at once (stream big results with ``find_iter``)."""
         return self._portal.call(
             self._wrapped.find_many,
-            collection,
+            collection_name,
             query,
-            projection,
-            sort,
-            limit,
-            skip,
+            projection=projection,
+            sort=sort,
+            limit=limit,
+            skip=skip,
             session=session,
         )
 
     def find_iter(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
+        *,
         projection: Query | None = None,
         sort: Sort | None = None,
         limit: int = 0,
         skip: int = 0,
-        *,
         batch_size: int | None = None,
         session: MongoSession | None = None,
-    ) -> Iterator[Document]:
+    ) -> Iterator[dict[str, Any]]:
         """Stream matching documents, fetching ``batch_size`` of them per thread hop."""
         return self._portal.wrap_iter(
             self._wrapped.find_iter(
-                collection,
+                collection_name,
                 query,
-                projection,
-                sort,
-                limit,
-                skip,
+                projection=projection,
+                sort=sort,
+                limit=limit,
+                skip=skip,
                 batch_size=batch_size,
                 session=session,
             )
@@ -128,18 +140,18 @@ class SyncMongoService(MongoSyncExtras, SyncFace[MongoService]):
 
     def watch(
         self,
-        collection: str | None = None,
+        collection_name: str | None = None,
         pipeline: Sequence[Query] | None = None,
         *,
         full_document: str | None = None,
         resume_after: Query | None = None,
         max_await_time_ms: int = 500,
         batch_size: int | None = None,
-    ) -> Iterator[Document]:
-        """Stream change events of ``collection`` (or of the whole database)."""
+    ) -> Iterator[dict[str, Any]]:
+        """Stream change events of ``collection_name`` (or of the whole database)."""
         return self._portal.wrap_iter(
             self._wrapped.watch(
-                collection,
+                collection_name,
                 pipeline,
                 full_document=full_document,
                 resume_after=resume_after,
@@ -150,266 +162,308 @@ class SyncMongoService(MongoSyncExtras, SyncFace[MongoService]):
 
     def update_one(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
         update: Query | Sequence[Query],
-        upsert: bool = False,
         *,
+        upsert: bool = False,
         session: MongoSession | None = None,
     ) -> UpdateResult:
+        """Update the first match (``update`` is an operator document or a pipeline)."""
         return self._portal.call(
-            self._wrapped.update_one, collection, query, update, upsert, session=session
+            self._wrapped.update_one, collection_name, query, update, upsert=upsert, session=session
         )
 
     def update_many(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
         update: Query | Sequence[Query],
-        upsert: bool = False,
         *,
+        upsert: bool = False,
         session: MongoSession | None = None,
     ) -> UpdateResult:
+        """Update every match."""
         return self._portal.call(
-            self._wrapped.update_many, collection, query, update, upsert, session=session
+            self._wrapped.update_many,
+            collection_name,
+            query,
+            update,
+            upsert=upsert,
+            session=session,
         )
 
     def delete_one(
-        self, collection: str, query: Query, *, session: MongoSession | None = None
-    ) -> int:
-        """Delete the first match; how many were deleted (0 or 1)."""
-        return self._portal.call(self._wrapped.delete_one, collection, query, session=session)
+        self, collection_name: str, query: Query, session: MongoSession | None = None
+    ) -> DeleteResult:
+        """Delete the first match (``deleted_count`` is 0 or 1)."""
+        return self._portal.call(self._wrapped.delete_one, collection_name, query, session)
 
     def delete_many(
-        self, collection: str, query: Query, *, session: MongoSession | None = None
-    ) -> int:
-        return self._portal.call(self._wrapped.delete_many, collection, query, session=session)
+        self, collection_name: str, query: Query, session: MongoSession | None = None
+    ) -> DeleteResult:
+        """Delete every match."""
+        return self._portal.call(self._wrapped.delete_many, collection_name, query, session)
 
     def count_documents(
-        self, collection: str, query: Query, *, session: MongoSession | None = None
+        self, collection_name: str, query: Query, session: MongoSession | None = None
     ) -> int:
-        return self._portal.call(self._wrapped.count_documents, collection, query, session=session)
+        """How many documents match."""
+        return self._portal.call(self._wrapped.count_documents, collection_name, query, session)
 
     def aggregate(
-        self, collection: str, pipeline: Sequence[Query], *, session: MongoSession | None = None
-    ) -> list[Document]:
-        return self._portal.call(self._wrapped.aggregate, collection, pipeline, session=session)
+        self, collection_name: str, pipeline: Sequence[Query], session: MongoSession | None = None
+    ) -> list[dict[str, Any]]:
+        """The pipeline's output documents, loaded at once."""
+        return self._portal.call(self._wrapped.aggregate, collection_name, pipeline, session)
 
     def create_index(
-        self, collection: str, keys: IndexKeys, unique: bool = False, **kwargs: Any
+        self, collection_name: str, keys: IndexKeys, *, unique: bool = False, **kwargs: Any
     ) -> str:
         """Create an index and return its name."""
-        return self._portal.call(self._wrapped.create_index, collection, keys, unique, **kwargs)
+        return self._portal.call(
+            self._wrapped.create_index, collection_name, keys, unique=unique, **kwargs
+        )
 
     def bulk_write(
         self,
-        collection: str,
+        collection_name: str,
         operations: Sequence[WriteOperation],
-        ordered: bool = True,
         *,
+        ordered: bool = True,
         session: MongoSession | None = None,
     ) -> BulkWriteResult:
         """Several writes in one round trip; see ``WriteOperation`` for the dict form."""
         return self._portal.call(
-            self._wrapped.bulk_write, collection, operations, ordered, session=session
+            self._wrapped.bulk_write, collection_name, operations, ordered=ordered, session=session
         )
 
     def find_one_model(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
-        model_class: type[ModelT],
+        model_class: type[T],
         projection: Query | None = None,
-        *,
         session: MongoSession | None = None,
-    ) -> ModelT | None:
+    ) -> T | None:
         """The first match as ``model_class``, or None (``MongoDataError`` if invalid)."""
         return self._portal.call(
-            self._wrapped.find_one_model,
-            collection,
-            query,
-            model_class,
-            projection,
-            session=session,
+            self._wrapped.find_one_model, collection_name, query, model_class, projection, session
         )
 
     def find_many_models(
         self,
-        collection: str,
+        collection_name: str,
         query: Query,
-        model_class: type[ModelT],
+        model_class: type[T],
+        *,
         projection: Query | None = None,
         sort: Sort | None = None,
         limit: int = 0,
         skip: int = 0,
-        *,
         session: MongoSession | None = None,
-    ) -> list[ModelT]:
+    ) -> list[T]:
+        """Every match as ``model_class``."""
         return self._portal.call(
             self._wrapped.find_many_models,
-            collection,
+            collection_name,
             query,
             model_class,
-            projection,
-            sort,
-            limit,
-            skip,
+            projection=projection,
+            sort=sort,
+            limit=limit,
+            skip=skip,
             session=session,
         )
 
     def insert_one_model(
-        self, collection: str, model: BaseModel, *, session: MongoSession | None = None
-    ) -> str:
-        """Insert ``model`` by alias (a None ``_id`` is made by the server); the id as ``str``."""
-        return self._portal.call(self._wrapped.insert_one_model, collection, model, session=session)
+        self, collection_name: str, model: BaseModel, session: MongoSession | None = None
+    ) -> InsertOneResult:
+        """Insert ``model`` by alias (a None ``_id`` is made by the server)."""
+        return self._portal.call(self._wrapped.insert_one_model, collection_name, model, session)
 
     def insert_many_models(
         self,
-        collection: str,
+        collection_name: str,
         models: Sequence[BaseModel],
-        ordered: bool = True,
         *,
+        ordered: bool = True,
         session: MongoSession | None = None,
-    ) -> list[str]:
+    ) -> list[ObjectId]:
+        """Insert models by alias; their ids, in order."""
         return self._portal.call(
-            self._wrapped.insert_many_models, collection, models, ordered, session=session
+            self._wrapped.insert_many_models,
+            collection_name,
+            models,
+            ordered=ordered,
+            session=session,
         )
 
     def update_one_model(
         self,
-        collection: str,
+        collection_name: str,
+        query: Query,
         model: BaseModel,
-        upsert: bool = False,
         *,
+        upsert: bool = False,
         session: MongoSession | None = None,
     ) -> UpdateResult:
-        """``$set`` every field of ``model`` on the document with the model's ``_id``."""
+        """``$set`` every field of ``model`` (but ``_id``) on the first match of ``query``."""
         return self._portal.call(
-            self._wrapped.update_one_model, collection, model, upsert, session=session
+            self._wrapped.update_one_model,
+            collection_name,
+            query,
+            model,
+            upsert=upsert,
+            session=session,
         )
 
     def update_many_models(
         self,
-        collection: str,
-        models: Sequence[BaseModel],
-        upsert: bool = False,
+        collection_name: str,
+        query: Query,
+        model: BaseModel,
         *,
+        upsert: bool = False,
         session: MongoSession | None = None,
-    ) -> BulkWriteResult:
-        """``update_one_model`` for each model, in one ordered bulk write."""
+    ) -> UpdateResult:
+        """``$set`` every field of ``model`` (but ``_id``) on every match of ``query``."""
         return self._portal.call(
-            self._wrapped.update_many_models, collection, models, upsert, session=session
+            self._wrapped.update_many_models,
+            collection_name,
+            query,
+            model,
+            upsert=upsert,
+            session=session,
         )
 
 
-class SyncMongoCollection(SyncFace[MongoCollection]):
+class SyncMongoCollection(MongoCollectionSyncExtras, SyncFace[MongoCollection]):
     """The sync face of :class:`anyservices.mongo.MongoCollection`."""
-
-    @property
-    def name(self) -> str:
-        return self._wrapped.name
-
-    def insert_one(self, document: Query, *, session: MongoSession | None = None) -> str:
-        return self._portal.call(self._wrapped.insert_one, document, session=session)
-
-    def insert_many(
-        self,
-        documents: Sequence[Query],
-        ordered: bool = True,
-        *,
-        session: MongoSession | None = None,
-    ) -> list[str]:
-        return self._portal.call(self._wrapped.insert_many, documents, ordered, session=session)
-
-    def find_one(
-        self, query: Query, projection: Query | None = None, *, session: MongoSession | None = None
-    ) -> Document | None:
-        return self._portal.call(self._wrapped.find_one, query, projection, session=session)
 
     def find_many(
         self,
         query: Query,
+        *,
         projection: Query | None = None,
         sort: Sort | None = None,
         limit: int = 0,
         skip: int = 0,
-        *,
         session: MongoSession | None = None,
-    ) -> list[Document]:
+    ) -> list[dict[str, Any]]:
+        """Every matching document, loaded at once."""
         return self._portal.call(
-            self._wrapped.find_many, query, projection, sort, limit, skip, session=session
+            self._wrapped.find_many,
+            query,
+            projection=projection,
+            sort=sort,
+            limit=limit,
+            skip=skip,
+            session=session,
         )
 
     def find_iter(
         self,
         query: Query,
+        *,
         projection: Query | None = None,
         sort: Sort | None = None,
         limit: int = 0,
         skip: int = 0,
-        *,
         batch_size: int | None = None,
         session: MongoSession | None = None,
-    ) -> Iterator[Document]:
+    ) -> Iterator[dict[str, Any]]:
+        """Stream matching documents, ``batch_size`` of them per thread hop."""
         return self._portal.wrap_iter(
             self._wrapped.find_iter(
-                query, projection, sort, limit, skip, batch_size=batch_size, session=session
+                query,
+                projection=projection,
+                sort=sort,
+                limit=limit,
+                skip=skip,
+                batch_size=batch_size,
+                session=session,
             )
         )
 
-    def update_one(
-        self,
-        query: Query,
-        update: Query | Sequence[Query],
-        upsert: bool = False,
-        *,
-        session: MongoSession | None = None,
-    ) -> UpdateResult:
-        return self._portal.call(self._wrapped.update_one, query, update, upsert, session=session)
-
-    def update_many(
-        self,
-        query: Query,
-        update: Query | Sequence[Query],
-        upsert: bool = False,
-        *,
-        session: MongoSession | None = None,
-    ) -> UpdateResult:
-        return self._portal.call(self._wrapped.update_many, query, update, upsert, session=session)
-
-    def delete_one(self, query: Query, *, session: MongoSession | None = None) -> int:
-        return self._portal.call(self._wrapped.delete_one, query, session=session)
-
-    def delete_many(self, query: Query, *, session: MongoSession | None = None) -> int:
-        return self._portal.call(self._wrapped.delete_many, query, session=session)
-
-    def count_documents(self, query: Query, *, session: MongoSession | None = None) -> int:
-        return self._portal.call(self._wrapped.count_documents, query, session=session)
-
-    def aggregate(
-        self, pipeline: Sequence[Query], *, session: MongoSession | None = None
-    ) -> list[Document]:
-        return self._portal.call(self._wrapped.aggregate, pipeline, session=session)
-
-    def create_index(self, keys: IndexKeys, unique: bool = False, **kwargs: Any) -> str:
-        return self._portal.call(self._wrapped.create_index, keys, unique, **kwargs)
-
-    def bulk_write(
-        self,
-        operations: Sequence[WriteOperation],
-        ordered: bool = True,
-        *,
-        session: MongoSession | None = None,
-    ) -> BulkWriteResult:
-        return self._portal.call(self._wrapped.bulk_write, operations, ordered, session=session)
-
     def find_one_model(
-        self, query: Query, model_class: type[ModelT], *, session: MongoSession | None = None
-    ) -> ModelT | None:
-        return self._portal.call(self._wrapped.find_one_model, query, model_class, session=session)
+        self,
+        query: Query,
+        model_class: type[T],
+        projection: Query | None = None,
+        session: MongoSession | None = None,
+    ) -> T | None:
+        """The first match as ``model_class``, or None."""
+        return self._portal.call(
+            self._wrapped.find_one_model, query, model_class, projection, session
+        )
 
-    def insert_one_model(self, model: BaseModel, *, session: MongoSession | None = None) -> str:
-        return self._portal.call(self._wrapped.insert_one_model, model, session=session)
+    def find_many_models(
+        self,
+        query: Query,
+        model_class: type[T],
+        *,
+        projection: Query | None = None,
+        sort: Sort | None = None,
+        limit: int = 0,
+        skip: int = 0,
+        session: MongoSession | None = None,
+    ) -> list[T]:
+        """Every match as ``model_class``."""
+        return self._portal.call(
+            self._wrapped.find_many_models,
+            query,
+            model_class,
+            projection=projection,
+            sort=sort,
+            limit=limit,
+            skip=skip,
+            session=session,
+        )
+
+    def insert_one_model(
+        self, model: BaseModel, session: MongoSession | None = None
+    ) -> InsertOneResult:
+        """Insert ``model`` by alias."""
+        return self._portal.call(self._wrapped.insert_one_model, model, session)
+
+    def insert_many_models(
+        self,
+        models: Sequence[BaseModel],
+        *,
+        ordered: bool = True,
+        session: MongoSession | None = None,
+    ) -> list[ObjectId]:
+        """Insert models; their ids, in order."""
+        return self._portal.call(
+            self._wrapped.insert_many_models, models, ordered=ordered, session=session
+        )
+
+    def update_one_model(
+        self,
+        query: Query,
+        model: BaseModel,
+        *,
+        upsert: bool = False,
+        session: MongoSession | None = None,
+    ) -> UpdateResult:
+        """``$set`` the model's fields on the first match."""
+        return self._portal.call(
+            self._wrapped.update_one_model, query, model, upsert=upsert, session=session
+        )
+
+    def update_many_models(
+        self,
+        query: Query,
+        model: BaseModel,
+        *,
+        upsert: bool = False,
+        session: MongoSession | None = None,
+    ) -> UpdateResult:
+        """``$set`` the model's fields on every match."""
+        return self._portal.call(
+            self._wrapped.update_many_models, query, model, upsert=upsert, session=session
+        )
 
 
 register_face(MongoService, SyncMongoService)

@@ -1,44 +1,30 @@
-"""Hand-written part of the sync face (``SyncMongoService`` derives from it)."""
+"""The one signature the generator cannot write: ``run_transaction`` on the sync face.
+
+The async face types ``fn`` as returning an awaitable; here it is a plain function, run
+in the calling thread by ``call_user`` inside the one ``MongoService.run_transaction``
+(retries, commit retries and their log lines live there, not here).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._core._syncface import SyncFace
-from ._errors import MongoError
 from ._service import MongoService
 
 if TYPE_CHECKING:
     from ._session import MongoSession
-    from ._sync import SyncMongoCollection
 
 __all__ = ("MongoSyncExtras",)
 
-T = TypeVar("T")
+R = TypeVar("R")
 
 
 class MongoSyncExtras(SyncFace[MongoService]):
-    """``run_transaction`` takes a plain function here; ``get_collection`` a sync handle."""
+    """``run_transaction`` with a plain ``fn``."""
 
-    def get_collection(self, name: str) -> SyncMongoCollection:
-        """A handle on one collection, with the data methods of the service."""
-        from ._sync import SyncMongoCollection  # noqa: PLC0415 -- _sync imports this module
-
-        return SyncMongoCollection(self._portal, self._wrapped.get_collection(name))
-
-    def run_transaction(self, fn: Callable[[MongoSession], T], *, max_retries: int = 3) -> T:
-        """Run ``fn(session)`` in a transaction, retrying it whole on transient errors.
-
-        A failure labelled ``TransientTransactionError`` re-runs ``fn`` in a new
-        transaction, up to ``max_retries`` times.
-        """
-        attempt = 0
-        while True:
-            try:
-                with self._portal.wrap_cm(self._wrapped.transaction()) as session:
-                    return fn(session)
-            except MongoError as exc:
-                if not exc.transient or attempt >= max_retries:
-                    raise
-                attempt += 1
+    def run_transaction(self, fn: Callable[[MongoSession], R], *, max_retries: int = 3) -> R:
+        """Run ``fn(session)`` in a transaction, retrying it whole on transient errors."""
+        run: Callable[..., Any] = self._wrapped.run_transaction
+        return cast("R", self._portal.call(run, fn, max_retries=max_retries))
