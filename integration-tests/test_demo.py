@@ -80,7 +80,7 @@ def test_cli_runs_every_face_and_says_which(demo_env: dict[str, str]) -> None:
     heads = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert [line.split("]")[0][1:] for line in heads] == ["asyncio", "trio", "sync"]
     assert "async/await on trio" in result.stdout
-    assert "sync code on the shared blocking portal" in result.stdout
+    assert "the blocking() faces (shared portal on asyncio)" in result.stdout
     assert "COUNTS DISAGREE" not in result.stdout
 
 

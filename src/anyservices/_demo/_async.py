@@ -1,108 +1,19 @@
-"""The demo pipeline with ``async``/``await``: the same code runs on asyncio and trio."""
+"""The async faces' run: open the services with ``async with``, then run the pipeline."""
 
 from __future__ import annotations
 
-import time
-from contextlib import AsyncExitStack, aclosing
+from contextlib import AsyncExitStack
 
-import anyio
-
-from ._documents import Document
-from ._records import INDEX_KEYS, authors_pipeline, object_name, record, record_id
-from ._report import COLLECTION, LOOKUP_LIMIT, Report
-from ._services import DemoServices, demo_services
+from ._pipeline import pipeline
+from ._report import Report
+from ._services import DemoServices
 
 __all__ = ("run_async",)
 
-_CONCURRENCY = 3
-#: How long the events of one run may take to come back (they take milliseconds).
-_EVENT_DEADLINE = 10.0
 
-
-async def run_async(face: str, source: str) -> Report:
-    """Fetch, store, index, look up and announce every document; count what happened."""
-    started = time.perf_counter()
-    report = Report(face=face, how=f"async/await on {face}", source=source)
-    services = demo_services(face, source)
+async def run_async(services: DemoServices, report: Report) -> None:
+    """The pipeline on the running loop (asyncio or trio)."""
     async with AsyncExitStack() as stack:
         for service in (services.http, services.s3, services.mongo, services.redis):
             await stack.enter_async_context(service)
-        await _pipeline(services, report)
-    report.elapsed_ms = (time.perf_counter() - started) * 1000
-    return report
-
-
-async def _pipeline(services: DemoServices, report: Report) -> None:
-    http, mongo, redis = services.http, services.mongo, services.redis
-    documents = await http.get_models("/documents", Document)
-    report.documents = len(documents)
-    report.index_name = await mongo.create_index(COLLECTION, INDEX_KEYS)
-    async with redis.subscribe(f"documents:{services.run_id}") as events:
-        limiter = anyio.CapacityLimiter(_CONCURRENCY)
-        async with anyio.create_task_group() as task_group:
-            for document in documents:
-                task_group.start_soon(_store, services, document, report, limiter)
-        with anyio.fail_after(_EVENT_DEADLINE):
-            async for _ in events:
-                report.received += 1
-                if report.received == report.published:
-                    break
-    report.indexed = await mongo.count_documents(COLLECTION, {"face": report.face})
-    for row in await mongo.aggregate(COLLECTION, authors_pipeline(report.face)):
-        report.by_author[str(row["_id"])] = int(row["n"])
-    await _lookups(services, documents, report)
-
-
-async def _store(
-    services: DemoServices, document: Document, report: Report, limiter: anyio.CapacityLimiter
-) -> None:
-    """Stream one body from HTTP into S3 (never whole in memory), then index and announce it."""
-    face = report.face
-    name = object_name(face, document.id)
-
-    def progress(done: int, total: int | None) -> None:
-        del done, total
-        report.progress_updates += 1
-
-    async with limiter:
-        async with aclosing(
-            services.http.stream_bytes(f"/documents/{document.id}/content")
-        ) as body:
-            await services.s3.upload_stream(name, body, length=document.size, progress=progress)
-        stat = await services.s3.stat_object(name)
-        report.bytes_stored += stat.size
-        report.verified += stat.size == document.size
-        await services.mongo.update_one(
-            COLLECTION,
-            {"_id": record_id(face, document.id)},
-            {"$set": record(face, document)},
-            upsert=True,
-        )
-        report.published += 1  # counted first: the subscriber stops when it has them all
-        await services.redis.publish(f"documents:{services.run_id}", document.id)
-
-
-async def _lookups(services: DemoServices, documents: list[Document], report: Report) -> None:
-    """Look each document up twice through a Redis cache, under a rate limit."""
-    mongo, redis = services.mongo, services.redis
-
-    @redis.cache(ttl=60, key_prefix=f"lookup:{services.run_id}")
-    async def lookup(document_id: str) -> str:
-        report.computed += 1
-        found = await mongo.find_one(COLLECTION, {"_id": record_id(report.face, document_id)})
-        return "" if found is None else str(found["title"])
-
-    try:
-        for document in documents * 2:
-            allowed, _ = await redis.check_rate_limit(
-                f"lookups:{services.run_id}", LOOKUP_LIMIT, window_seconds=60
-            )
-            if not allowed:
-                report.denied += 1
-                continue
-            report.allowed += 1
-            await lookup(document.id)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await lookup.invalidate_all()
-    report.cached = report.allowed - report.computed
+        await pipeline(services, report)

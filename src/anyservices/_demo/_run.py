@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 import anyio
 
 from .._core._errors import AnyServicesError
 from ..testing import Face, backend_of
+from ._async import run_async
 from ._report import Report
 from ._server import document_server
+from ._services import demo_services
+from ._sync import run_sync
 
 __all__ = ("run_demo",)
 
@@ -29,15 +32,25 @@ def _ensure_servers() -> None:
     os.environ.update(ensure_started(_SERVERS))
 
 
+#: How each face runs the one pipeline (``_pipeline.py``).
+_HOW: dict[Face, str] = {
+    "asyncio": "async/await on asyncio",
+    "trio": "async/await on trio",
+    "sync": "the blocking() faces (shared portal on asyncio), called from worker threads",
+}
+
+
 def run_face(face: Face, source: str) -> Report:
     """One run of the pipeline on ``face``."""
+    report = Report(face=face, how=_HOW[face], source=source)
+    services = demo_services(face, source)
+    started = time.perf_counter()
     if face == "sync":
-        from ._sync import run_sync  # noqa: PLC0415 -- each face imports what it shows
-
-        return run_sync(source)
-    from ._async import run_async  # noqa: PLC0415
-
-    return anyio.run(functools.partial(run_async, face, source), backend=backend_of(face))
+        run_sync(services, report)
+    else:
+        anyio.run(run_async, services, report, backend=backend_of(face))
+    report.elapsed_ms = (time.perf_counter() - started) * 1000
+    return report
 
 
 def run_demo(faces: Sequence[Face], *, start_servers: bool = True) -> int:

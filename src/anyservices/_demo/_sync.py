@@ -1,118 +1,154 @@
-"""The demo pipeline in plain synchronous code, through ``anyservices.blocking``.
+"""The sync face's run: the one pipeline drives the ``blocking()`` faces.
 
-The services are the very same objects as on asyncio and trio; each call runs on the
-shared portal. Documents are stored from a small thread pool, as a sync app would.
+The services are opened with ``anyservices.blocking`` as a sync program opens them;
+then the pipeline runs on a private asyncio loop in this thread, and every call it
+makes on a service is a call of the sync face in a worker thread (three stores at a
+time, as a sync app's thread pool would). Only how a call is made differs from the
+async faces; this view is that difference:
+
+- a coroutine method becomes a sync-face call in a worker thread;
+- what a sync face hands back gets the async API again: a ``with`` block an ``async
+  with``, an iterator an async iterator, a decorated function awaitable calls;
+- what the pipeline passes in gets the sync API: a viewed iterator its sync iterator,
+  an async function a plain one that runs it back on the pipeline's loop.
 """
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
 
 from .._core._blocking import blocking
-from ..http import SyncHttpService
-from ..minio import SyncMinioService
-from ..mongo import SyncMongoService
-from ..redis import SyncRedisService
-from ._documents import Document
-from ._records import INDEX_KEYS, authors_pipeline, object_name, record, record_id
-from ._report import COLLECTION, LOOKUP_LIMIT, Report
-from ._services import demo_services
+from .._core._syncface import SyncFace
+from ._pipeline import pipeline
+from ._services import DemoServices
+
+if TYPE_CHECKING:
+    from ..http import HttpService
+    from ..minio import MinioService
+    from ..mongo import MongoService
+    from ..redis import RedisService
+    from ._report import Report
 
 __all__ = ("run_sync",)
 
-_THREADS = 3
 
-
-def run_sync(source: str) -> Report:
-    """The steps of :func:`~anyservices._demo._async.run_async`, without ``await``."""
-    started = time.perf_counter()
-    report = Report(
-        face="sync", how="sync code on the shared blocking portal (asyncio)", source=source
-    )
-    services = demo_services("sync", source)
+def run_sync(services: DemoServices, report: Report) -> None:
+    """The pipeline over the sync faces of ``services``."""
     with ExitStack() as stack:
-        http = stack.enter_context(blocking(services.http))
-        s3 = stack.enter_context(blocking(services.s3))
-        mongo = stack.enter_context(blocking(services.mongo))
-        redis = stack.enter_context(blocking(services.redis))
-        channel = f"documents:{services.run_id}"
-
-        def store(document: Document) -> None:
-            _store(http, s3, mongo, redis, channel, document, report)
-
-        documents = http.get_models("/documents", Document)
-        report.documents = len(documents)
-        report.index_name = mongo.create_index(COLLECTION, INDEX_KEYS)
-        with redis.subscribe(channel) as events:
-            with ThreadPoolExecutor(_THREADS, thread_name_prefix="demo") as pool:
-                list(pool.map(store, documents))  # list(): re-raise the first failure
-            for _ in events:
-                report.received += 1
-                if report.received == report.published:
-                    break
-        report.indexed = mongo.count_documents(COLLECTION, {"face": "sync"})
-        for row in mongo.aggregate(COLLECTION, authors_pipeline("sync")):
-            report.by_author[str(row["_id"])] = int(row["n"])
-        _lookups(mongo, redis, services.run_id, documents, report)
-    report.elapsed_ms = (time.perf_counter() - started) * 1000
-    return report
+        http, s3, mongo, redis = (
+            _FaceView(stack.enter_context(blocking(service)))
+            for service in (services.http, services.s3, services.mongo, services.redis)
+        )
+        views = DemoServices(
+            http=cast("HttpService", http),
+            s3=cast("MinioService", s3),
+            mongo=cast("MongoService", mongo),
+            redis=cast("RedisService", redis),
+            run_id=services.run_id,
+        )
+        anyio.run(pipeline, views, report)
 
 
-def _store(
-    http: SyncHttpService,
-    s3: SyncMinioService,
-    mongo: SyncMongoService,
-    redis: SyncRedisService,
-    channel: str,
-    document: Document,
-    report: Report,
-) -> None:
-    name = object_name("sync", document.id)
+class _FaceView:
+    """A sync face with the async API."""
 
-    def progress(done: int, total: int | None) -> None:
-        del done, total
-        report.progress_updates += 1
+    def __init__(self, face: SyncFace[Any]) -> None:
+        self._face = face
 
-    body = http.stream_bytes(f"/documents/{document.id}/content")
-    s3.upload_stream(name, body, length=document.size, progress=progress)
-    stat = s3.stat_object(name)
-    report.bytes_stored += stat.size
-    report.verified += stat.size == document.size
-    mongo.update_one(
-        COLLECTION,
-        {"_id": record_id("sync", document.id)},
-        {"$set": record("sync", document)},
-        upsert=True,
-    )
-    report.published += 1
-    redis.publish(channel, document.id)
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._face, name)
+        wrapped: object = self._face._wrapped  # noqa: SLF001 -- to read its async API
+        original = getattr(type(wrapped), name)
+        if inspect.iscoroutinefunction(original):
+            return functools.partial(_in_thread, method)
+        return functools.partial(_inline, method)  # cheap: a decorator, an unentered block
 
 
-def _lookups(
-    mongo: SyncMongoService,
-    redis: SyncRedisService,
-    run_id: str,
-    documents: list[Document],
-    report: Report,
-) -> None:
-    @redis.cache(ttl=60, key_prefix=f"lookup:{run_id}")
-    def lookup(document_id: str) -> str:
-        report.computed += 1
-        found = mongo.find_one(COLLECTION, {"_id": record_id("sync", document_id)})
-        return "" if found is None else str(found["title"])
+class _ContextView:
+    """A sync face's ``with`` block as an ``async with``."""
 
-    try:
-        for document in documents * 2:
-            allowed, _ = redis.check_rate_limit(
-                f"lookups:{run_id}", LOOKUP_LIMIT, window_seconds=60
-            )
-            if not allowed:
-                report.denied += 1
-                continue
-            report.allowed += 1
-            lookup(document.id)
-    finally:
-        lookup.invalidate_all()
-    report.cached = report.allowed - report.computed
+    def __init__(self, context: AbstractContextManager[Any]) -> None:
+        self._context = context
+
+    async def __aenter__(self) -> Any:
+        return await _in_thread(self._context.__enter__)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await _in_thread(self._context.__exit__, exc_type, exc, tb)
+
+
+class _IteratorView:
+    """A sync face's iterator, handed on to another sync face, then closed (``aclose``)."""
+
+    def __init__(self, iterator: Iterator[Any]) -> None:
+        self.iterator = iterator
+
+    async def aclose(self) -> None:
+        await _in_thread(getattr(self.iterator, "close", _nothing))
+
+
+class _CallableView:
+    """A decorated function of a sync face: each call, and each of its methods, in a thread."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self._function = function
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return await _in_thread(self._function, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return functools.partial(_in_thread, getattr(self._function, name))
+
+
+def _nothing() -> None:
+    """What closing an iterator without ``close`` does."""
+
+
+def _async_api(value: object) -> Any:
+    # pyright sees SyncFace[Unknown] and Iterator[Unknown] here: any face, any item.
+    if isinstance(value, SyncFace):
+        return _FaceView(value)  # pyright: ignore[reportUnknownArgumentType]
+    if isinstance(value, AbstractContextManager):
+        return _ContextView(cast("AbstractContextManager[Any]", value))
+    if isinstance(value, Iterator):
+        return _IteratorView(value)  # pyright: ignore[reportUnknownArgumentType]
+    if inspect.isfunction(value):  # a decorator: applied at once, to an async function
+        return functools.partial(_inline, value)
+    if callable(value):
+        return _CallableView(value)
+    return value
+
+
+def _sync_api(value: object) -> object:
+    if isinstance(value, _IteratorView):
+        return value.iterator
+    if inspect.iscoroutinefunction(value):
+        function: Callable[..., Any] = value
+
+        def plain(*args: Any, **kwargs: Any) -> Any:
+            return anyio.from_thread.run(functools.partial(function, *args, **kwargs))
+
+        return plain
+    return value
+
+
+def _inline(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return _async_api(method(*map(_sync_api, args), **{k: _sync_api(v) for k, v in kwargs.items()}))
+
+
+async def _in_thread(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return await anyio.to_thread.run_sync(functools.partial(_inline, method, *args, **kwargs))
