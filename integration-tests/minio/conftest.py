@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 from pydantic import SecretStr
 
 from anyservices.minio import MinioConfig
+from minio import Minio
 
 
 @pytest.fixture
@@ -33,3 +35,23 @@ def minio_config(s3_env: dict[str, str]) -> MinioConfig:
         auto_create_bucket=True,
         part_size=5 * 1024 * 1024,
     )
+
+
+@pytest.fixture
+def open_uploads(minio_config: MinioConfig) -> Callable[[], list[str]]:
+    """The multipart uploads still open in the test's bucket (aborted ones are gone)."""
+    bucket = minio_config.default_bucket
+    assert bucket is not None
+    sdk = Minio(
+        minio_config.endpoint,
+        access_key=minio_config.access_key,
+        secret_key=minio_config.secret_key.get_secret_value(),
+        secure=minio_config.secure,
+        region=minio_config.region,
+    )
+
+    def names() -> list[str]:
+        result = sdk._list_multipart_uploads(bucket)  # the SDK has no public call
+        return [str(upload.object_name) for upload in result.uploads]
+
+    return names

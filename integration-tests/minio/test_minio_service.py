@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from anyservices.minio import (
     MinioError,
     MinioNotFoundError,
     MinioService,
+    MinioStatistics,
     ObjectStat,
 )
 from anyservices.testing import Face, open_face
@@ -259,7 +260,7 @@ async def test_download_stream_early_exit_releases(face: Face, minio_config: Min
 
 
 async def test_source_error_and_cancel_leave_no_object(
-    face: Face, minio_config: MinioConfig
+    face: Face, minio_config: MinioConfig, open_uploads: Callable[[], list[str]]
 ) -> None:
     async def failing() -> AsyncIterator[bytes]:
         async for chunk in chunks(12 * MiB):
@@ -289,25 +290,11 @@ async def test_source_error_and_cancel_leave_no_object(
             with pytest.raises(RuntimeError, match="source broke"):
                 await s3.upload_data("broken.bin", failing_sync())  # type: ignore[arg-type]
         names = await s3.list_objects()
-        assert _open_multipart_uploads(minio_config) == []
+        assert open_uploads() == []
         assert "broken.bin" not in names
         assert "cancelled.bin" not in names
         with pytest.raises(MinioNotFoundError):
             await s3.stat_object("broken.bin")
-
-
-def _open_multipart_uploads(config: MinioConfig) -> list[str]:
-    """Multipart uploads still in progress in the test bucket (aborted ones are gone)."""
-    assert config.default_bucket is not None
-    sdk = Minio(
-        config.endpoint,
-        access_key=config.access_key,
-        secret_key=config.secret_key.get_secret_value(),
-        secure=config.secure,
-        region=config.region,
-    )
-    result = sdk._list_multipart_uploads(config.default_bucket)
-    return [upload.object_name for upload in result.uploads]
 
 
 async def test_100_concurrent_uploads(face: Face, minio_config: MinioConfig) -> None:
@@ -389,3 +376,25 @@ async def test_unreachable_server_fails_fast(face: Face) -> None:
     with pytest.raises(MinioError, match="cannot reach"):
         async with open_face(face, MinioService(config)):
             pytest.fail("must not open")
+
+
+async def test_statistics_count_threads_and_bytes(face: Face, minio_config: MinioConfig) -> None:
+    async with open_face(face, MinioService(minio_config)) as s3:
+        before = s3.statistics()
+        assert isinstance(before, MinioStatistics)
+        assert before.threads.max_threads == minio_config.max_concurrency
+        await s3.upload_data("s.bin", b"12345")
+        source: object = _sync_chunks(3 * MiB) if face == "sync" else chunks(3 * MiB)
+        await s3.upload_data("t.bin", source, length=3 * MiB)  # type: ignore[arg-type]
+        assert await s3.download_data("s.bin") == b"12345"
+        got = b"".join([chunk async for chunk in s3.download_stream("t.bin", chunk_size=MiB)])
+        assert len(got) == 3 * MiB
+        with pytest.raises(MinioNotFoundError):
+            await s3.stat_object("missing.bin")
+        after = s3.statistics()
+        assert after.bytes_uploaded - before.bytes_uploaded == 5 + 3 * MiB
+        assert after.bytes_downloaded - before.bytes_downloaded == 5 + 3 * MiB
+        assert after.threads.calls > before.threads.calls
+        assert after.threads.errors == before.threads.errors + 1
+        assert after.threads.threads_in_use == 0
+        assert after.threads.peak_threads_in_use >= 1

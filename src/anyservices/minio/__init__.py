@@ -18,8 +18,8 @@ from ._errors import MinioS3Error as MinioS3Error
 from ._errors import MinioServerError as MinioServerError
 from ._errors import MinioTimeoutError as MinioTimeoutError
 from ._service import MinioService as MinioService
+from ._statistics import MinioStatistics as MinioStatistics
 from ._sync import SyncMinioService as SyncMinioService
-from ._types import MinioStatistics as MinioStatistics
 from ._types import ObjectStat as ObjectStat
 from ._types import ProgressCallback as ProgressCallback
 from ._types import UploadSource as UploadSource

@@ -1,55 +1,44 @@
 """MinioService: the minio SDK (synchronous) driven from worker threads.
 
-Every SDK call runs through ``_call`` (``anyio.to_thread.run_sync`` under one
-``CapacityLimiter`` of ``max_concurrency`` threads; the SDK's urllib3 pool has as many
-connections), and every SDK exception becomes ours in ``_errors.map_error``.
-
-Streamed uploads: a pump task on the event loop reads the source and feeds a bounded
-memory stream; the SDK's ``put_object(length=-1)`` runs in a worker and pulls parts from
-it through ``anyio.from_thread.run``. If the caller is cancelled or the source fails, the
-worker's ``read`` raises, so the SDK aborts the multipart upload: no partial object.
+The service checks names and resolves the bucket, then hands the SDK call to
+``_calls.SdkCalls`` (the one ``ThreadRunner``, errors mapped at ``_errors.map_errors``).
+Streamed transfers live in ``_transfers.py``, presigned URLs in ``_presign.py``.
 """
 
 from __future__ import annotations
 
-import io
+import functools
 import mimetypes
-import threading
-import uuid
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Callable,
-    Iterable,
-    Iterator,
-)
-from contextlib import AsyncExitStack, aclosing
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
-import anyio.to_thread
 import urllib3
-from anyio.streams.memory import MemoryObjectReceiveStream
+from minio.datatypes import Object
 
 from minio import Minio
 
+from .._core._secrets import mask_url
 from .._core._service import Service
+from .._core._threads import ThreadRunner
+from ._calls import SdkCalls
 from ._config import MinioConfig, check_bucket_name, check_object_name
 from ._errors import (
     MinioConfigurationError,
-    MinioError,
+    MinioConflictError,
     MinioPermissionDeniedError,
     map_errors,
 )
-from ._types import MinioStatistics, ObjectStat, ProgressCallback, UploadSource
+from ._presign import presigned_url
+from ._statistics import ByteCounts, MinioStatistics
+from ._transfers import download_bytes, download_chunks, download_to_file, upload
+from ._types import ObjectStat, ProgressCallback, UploadSource
 
 if TYPE_CHECKING:
     import logging
+    from contextlib import AsyncExitStack
     from os import PathLike
 
     from .._core._portal import Portal
@@ -57,92 +46,9 @@ if TYPE_CHECKING:
 
 __all__ = ("MinioService",)
 
-T = TypeVar("T")
-_QUEUE_CHUNKS = 4
+#: Object names fetched per worker-thread call while listing.
 _LIST_BATCH = 1000
-
-
-class _SourceFailed(Exception):  # noqa: N818 -- internal signal, never escapes
-    """Raised in the worker so that the SDK aborts the upload."""
-
-
-@dataclass
-class _PumpState:
-    error: BaseException | None = None
-
-
-class _StreamReader:
-    """A file-like ``read(n)`` for the SDK, pulling chunks from the event loop.
-
-    Each ``read`` copies the bytes it returns once (a join); chunks are handed over in
-    batches (whatever the memory stream holds) to keep thread hops few.
-    """
-
-    def __init__(self, receive: MemoryObjectReceiveStream[bytes], state: _PumpState) -> None:
-        self._receive = receive
-        self._state = state
-        self._pending = b""
-        self._eof = False
-
-    async def _take(self) -> list[bytes]:
-        chunks = [await self._receive.receive()]
-        while True:
-            try:
-                chunks.append(self._receive.receive_nowait())
-            except (anyio.WouldBlock, anyio.EndOfStream):
-                return chunks
-
-    def read(self, size: int = -1) -> bytes:
-        want = size if size >= 0 else 1 << 62
-        parts: list[bytes] = []
-        have = 0
-        if self._pending:
-            parts.append(self._pending)
-            have = len(self._pending)
-            self._pending = b""
-        while have < want and not self._eof:
-            try:
-                batch = anyio.from_thread.run(self._take)
-            except anyio.EndOfStream:
-                if self._state.error is not None:
-                    raise _SourceFailed from None
-                self._eof = True
-                break
-            except BaseException as exc:
-                # The caller's cancellation, delivered here: the SDK aborts only on
-                # Exception, so turn it into one (the caller re-raises the cancellation).
-                raise _SourceFailed from exc
-            parts.extend(batch)
-            have += sum(map(len, batch))
-        if have > want:
-            extra = have - want
-            last = parts[-1]
-            if len(last) < extra:
-                data = b"".join(parts)
-                self._pending = data[want:]
-                return data[:want]
-            parts[-1] = last[: len(last) - extra]
-            self._pending = last[len(last) - extra :]
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-async def _chunks_of(source: UploadSource, chunk_size: int) -> AsyncIterator[bytes]:
-    """Chunks of ``source``; blocking reads and iterations happen in worker threads."""
-    if isinstance(source, anyio.AsyncFile):
-        afile = source
-        while chunk := await afile.read(chunk_size):
-            yield chunk
-    elif isinstance(source, AsyncIterable):
-        async for chunk in source:
-            yield chunk
-    elif hasattr(source, "read"):
-        fileobj = cast("io.BufferedIOBase", source)
-        while chunk := await anyio.to_thread.run_sync(fileobj.read, chunk_size):
-            yield chunk
-    else:
-        iterator: Iterator[bytes] = iter(cast("Iterable[bytes]", source))
-        while (chunk_or_none := await anyio.to_thread.run_sync(next, iterator, None)) is not None:
-            yield chunk_or_none
+_OCTET_STREAM = "application/octet-stream"
 
 
 class MinioService(Service[MinioConfig]):
@@ -155,20 +61,32 @@ class MinioService(Service[MinioConfig]):
 
     def __init__(self, config: MinioConfig, *, logger: logging.Logger | None = None) -> None:
         super().__init__(config, logger=logger)
-        self._limiter = anyio.CapacityLimiter(config.max_concurrency)
-        self._client: Minio | None = None
-        self._http: urllib3.PoolManager | None = None
-        self._lock = threading.Lock()
-        self._in_flight = 0
-        self._peak = 0
-        self._calls = 0
-        self._errors = 0
-        self._uploaded = 0
-        self._downloaded = 0
+        self._runner = ThreadRunner(config.max_concurrency, name="minio")
+        self._counts = ByteCounts()
+        self._calls: SdkCalls | None = None
 
     def _describe(self) -> str:
         scheme = "https" if self.config.secure else "http"
-        return f"{scheme}://{self.config.endpoint} bucket={self.config.default_bucket}"
+        return (
+            f"{mask_url(f'{scheme}://{self.config.endpoint}')} bucket={self.config.default_bucket}"
+        )
+
+    async def probe(self) -> None:
+        """Raise the reason this service is not ready: one authenticated request (does the
+        default bucket exist, or without one, the bucket list)."""
+        bucket = self.config.default_bucket
+        if bucket is None:
+            await self.list_buckets()
+        elif not await self.bucket_exists(bucket):
+            from ._errors import MinioNotFoundError  # noqa: PLC0415 -- one hunk, no import line
+
+            raise MinioNotFoundError(
+                f"the default bucket {bucket!r} does not exist",
+                service="minio",
+                operation="probe",
+                resource=bucket,
+                code="NoSuchBucket",
+            )
 
     async def _open(self, stack: AsyncExitStack) -> None:
         cfg = self.config
@@ -187,30 +105,30 @@ class MinioService(Service[MinioConfig]):
             ),
         )
         stack.callback(http.clear)
-        self._http = http
-        self._client = Minio(
-            cfg.endpoint,
-            access_key=cfg.access_key,
-            secret_key=cfg.secret_key.get_secret_value(),
-            session_token=None
-            if cfg.session_token is None
-            else cfg.session_token.get_secret_value(),
-            secure=cfg.secure,
-            region=cfg.region,
-            http_client=http,
-        )
+        token = cfg.session_token
+        with map_errors("connect"):  # the SDK refuses some endpoints ("host:notaport")
+            client = Minio(
+                cfg.endpoint,
+                access_key=cfg.access_key,
+                secret_key=cfg.secret_key.get_secret_value(),
+                session_token=None if token is None else token.get_secret_value(),
+                secure=cfg.secure,
+                region=cfg.region,
+                http_client=http,
+            )
+        self._calls = calls = SdkCalls(client, self._runner, cfg, self._counts)
         # Fail fast: one authenticated round trip. A GET (not a HEAD, whose 403 has no body)
         # so that a wrong secret says SignatureDoesNotMatch rather than AccessDenied.
         try:
-            await self._call(self._sdk.list_buckets, op="connect")
+            await calls.run(client.list_buckets, "connect")
         except MinioPermissionDeniedError:
             if cfg.default_bucket is None:  # credentials limited to a bucket: probe it below
                 raise
-        if cfg.default_bucket is not None and cfg.auto_create_bucket:
-            await self._ensure(cfg.default_bucket)
-        elif cfg.default_bucket is not None:
-            bucket = cfg.default_bucket
-            await self._call(self._sdk.bucket_exists, bucket, op="connect", bucket=bucket)
+        bucket = cfg.default_bucket
+        if bucket is not None and cfg.auto_create_bucket:
+            await _ensure(calls, bucket)
+        elif bucket is not None:
+            await calls.run(functools.partial(client.bucket_exists, bucket), "connect", bucket)
 
     def __blocking__(self, portal: Portal) -> SyncMinioService:
         from .._core._syncface import sync_face  # noqa: PLC0415 -- only blocking() needs it
@@ -221,41 +139,10 @@ class MinioService(Service[MinioConfig]):
     # -- internals -------------------------------------------------------------------
 
     @property
-    def _sdk(self) -> Minio:
-        assert self._client is not None  # noqa: S101 -- set by _open
-        return self._client
-
-    def _count(self, delta: int, *, failed: bool = False) -> None:
-        with self._lock:
-            self._in_flight += delta
-            self._peak = max(self._peak, self._in_flight)
-            if delta < 0:
-                self._calls += 1
-                self._errors += failed
-
-    def _run_counted(self, func: Callable[..., T], *args: Any) -> T:
-        self._count(1)
-        failed = True
-        try:
-            result = func(*args)
-            failed = False
-            return result
-        finally:
-            self._count(-1, failed=failed)
-
-    async def _call(
-        self,
-        func: Callable[..., T],
-        *args: Any,
-        op: str,
-        bucket: str | None = None,
-        obj: str | None = None,
-    ) -> T:
-        """Run one SDK call in a worker thread; the only place SDK errors are mapped."""
-        with map_errors(op, bucket, obj):
-            return await anyio.to_thread.run_sync(
-                self._run_counted, func, *args, limiter=self._limiter
-            )
+    def _sdk(self) -> SdkCalls:
+        self._check_open()
+        assert self._calls is not None  # noqa: S101 -- set by _open
+        return self._calls
 
     def _bucket(self, bucket_name: str | None, op: str) -> str:
         self._check_open()
@@ -278,31 +165,11 @@ class MinioService(Service[MinioConfig]):
             raise MinioConfigurationError(msg, operation=op, resource=bucket) from None
         return bucket, object_name
 
-    async def _ensure(self, bucket: str) -> None:
-        if await self._call(self._sdk.bucket_exists, bucket, op="ensure_bucket", bucket=bucket):
-            return
-        try:
-            await self._call(self._sdk.make_bucket, bucket, op="ensure_bucket", bucket=bucket)
-        except MinioError as exc:
-            if exc.code != "BucketAlreadyOwnedByYou":  # created meanwhile by us: fine
-                raise
-
     # -- plain methods ---------------------------------------------------------------
 
     def statistics(self) -> MinioStatistics:
-        """Worker threads in use (and their peak), calls, errors and bytes moved."""
-        with self._lock:
-            return MinioStatistics(
-                max_concurrency=self.config.max_concurrency,
-                in_flight=self._in_flight,
-                peak_in_flight=self._peak,
-                calls=self._calls,
-                errors=self._errors,
-                bytes_uploaded=self._uploaded,
-                bytes_downloaded=self._downloaded,
-            )
-
-    # -- buckets ---------------------------------------------------------------------
+        """The worker threads (in use, peak, waiting, calls, errors) and the bytes moved."""
+        return self._counts.snapshot(self._runner.statistics())
 
     @property
     def client(self) -> Minio:
@@ -310,36 +177,40 @@ class MinioService(Service[MinioConfig]):
 
         Its methods block: on the async faces call them in a worker thread.
         """
-        self._check_open()
-        return self._sdk
+        return self._sdk.client
+
+    # -- buckets ---------------------------------------------------------------------
 
     async def health_check(self) -> list[str]:
         """The names of the buckets the credentials can see (one authenticated round trip).
 
         Raises the reason when the server cannot answer (``MinioConnectError``, ...).
         """
-        self._check_open()
-        buckets = await self._call(self._sdk.list_buckets, op="health_check")
-        return [b.name for b in buckets]
+        return await self.list_buckets()
 
     async def bucket_exists(self, bucket_name: str) -> bool:
         """Whether the bucket exists."""
         bucket = self._bucket(bucket_name, "bucket_exists")
-        return await self._call(self._sdk.bucket_exists, bucket, op="bucket_exists", bucket=bucket)
+        sdk = self._sdk
+        return await sdk.run(
+            functools.partial(sdk.client.bucket_exists, bucket), "bucket_exists", bucket
+        )
 
     async def ensure_bucket(self, bucket_name: str) -> None:
         """Create the bucket unless it exists."""
-        await self._ensure(self._bucket(bucket_name, "ensure_bucket"))
+        bucket = self._bucket(bucket_name, "ensure_bucket")
+        await _ensure(self._sdk, bucket)
 
     async def remove_bucket(self, bucket_name: str | None = None) -> None:
         """Remove an empty bucket."""
         bucket = self._bucket(bucket_name, "remove_bucket")
-        await self._call(self._sdk.remove_bucket, bucket, op="remove_bucket", bucket=bucket)
+        sdk = self._sdk
+        await sdk.run(functools.partial(sdk.client.remove_bucket, bucket), "remove_bucket", bucket)
 
     async def list_buckets(self) -> list[str]:
         """The names of the buckets the credentials can see."""
-        self._check_open()
-        buckets = await self._call(self._sdk.list_buckets, op="list_buckets")
+        sdk = self._sdk
+        buckets = await sdk.run(sdk.client.list_buckets, "list_buckets")
         return [b.name for b in buckets]
 
     # -- uploads ---------------------------------------------------------------------
@@ -359,32 +230,23 @@ class MinioService(Service[MinioConfig]):
 
         ``data`` is bytes, or a stream (async iterable of bytes, anyio file, iterable of
         bytes, binary file object) uploaded without holding it whole in memory (multipart
-        in ``part_size`` parts). If the upload fails or is cancelled, no object appears.
+        in ``part_size`` parts). With ``length``, a source that holds more or fewer bytes
+        raises ``MinioDataError``. If the upload fails or is cancelled, no object appears.
         """
-        bucket, obj = self._target(object_name, bucket_name, "upload_data")
-        ctype = content_type or "application/octet-stream"
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            payload = bytes(data)
-            total = len(payload)
-            if progress is not None:
-                progress(0, total)
-            await self._call(
-                self._put_bytes,
-                bucket,
-                obj,
-                payload,
-                ctype,
-                metadata,
-                op="upload_data",
-                bucket=bucket,
-                obj=obj,
-            )
-            if progress is not None:
-                progress(total, total)
-            return obj
-        return await self._put_stream(
-            bucket, obj, data, length, ctype, metadata, progress, "upload_data"
+        op = "upload_data"
+        bucket, obj = self._target(object_name, bucket_name, op)
+        await upload(
+            self._sdk,
+            op,
+            bucket,
+            obj,
+            data,
+            length=length,
+            content_type=content_type or _OCTET_STREAM,
+            metadata=metadata,
+            progress=progress,
         )
+        return obj
 
     async def upload_stream(
         self,
@@ -418,105 +280,27 @@ class MinioService(Service[MinioConfig]):
         metadata: dict[str, str] | None = None,
         progress: ProgressCallback | None = None,
     ) -> str:
-        """Upload a local file (read with anyio's file API, streamed); returns the object name."""
-        bucket, obj = self._target(object_name, bucket_name, "upload_file")
+        """Upload a local file (read with anyio's file API, streamed); returns the object name.
+
+        A file that grows or shrinks while it is read raises ``MinioDataError``.
+        """
+        op = "upload_file"
+        bucket, obj = self._target(object_name, bucket_name, op)
         path = anyio.Path(file_path)
         size = (await path.stat()).st_size
-        ctype = content_type or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+        ctype = content_type or mimetypes.guess_type(str(path))[0] or _OCTET_STREAM
         async with await anyio.open_file(path, "rb") as afile:
-            return await self._put_stream(
-                bucket, obj, afile, size, ctype, metadata, progress, "upload_file"
+            await upload(
+                self._sdk,
+                op,
+                bucket,
+                obj,
+                afile,
+                length=size,
+                content_type=ctype,
+                metadata=metadata,
+                progress=progress,
             )
-
-    def _put_bytes(
-        self, bucket: str, obj: str, payload: bytes, ctype: str, metadata: dict[str, str] | None
-    ) -> None:
-        self._sdk.put_object(
-            bucket,
-            obj,
-            io.BytesIO(payload),
-            len(payload),
-            content_type=ctype,
-            metadata=cast("Any", metadata),
-            part_size=self.config.part_size,
-        )
-        with self._lock:
-            self._uploaded += len(payload)
-
-    async def _put_stream(  # noqa: C901 -- one transfer, its pump and its worker
-        self,
-        bucket: str,
-        obj: str,
-        source: UploadSource,
-        length: int | None,
-        ctype: str,
-        metadata: dict[str, str] | None,
-        progress: ProgressCallback | None,
-        op: str,
-    ) -> str:
-        send, receive = anyio.create_memory_object_stream[bytes](_QUEUE_CHUNKS)
-        state = _PumpState()
-        reader = _StreamReader(receive, state)
-        sent = 0
-
-        async def pump() -> None:
-            nonlocal sent
-            async with send:
-                try:
-                    if progress is not None:
-                        progress(0, length)
-                    async for chunk in _chunks_of(source, self.config.chunk_size):
-                        if chunk:
-                            await send.send(bytes(chunk))
-                            sent += len(chunk)
-                            if progress is not None:
-                                progress(sent, length)
-                except (
-                    BaseException
-                ) as exc:  # recorded for the worker (which aborts), then re-raised
-                    state.error = exc
-                    if isinstance(exc, Exception):
-                        return
-                    raise
-
-        def work() -> None:
-            with receive:
-                self._sdk.put_object(
-                    bucket,
-                    obj,
-                    cast("Any", reader),
-                    -1 if length is None else length,
-                    content_type=ctype,
-                    metadata=cast("Any", metadata),
-                    part_size=self.config.part_size,
-                    num_parallel_uploads=1,
-                )
-
-        failure: MinioError | None = None
-        interrupted = False
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(pump)
-            try:
-                with map_errors(op, bucket, obj):
-                    await anyio.to_thread.run_sync(self._run_counted, work, limiter=self._limiter)
-            except _SourceFailed:
-                interrupted = True
-            except MinioError as exc:
-                failure = exc
-                tg.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
-        if state.error is not None:
-            if isinstance(state.error, Exception):
-                raise state.error
-            await anyio.lowlevel.checkpoint()
-            raise state.error
-        if interrupted:
-            await anyio.lowlevel.checkpoint()
-            msg = f"{op}: upload interrupted bucket={bucket!r} object={obj!r}"
-            raise MinioError(msg, operation=op, resource=f"{bucket}/{obj}")
-        with self._lock:
-            self._uploaded += sent
         return obj
 
     # -- downloads -------------------------------------------------------------------
@@ -529,29 +313,12 @@ class MinioService(Service[MinioConfig]):
         progress: ProgressCallback | None = None,
     ) -> bytes:
         """The whole object's content."""
-        bucket, obj = self._target(object_name, bucket_name, "download_data")
+        op = "download_data"
+        bucket, obj = self._target(object_name, bucket_name, op)
         if progress is None:
-            return await self._call(
-                self._get_bytes, bucket, obj, op="download_data", bucket=bucket, obj=obj
-            )
-        parts = [
-            chunk
-            async for chunk in self.download_stream(
-                object_name, bucket_name=bucket, progress=progress
-            )
-        ]
-        return b"".join(parts)
-
-    def _get_bytes(self, bucket: str, obj: str) -> bytes:
-        response = self._sdk.get_object(bucket, obj)
-        try:
-            data = response.read()
-        finally:
-            response.close()
-            response.release_conn()
-        with self._lock:
-            self._downloaded += len(data)
-        return data
+            return await download_bytes(self._sdk, op, bucket, obj)
+        chunks = download_chunks(self._sdk, op, bucket, obj, self.config.chunk_size, progress)
+        return b"".join([chunk async for chunk in chunks])
 
     async def download_stream(
         self,
@@ -565,29 +332,12 @@ class MinioService(Service[MinioConfig]):
 
         Leaving the loop early releases the connection.
         """
-        bucket, obj = self._target(object_name, bucket_name, "download_stream")
+        op = "download_stream"
+        bucket, obj = self._target(object_name, bucket_name, op)
         size = chunk_size or self.config.chunk_size
-        response = await self._call(
-            self._sdk.get_object, bucket, obj, op="download_stream", bucket=bucket, obj=obj
-        )
-        try:
-            total_text = response.headers.get("Content-Length")
-            total = int(total_text) if total_text is not None else None
-            done = 0
-            if progress is not None:
-                progress(0, total)
-            while chunk := await self._call(
-                response.read, size, op="download_stream", bucket=bucket, obj=obj
-            ):
-                done += len(chunk)
-                with self._lock:
-                    self._downloaded += len(chunk)
-                if progress is not None:
-                    progress(done, total)
+        async with aclosing(download_chunks(self._sdk, op, bucket, obj, size, progress)) as chunks:
+            async for chunk in chunks:
                 yield chunk
-        finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_release, response)
 
     async def download_file(
         self,
@@ -599,40 +349,28 @@ class MinioService(Service[MinioConfig]):
     ) -> None:
         """Write the object to a local file: streamed into a temporary file in the same
         directory, renamed over ``file_path`` only on success (never a partial file)."""
-        bucket, obj = self._target(object_name, bucket_name, "download_file")
-        target = anyio.Path(file_path)
-        part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-        try:
-            async with await anyio.open_file(part, "wb") as afile:
-                stream = cast(
-                    "AsyncGenerator[bytes, None]",
-                    self.download_stream(obj, bucket_name=bucket, progress=progress),
-                )
-                async with aclosing(stream):
-                    async for chunk in stream:
-                        await afile.write(chunk)
-            await part.rename(target)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await part.unlink(missing_ok=True)
-            raise
+        op = "download_file"
+        bucket, obj = self._target(object_name, bucket_name, op)
+        await download_to_file(self._sdk, op, bucket, obj, file_path, progress)
 
     # -- objects ---------------------------------------------------------------------
 
     async def stat_object(self, object_name: str, *, bucket_name: str | None = None) -> ObjectStat:
-        """Size, etag, content type, last modified and user metadata of an object."""
-        bucket, obj = self._target(object_name, bucket_name, "stat_object")
-        info = await self._call(
-            self._sdk.stat_object, bucket, obj, op="stat_object", bucket=bucket, obj=obj
+        """Size, etag, content type, last modified and metadata, as the SDK's ``Object``."""
+        op = "stat_object"
+        bucket, obj = self._target(object_name, bucket_name, op)
+        sdk = self._sdk
+        info: Object = await sdk.run(
+            functools.partial(sdk.client.stat_object, bucket, obj), op, bucket, obj
         )
         return ObjectStat.from_sdk(info, bucket, obj)
 
     async def remove_object(self, object_name: str, *, bucket_name: str | None = None) -> None:
         """Remove an object (no error if it does not exist, as S3 does)."""
-        bucket, obj = self._target(object_name, bucket_name, "remove_object")
-        await self._call(
-            self._sdk.remove_object, bucket, obj, op="remove_object", bucket=bucket, obj=obj
-        )
+        op = "remove_object"
+        bucket, obj = self._target(object_name, bucket_name, op)
+        sdk = self._sdk
+        await sdk.run(functools.partial(sdk.client.remove_object, bucket, obj), op, bucket, obj)
 
     async def list_objects(
         self, *, bucket_name: str | None = None, prefix: str | None = None, recursive: bool = True
@@ -649,9 +387,11 @@ class MinioService(Service[MinioConfig]):
         self, *, bucket_name: str | None = None, prefix: str | None = None, recursive: bool = True
     ) -> AsyncIterator[str]:
         """Object names under ``prefix``, fetched in pages of 1000 in worker threads."""
-        bucket = self._bucket(bucket_name, "list_objects")
-        listing = self._sdk.list_objects(bucket, prefix=prefix, recursive=recursive)
-        while batch := await self._call(_next_names, listing, op="list_objects", bucket=bucket):
+        op = "list_objects"
+        bucket = self._bucket(bucket_name, op)
+        sdk = self._sdk
+        listing = sdk.client.list_objects(bucket, prefix=prefix, recursive=recursive)
+        while batch := await sdk.run(functools.partial(_next_names, listing), op, bucket):
             for name in batch:
                 yield name
 
@@ -666,29 +406,21 @@ class MinioService(Service[MinioConfig]):
     ) -> str:
         """A URL that lets anyone holding it ``GET`` (or ``PUT``...) the object until it expires."""
         bucket, obj = self._target(object_name, bucket_name, "generate_presigned_url")
-        if not timedelta(seconds=1) <= expires <= timedelta(days=7):
-            msg = "generate_presigned_url: expires must be between 1 second and 7 days"
-            raise MinioConfigurationError(msg, operation="generate_presigned_url", resource=bucket)
-        url: str = await self._call(
-            self._sdk.get_presigned_url,
-            method.upper(),
-            bucket,
-            obj,
-            expires,
-            cast("Any", response_headers),
-            op="generate_presigned_url",
-            bucket=bucket,
-            obj=obj,
-        )
-        return url
+        return await presigned_url(self._sdk, method, bucket, obj, expires, response_headers)
 
 
-def _release(response: urllib3.BaseHTTPResponse) -> None:
-    response.close()
-    response.release_conn()
+async def _ensure(sdk: SdkCalls, bucket: str) -> None:
+    op = "ensure_bucket"
+    if await sdk.run(functools.partial(sdk.client.bucket_exists, bucket), op, bucket):
+        return
+    try:
+        await sdk.run(functools.partial(sdk.client.make_bucket, bucket), op, bucket)
+    except MinioConflictError as exc:
+        if exc.code != "BucketAlreadyOwnedByYou":  # created meanwhile by us: fine
+            raise
 
 
-def _next_names(listing: Iterator[Any]) -> list[str]:
+def _next_names(listing: Iterator[Object]) -> list[str]:
     names: list[str] = []
     for item in listing:
         names.append(str(item.object_name))

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from anyservices._core._syncface import SyncFace, register_face
 from anyservices.minio._service import MinioService
-from anyservices.minio._types import MinioStatistics, ObjectStat, ProgressCallback, UploadSource
+from anyservices.minio._statistics import MinioStatistics
+from anyservices.minio._types import ObjectStat, ProgressCallback, UploadSource
 from minio import Minio
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class SyncMinioService(SyncFace[MinioService]):
     """The sync face of :class:`anyservices.minio.MinioService`."""
 
     def statistics(self) -> MinioStatistics:
-        """Worker threads in use (and their peak), calls, errors and bytes moved."""
+        """The worker threads (in use, peak, waiting, calls, errors) and the bytes moved."""
         return self._wrapped.statistics()
 
     @property
@@ -165,7 +166,7 @@ class SyncMinioService(SyncFace[MinioService]):
         )
 
     def stat_object(self, object_name: str, *, bucket_name: str | None = None) -> ObjectStat:
-        """Size, etag, content type, last modified and user metadata of an object."""
+        """Size, etag, content type, last modified and metadata, as the SDK's ``Object``."""
         return self._portal.call(self._wrapped.stat_object, object_name, bucket_name=bucket_name)
 
     def remove_object(self, object_name: str, *, bucket_name: str | None = None) -> None:

@@ -12,7 +12,7 @@ from minio.commonconfig import Tags
 from minio.datatypes import Object
 from urllib3 import HTTPHeaderDict
 
-__all__ = ("MinioStatistics", "ObjectStat", "ProgressCallback", "UploadSource")
+__all__ = ("ObjectStat", "ProgressCallback", "UploadSource")
 
 #: ``progress(bytes_done, total)``; ``total`` is None when the length is unknown. Called on
 #: the event loop's thread (the portal's thread on the sync face), never in a worker.
@@ -90,16 +90,3 @@ class ObjectStat:
             is_delete_marker=info.is_delete_marker,
             tags=info.tags,
         )
-
-
-@dataclass(frozen=True)
-class MinioStatistics:
-    """A snapshot of the worker threads running SDK calls and the bytes moved."""
-
-    max_concurrency: int
-    in_flight: int
-    peak_in_flight: int
-    calls: int
-    errors: int
-    bytes_uploaded: int
-    bytes_downloaded: int
