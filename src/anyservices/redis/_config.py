@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal, Self
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -50,28 +50,19 @@ class RedisConfig(ServiceConfig):
     read_from_replicas: bool = False
 
     @model_validator(mode="after")
-    def _apply_url(self) -> Self:  # noqa: C901 -- one branch per URL part
+    def _apply_url(self) -> Self:
+        """Set the fields the URL names; a bad URL's error never shows any part of it."""
         if self.url is None:
             return self
-        parts = urlsplit(self.url.get_secret_value())
+        try:
+            parts = urlsplit(self.url.get_secret_value())
+        except ValueError:
+            raise ValueError("url: not a valid URL") from None
         updates: dict[str, object] = {}
         if parts.scheme == "unix":
             updates["unix_socket_path"] = parts.path
         elif parts.scheme in {"redis", "rediss"}:
-            updates["tls"] = parts.scheme == "rediss"
-            if parts.hostname:
-                updates["host"] = parts.hostname
-            try:
-                port = parts.port
-            except ValueError as exc:
-                raise ValueError(f"url: bad port ({exc})") from None
-            if port:
-                updates["port"] = port
-            path = parts.path.strip("/")
-            if path:
-                if not path.isdigit():
-                    raise ValueError(f"url: the database must be a number, not {path!r}")
-                updates["db"] = int(path)
+            updates.update(_server_fields(parts))
         else:
             raise ValueError("url: the scheme must be redis://, rediss:// or unix://")
         if parts.username:
@@ -104,3 +95,28 @@ class RedisConfig(ServiceConfig):
             return f"unix://{self.unix_socket_path}"
         scheme = "rediss" if self.tls else "redis"
         return f"{scheme}://{self.host}:{self.port}/{self.db}"
+
+
+def _server_fields(parts: SplitResult) -> dict[str, object]:
+    """tls, host, port and db from a ``redis://`` or ``rediss://`` URL."""
+    if "@" in parts.path + parts.query + parts.fragment:
+        # The user name or password held a '/', '?' or '#', which ended the host part
+        # early: what follows would be read as host, port and database.
+        raise ValueError("url: percent-encode '/', '?' and '#' in the credentials (%2F, %3F, %23)")
+    fields: dict[str, object] = {"tls": parts.scheme == "rediss"}
+    if parts.hostname:
+        fields["host"] = parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("url: the port must be a number from 1 to 65535") from None
+    if port is not None:
+        if port == 0:
+            raise ValueError("url: the port must be a number from 1 to 65535")
+        fields["port"] = port
+    path = parts.path.strip("/")
+    if path:
+        if not path.isdigit():
+            raise ValueError("url: the database (the path after the host) must be a number")
+        fields["db"] = int(path)
+    return fields
