@@ -18,10 +18,12 @@ from pydantic import SecretStr
 
 from anyservices._core._service import State
 from anyservices._demo._server import document_server
-from anyservices.health import check_env_health, check_health
-from anyservices.minio import MinioConfig, MinioService
+from anyservices.health import check_env_health, check_health, services_from_env
+from anyservices.http import HttpConfig, HttpNotFoundError, HttpService
+from anyservices.minio import MinioConfig, MinioNotFoundError, MinioService
 from anyservices.mongo import MongoConfig, MongoService
 from anyservices.redis import RedisConfig, RedisService
+from anyservices.testing import Face, open_face
 
 # check_health is async; its sync entry point is the CLI, tested by the plain tests below.
 pytestmark = pytest.mark.faces("asyncio", "trio")
@@ -140,7 +142,10 @@ async def test_s3_problems_say_why(s3_env: dict[str, str]) -> None:
     )
     report = await check_health({"no-bucket": no_bucket, "wrong-secret": wrong_secret}, deadline=10)
     errors = {s.name: s.error for s in report.services}
-    assert errors["no-bucket"] == f"the default bucket {missing!r} does not exist"
+    assert errors["no-bucket"] == (
+        f"MinioNotFoundError: the default bucket {missing!r} does not exist"
+        f" (service='minio', operation='probe', resource={missing!r})"
+    )
     assert errors["wrong-secret"] is not None
     assert errors["wrong-secret"].startswith("MinioAuthenticationError:")
     assert "hunter2" not in report.format_table()
@@ -156,6 +161,35 @@ async def test_an_http_error_status_is_down_naming_it(http_url: str) -> None:
         f"HttpNotFoundError: GET {http_url}/nope returned 404 Not Found "
         f"(service='http', operation='GET', resource='{http_url}/nope')"
     )
+
+
+# -- each service's probe, on every face ---------------------------------------------
+
+
+@pytest.mark.faces("asyncio", "trio", "sync")
+async def test_each_service_probe_passes_on_every_face(
+    face: Face, live_env: dict[str, str]
+) -> None:
+    services = services_from_env(live_env).services
+    assert list(services) == ["redis", "mongo", "minio", "http"]
+    for service in services.values():
+        async with open_face(face, service) as opened:
+            await opened.probe()  # returns when ready (raises the reason otherwise)
+
+
+@pytest.mark.faces("asyncio", "trio", "sync")
+async def test_a_probe_raises_the_reason_on_every_face(
+    face: Face, s3_env: dict[str, str], http_url: str
+) -> None:
+    missing = f"health-missing-{uuid.uuid4().hex[:12]}"
+    no_bucket = MinioService(MinioConfig.from_env(default_bucket=missing))
+    async with open_face(face, no_bucket) as minio:
+        with pytest.raises(MinioNotFoundError, match="does not exist"):
+            await minio.probe()
+    no_health = HttpService(HttpConfig(base_url=http_url, health_path="/nope"))
+    async with open_face(face, no_health) as http:
+        with pytest.raises(HttpNotFoundError, match="returned 404"):
+            await http.probe()
 
 
 # -- the CLI, as a subprocess ---------------------------------------------------------

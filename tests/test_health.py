@@ -51,7 +51,7 @@ async def _answers_yes() -> bool:
 
 
 class FakeService(Service[FakeConfig]):
-    """Records its lifecycle in ``log``; ``ping`` runs the given probe."""
+    """Records its lifecycle in ``log``; ``probe`` asks the given question."""
 
     service_name = "fake"
 
@@ -64,7 +64,7 @@ class FakeService(Service[FakeConfig]):
         host: str = "fake.invalid",
     ) -> None:
         super().__init__(FakeConfig(host=host, password=SecretStr("hunter2")))
-        self.probe = probe
+        self.answer = probe
         self.log: list[str] = [] if log is None else log
         self.open_error = open_error
 
@@ -82,24 +82,25 @@ class FakeService(Service[FakeConfig]):
         await anyio.lowlevel.checkpoint()
         self.log.append("close")
 
-    async def ping(self) -> bool:
+    async def probe(self) -> None:
         self._check_open()
         self.log.append("ping")
-        return await self.probe()
+        if not await self.answer():
+            raise FakeError("ping() answered False")
 
 
 class SilentService(Service[FakeConfig]):
-    """No ping, no health_check: opening is all there is to ask."""
+    """The base probe: being open is all there is to ask."""
 
     service_name = "silent"
 
 
 class HealthCheckedService(FakeService):
-    """Has both: health_check is asked, ping is not."""
+    """Has a health_check too: only the probe is asked."""
 
     async def health_check(self) -> bool:
-        self.log.append("health_check")
-        return False
+        self.log.append("health_check")  # pragma: no cover -- never asked
+        return False  # pragma: no cover
 
 
 @pytest.fixture
@@ -221,7 +222,7 @@ async def test_a_failing_probe_is_down_with_a_one_line_message() -> None:
         "fails": "FakeError: first line second line (service='fake', operation='PING')",
         "refused": "ConnectionRefusedError: [Errno 111] Connection refused",
         "long": "FakeError: " + "x" * 228 + "…",
-        "no": "ping() answered False",
+        "no": "FakeError: ping() answered False",
         "open": "FakeError: cannot connect to fake.invalid",
     }
     assert all(len(e or "") <= 240 and "\n" not in (e or "") for e in errors.values())
@@ -284,14 +285,11 @@ async def test_a_closed_service_is_down() -> None:
     assert result.error.startswith("ServiceClosedError: FakeService is closed")
 
 
-async def test_health_check_is_preferred_and_opening_alone_will_do() -> None:
+async def test_only_the_probe_is_asked_and_the_base_probe_checks_open() -> None:
     checked = HealthCheckedService()
     report = await check_health({"checked": checked, "silent": SilentService(FakeConfig())})
-    assert [(s.ok, s.error) for s in report.services] == [
-        (False, "health_check() answered False"),
-        (True, None),
-    ]
-    assert checked.log == ["open", "health_check", "close"]
+    assert [(s.ok, s.error) for s in report.services] == [(True, None), (True, None)]
+    assert checked.log == ["open", "ping", "close"]
 
 
 @pytest.mark.parametrize("deadline", [0, -1, float("nan")])
@@ -456,7 +454,11 @@ def test_services_from_env_defaults_to_os_environ(
         ),
         (
             {"ANYSERVICES_REDIS_URL": "ftp://user:hunter2@x/0"},
-            "misconfigured: url: the scheme must be redis://, rediss:// or unix://",
+            "misconfigured: ANYSERVICES_REDIS_URL: the scheme must be redis://, rediss://",
+        ),
+        (
+            {"ANYSERVICES_REDIS_URL": "redis://:pa/hunter2pw@h/0"},  # a "/" in the password
+            "misconfigured: ANYSERVICES_REDIS_URL: ",
         ),
         (
             {"ANYSERVICES_MONGO_URL": "http://user:hunter2@x"},
@@ -479,6 +481,8 @@ def test_a_bad_value_is_reported_naming_the_variable_never_the_value(
     assert broken.error is not None
     assert broken.error.startswith(expected), broken.error
     assert "hunter2" not in broken.error
+    assert "'pa'" not in broken.error
+    assert "pa/" not in broken.error
     assert broken.target == f"ANYSERVICES_{broken.name.upper()}_*"
 
 
@@ -560,8 +564,9 @@ def test_main_exits_1_on_a_misconfigured_service_without_a_traceback(
     monkeypatch.setenv("ANYSERVICES_REDIS_URL", "rediss://user:hunter2@x:notaport/0")
     assert cli.main(["health"]) == 1
     captured = capsys.readouterr()
-    assert "redis    DOWN    -        ANYSERVICES_REDIS_*  misconfigured: url: bad port" in (
-        captured.out
+    assert (
+        "redis    DOWN    -        ANYSERVICES_REDIS_*  misconfigured: ANYSERVICES_REDIS_URL: "
+        in captured.out
     )
     assert captured.out.endswith("0 up, 1 down (redis)\n")
     assert captured.err == ""

@@ -6,14 +6,15 @@
     print(report.format_table())
     if not report.ok: ...
 
-Each service is asked its cheapest question (``ping`` for Redis and MongoDB, one
-authenticated request for S3, one ``GET health_path`` for HTTP), all concurrently,
-each bounded by ``deadline`` seconds and tried once: the HTTP probe does not retry,
-and the checker never retries anything. A service that is not open yet is opened for
-the probe and closed after it, inside the same deadline. A failure becomes a one-line
-message (our errors never carry secrets); the checker does not raise for a failed
-service, but it never catches cancellation, and an error that is not a service's
-(a bug) still propagates.
+Every service is asked the same way, through its readiness probe
+(:meth:`Service.probe <anyservices._core._service.Service.probe>`: PING for Redis, the
+``ping`` command for MongoDB, one authenticated request for S3, one ``GET health_path``
+for HTTP), all concurrently, each bounded by ``deadline`` seconds and tried once: the
+probes do not retry, and the checker never retries anything. A service that is not
+open yet is opened for the probe and closed after it, inside the same deadline. A
+failure becomes a one-line message (our errors never carry secrets); the checker does
+not raise for a failed service, but it never catches cancellation, and an error that
+is not a service's (a bug) still propagates.
 
 ``python -m anyservices health`` builds the services from the ``ANYSERVICES_*``
 variables (:func:`services_from_env`), checks them (:func:`check_env_health`) and
@@ -27,16 +28,15 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
 from pydantic_settings import SettingsError as _SettingsError
 
-from ._core._config import ServiceConfig, _settings_class_for
+from ._core._config import ServiceConfig
 from ._core._errors import AnyServicesError
 from ._core._service import Service, State
 
@@ -115,41 +115,6 @@ class HealthReport:
 # -- probing ---------------------------------------------------------------------------
 
 
-async def _probe(service: Service[Any]) -> str | None:
-    """Ask ``service`` its cheapest question: None when it is well, else why not.
-
-    Errors raise. The S3 and HTTP services get a probe that raises with the reason
-    (their ``health_check`` returns a bare False); any other service is asked
-    ``health_check()``, else ``ping()``, else having opened is the answer. Services are
-    imported only when one of their kind is given (importing the S3 SDK takes 0.5 s).
-    """
-    if service.service_name == "http":
-        from .http import HttpService  # noqa: PLC0415 -- see the docstring
-
-        if isinstance(service, HttpService):
-            # One GET, never retried; a status of 400 or more raises HttpStatusError
-            # naming it (health_check would only return False).
-            await service.get(service.config.health_path, retry=False, raise_for_status=True)
-            return None
-    if service.service_name == "minio":
-        from .minio import MinioService  # noqa: PLC0415 -- see the docstring
-
-        if isinstance(service, MinioService):
-            # What health_check asks, raising the reason instead of returning False.
-            bucket = service.config.default_bucket
-            if bucket is None:
-                await service.list_buckets()
-            elif not await service.bucket_exists():
-                return f"the default bucket {bucket!r} does not exist"
-            return None
-    for method in ("health_check", "ping"):
-        ask: Callable[[], Awaitable[object]] | None = getattr(service, method, None)
-        if ask is not None:
-            answer = await ask()
-            return None if answer else f"{method}() answered {answer!r}"
-    return None
-
-
 async def _check_one(name: str, service: Service[Any], deadline: float) -> ServiceHealth:
     target = service._describe()  # noqa: SLF001 -- the secret-free description every service has
     started = anyio.current_time()
@@ -160,11 +125,11 @@ async def _check_one(name: str, service: Service[Any], deadline: float) -> Servi
             if service.state is State.NEW:
                 async with service:
                     try:
-                        error = await _probe(service)
+                        await service.probe()
                     finally:  # the latency ends with the answer, not with the closing
                         answered = anyio.current_time()
             else:
-                error = await _probe(service)
+                await service.probe()
         except _PROBE_ERRORS as exc:
             error = _one_line(exc)
     ended = answered if answered is not None else anyio.current_time()
@@ -249,42 +214,6 @@ class EnvServices:
     broken: tuple[ServiceHealth, ...] = ()
 
 
-class _MappingEnvSource(EnvSettingsSource):
-    """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ  # read by _load_env_vars, which the base __init__ calls
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        if self.case_sensitive:
-            return dict(self._environ)
-        return {key.lower(): value for key, value in self._environ.items()}
-
-
-def _config_from(config_class: type[ServiceConfig], environ: Mapping[str, str]) -> ServiceConfig:
-    """``config_class.from_env()``, reading ``environ`` (the same settings class and rules)."""
-    settings_class = _settings_class_for(config_class)
-
-    def sources(
-        cls: type[BaseSettings],
-        settings_cls: type[BaseSettings],
-        /,
-        **_: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        del cls
-        return (_MappingEnvSource(settings_cls, environ),)
-
-    reader: type[BaseSettings] = type(
-        settings_class.__name__,
-        (settings_class,),
-        {"settings_customise_sources": classmethod(sources), "__module__": __name__},
-    )
-    loaded = reader()
-    values = {name: getattr(loaded, name) for name in loaded.model_fields_set}
-    return config_class.model_validate(values)
-
-
 def _config_problem(exc: ValidationError | _SettingsError, prefix: str) -> str:
     """What is wrong, naming the variables and never echoing a value (it may be a secret)."""
     if isinstance(exc, _SettingsError):
@@ -302,8 +231,7 @@ def _config_problem(exc: ValidationError | _SettingsError, prefix: str) -> str:
 
 def services_from_env(environ: Mapping[str, str] | None = None) -> EnvServices:
     """The services whose ``ANYSERVICES_<SVC>_*`` variables are set in ``environ``
-    (default ``os.environ``), each built as ``<Svc>Config.from_env()`` would build it
-    but from ``environ``.
+    (default ``os.environ``), each built by ``<Svc>Config.from_env(environ)``.
 
     A service counts as configured when ``ANYSERVICES_REDIS_URL`` or ``_HOST``,
     ``ANYSERVICES_MONGO_URL``, ``ANYSERVICES_MINIO_ENDPOINT`` or
@@ -327,7 +255,8 @@ def services_from_env(environ: Mapping[str, str] | None = None) -> EnvServices:
             )
             continue
         try:
-            config = _config_from(getattr(module, config_name), env)
+            config_class: type[ServiceConfig] = getattr(module, config_name)
+            config = config_class.from_env(env)
         except (ValidationError, _SettingsError) as exc:
             problem = _config_problem(exc, prefix)
             broken.append(

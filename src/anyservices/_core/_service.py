@@ -80,6 +80,16 @@ class Service(Generic[ConfigT]):
         """A short, secret-free description of the target (overridden per service)."""
         return ""
 
+    async def probe(self) -> None:
+        """Raise the reason this service is not ready; return when it is.
+
+        Each service asks its server the cheapest question that proves it can serve
+        (Redis PING, MongoDB's ``ping``, one authenticated S3 request, the HTTP
+        ``health_path``), once, without retrying; the caller bounds it in time
+        (``with anyio.fail_after(...)``). This default only checks that it is open.
+        """
+        self._check_open()
+
     async def _open(self, stack: AsyncExitStack) -> None:
         """Connect and register cleanups on ``stack`` (overridden per service)."""
 

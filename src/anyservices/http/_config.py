@@ -54,7 +54,11 @@ class HttpConfig(ServiceConfig):
     def _check_base_url(cls, value: str) -> str:
         if not value:
             return value
-        url = httpx.URL(value)
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL:  # its message quotes the URL, which may hold a secret
+            msg = "must be a valid http:// or https:// URL with a host"
+            raise ValueError(msg) from None
         if url.scheme not in ("http", "https") or not url.host:
             msg = "must be an http:// or https:// URL with a host"
             raise ValueError(msg)

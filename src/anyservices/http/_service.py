@@ -69,6 +69,11 @@ class HttpService(Service[HttpConfig]):
     def _describe(self) -> str:
         return safe_url(self.config.base_url) if self.config.base_url else "(no base url)"
 
+    async def probe(self) -> None:
+        """Raise the reason this service is not ready: one GET of ``health_path``, never
+        retried; a status of 400 or more raises :class:`HttpStatusError` naming it."""
+        await self.get(self.config.health_path, retry=False, raise_for_status=True)
+
     async def _open(self, stack: AsyncExitStack) -> None:
         cfg = self.config
         headers = {"User-Agent": cfg.user_agent, **cfg.headers}

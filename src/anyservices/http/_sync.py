@@ -22,6 +22,10 @@ __all__ = ("SyncHttpService",)
 class SyncHttpService(SyncFace[HttpService]):
     """The sync face of :class:`anyservices.http.HttpService`."""
 
+    def probe(self) -> None:
+        """Raise the reason this service is not ready: one GET of ``health_path``, never"""
+        return self._portal.call(self._wrapped.probe)
+
     def request(
         self,
         method: str,

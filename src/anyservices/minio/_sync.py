@@ -25,6 +25,10 @@ __all__ = ("SyncMinioService",)
 class SyncMinioService(SyncFace[MinioService]):
     """The sync face of :class:`anyservices.minio.MinioService`."""
 
+    def probe(self) -> None:
+        """Raise the reason this service is not ready: one authenticated request (does the"""
+        return self._portal.call(self._wrapped.probe)
+
     def statistics(self) -> MinioStatistics:
         """The worker threads (in use, peak, waiting, calls, errors) and the bytes moved."""
         return self._wrapped.statistics()

@@ -114,6 +114,10 @@ class MongoService(Service[MongoConfig]):
     def _describe(self) -> str:
         return f"{self.config.safe_url} db={self.config.database}"
 
+    async def probe(self) -> None:
+        """Raise the reason this service is not ready (the ``ping`` command)."""
+        await self.ping()
+
     async def _open(self, stack: AsyncExitStack) -> None:
         url = self.config.url.get_secret_value()
         options = self.config.client_options()

@@ -39,6 +39,10 @@ __all__ = (
 class SyncMongoService(MongoSyncExtras, SyncFace[MongoService]):
     """The sync face of :class:`anyservices.mongo.MongoService`."""
 
+    def probe(self) -> None:
+        """Raise the reason this service is not ready (the ``ping`` command)."""
+        return self._portal.call(self._wrapped.probe)
+
     def statistics(self) -> MongoStatistics:
         """Worker threads in use, their peak, waiting callers, calls and errors."""
         return self._wrapped.statistics()

@@ -66,6 +66,10 @@ class RedisService(Service[RedisConfig]):
     def _describe(self) -> str:
         return self._config.describe()
 
+    async def probe(self) -> None:
+        """Raise the reason this service is not ready (one PING)."""
+        await self.ping()
+
     async def _open(self, stack: AsyncExitStack) -> None:
         task_group = await self._start_task_group(stack)
         stack.push_async_callback(shielded(self._client.aclose))

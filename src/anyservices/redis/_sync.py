@@ -41,6 +41,10 @@ __all__ = (
 class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
     """The sync face of :class:`anyservices.redis.RedisService`."""
 
+    def probe(self) -> None:
+        """Raise the reason this service is not ready (one PING)."""
+        return self._portal.call(self._wrapped.probe)
+
     def statistics(self) -> PoolStatistics:
         """Connections, replies in flight, commands and pipelined batches sent, reconnects."""
         return self._wrapped.statistics()
