@@ -103,3 +103,58 @@ async def test_batches_cancelled_at_random_checkpoints(redis_config: RedisConfig
         assert client.statistics().reconnects == 0
         await client.aclose()
         tg.cancel_scope.cancel()
+
+
+async def _drained(redis: RedisService) -> None:
+    with anyio.fail_after(10):
+        while redis.statistics().pending_replies:  # noqa: ASYNC110 -- polls the counters
+            await anyio.sleep(0.01)
+
+
+async def test_a_cancelled_command_applies_before_the_same_task_s_next(
+    redis_config: RedisConfig,
+) -> None:
+    """Issue 10 #10, with two shared connections: connection 0 is held by a 0.5 s BLPOP,
+    connection 1 by a 0.1 s one; SET k v1 (on 0) is cancelled once sent, then the
+    same task's SET k v2 must not overtake it on connection 1."""
+    config = redis_config.model_copy(update={"multiplexed_connections": 2})
+    async with RedisService(config) as redis, anyio.create_task_group() as tg:
+        tg.start_soon(redis.execute_command, "BLPOP", f"{config.namespace}:empty-0", 0.5)
+        with anyio.fail_after(5):
+            while redis.statistics().pending_replies < 1:
+                await anyio.lowlevel.checkpoint()
+        tg.start_soon(redis.execute_command, "BLPOP", f"{config.namespace}:empty-1", 0.1)
+        with anyio.fail_after(5):
+            while redis.statistics().pending_replies < 2:
+                await anyio.lowlevel.checkpoint()
+        with anyio.move_on_after(0.05) as scope:
+            await redis.set("k", "v1")
+        assert scope.cancelled_caught
+        await redis.set("k", "v2")
+        await _drained(redis)
+        assert await redis.get("k") == "v2"
+
+
+async def test_each_task_s_last_write_wins_under_cancellation(redis_config: RedisConfig) -> None:
+    """Tasks write their own key at random cancellation points over three shared
+    connections, then once more without a deadline: that last write is what stays."""
+    config = redis_config.model_copy(update={"multiplexed_connections": 3})
+    rng = random.Random(7)
+    cancelled = 0
+    async with RedisService(config) as redis:
+
+        async def writer(task: int) -> None:
+            nonlocal cancelled
+            for i in range(60):
+                with anyio.move_on_after(rng.choice([0, 0.00001, 0.0001, 0.001])) as scope:
+                    await redis.set(f"w{task}", f"{i}")
+                cancelled += scope.cancelled_caught
+            await redis.set(f"w{task}", "final")
+
+        async with anyio.create_task_group() as tg:
+            for task in range(12):
+                tg.start_soon(writer, task)
+        await _drained(redis)
+        values = [await redis.get(f"w{task}") for task in range(12)]
+        assert values == ["final"] * 12
+        assert cancelled > 50

@@ -1,8 +1,10 @@
 """The connection layer the service uses: connecting, the handshake, and a small pool.
 
 Commands share ``multiplexed_connections`` pipelined connections (each picked by the
-fewest pending replies); a broken one is replaced on the next call. The client owns
-no task group: readers run in the one its owner passes to :meth:`open`.
+fewest pending replies, except that while a cancelled command that was already sent
+awaits its reply, later commands go to the connection that holds it, so they apply
+after it); a broken one is replaced on the next call. The client owns no task group:
+readers run in the one its owner passes to :meth:`open`.
 """
 
 from __future__ import annotations
@@ -135,13 +137,21 @@ class RedisClient:
                 await connection.aclose()
 
     def _pick(self) -> Connection | None:
+        """The connection with the fewest pending replies, unless a cancelled command
+        is still in flight: then one that holds it, so later commands apply after it."""
         best: Connection | None = None
+        holding: list[Connection] = []
         for connection in self._connections:
             if connection is None or connection.broken:
                 return None  # fill or replace it first
+            if connection.abandoned:
+                holding.append(connection)
             if best is None or connection.pending < best.pending:
                 best = connection
-        return best
+        if len(holding) > 1:
+            task = anyio.get_current_task().id
+            return next((c for c in holding if task in c.abandoned), holding[0])
+        return holding[0] if holding else best
 
     async def _replace_broken(self) -> Connection:
         failures_seen = self._connect_failures

@@ -39,13 +39,14 @@ _STREAM_ERRORS = (
 
 
 class _Request:
-    __slots__ = ("command", "decode", "done", "value")
+    __slots__ = ("command", "decode", "done", "owner", "value")
 
     def __init__(self, decode: bool, command: Arg) -> None:
         self.decode = decode
         self.command = command  # the command's name, for an error about its reply
         self.done = anyio.Event()
         self.value: Any = None
+        self.owner: int | None = None  # the task that gave up on it after it was sent
 
 
 class _Batch:
@@ -89,6 +90,9 @@ class Connection:
             self._push_sender, self.pushes = anyio.create_memory_object_stream[Any](math.inf)
         self.commands_sent = 0
         self.batches_sent = 0
+        # Tasks whose cancelled commands were sent and await their replies: task id ->
+        # how many (the client sends a task's later commands after them, here).
+        self.abandoned: dict[int, int] = {}
 
     @property
     def broken(self) -> bool:
@@ -133,11 +137,20 @@ class Connection:
         return batch
 
     def _withdraw(self, batch: _Batch) -> None:
-        """Take back a batch the writer has not taken yet: it is never sent."""
+        """Take back a batch the writer has not taken yet: it is never sent.
+
+        A batch already written stays: its replies will be read and dropped, and the
+        requests still waiting are noted as abandoned by the current task.
+        """
         try:
             self._outbox.remove(batch)
         except ValueError:
-            return  # already written: its replies will be read and dropped
+            task = anyio.get_current_task().id
+            for request in batch.requests:
+                if not request.done.is_set():
+                    request.owner = task
+                    self.abandoned[task] = self.abandoned.get(task, 0) + 1
+            return
         for request in batch.requests:
             self._waiting.remove(request)
         self.commands_sent -= len(batch.requests)
@@ -242,10 +255,20 @@ class Connection:
                 request = waiting.popleft()
                 request.value = self._undecodable(request) if undecodable else frame
                 request.done.set()
+                if request.owner is not None:
+                    self._answered(request.owner)
             elif self._push_sender is not None:  # RESP2 pub/sub: every frame is a message
                 self._push(frame)
             else:
                 raise hiredis.ProtocolError("a reply arrived that no command was waiting for")
+
+    def _answered(self, task: int) -> None:
+        """An abandoned request got its reply (dropped): ``task`` is free to go elsewhere."""
+        left = self.abandoned[task] - 1
+        if left:
+            self.abandoned[task] = left
+        else:
+            del self.abandoned[task]
 
     def _undecodable(self, request: _Request) -> _Failure:
         command = request.command
@@ -276,6 +299,7 @@ class Connection:
             request = self._waiting.popleft()
             request.value = failure
             request.done.set()
+        self.abandoned.clear()
         self._outbox.clear()
         self._wakeup.set()  # let the writer see that it is done
         if self._push_sender is not None:

@@ -1,0 +1,140 @@
+"""The client's choice of connection among ``multiplexed_connections`` (fake streams)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+
+from anyservices.redis._client import RedisClient
+from anyservices.redis._config import RedisConfig
+from anyservices.redis._connection import Connection
+from tests.redis.test_connection import FakeStream, wait_written
+
+
+@asynccontextmanager
+async def pool_of(count: int) -> AsyncGenerator[tuple[RedisClient, list[FakeStream]]]:
+    """A client whose ``count`` shared connections run on fake streams."""
+    client = RedisClient(
+        RedisConfig(multiplexed_connections=count), logger=logging.getLogger("test")
+    )
+    streams = [FakeStream() for _ in range(count)]
+    async with anyio.create_task_group() as tg:
+        for index, stream in enumerate(streams):
+            connection = Connection(stream)
+            tg.start_soon(connection.run_reader)
+            tg.start_soon(connection.run_writer)
+            client._connections[index] = connection
+        try:
+            yield client, streams
+        finally:
+            await client.aclose()
+
+
+async def _give_up_once_sent(client: RedisClient, stream: FakeStream, *args: Any) -> None:
+    """Send a command and cancel the caller once it is on the wire (no sleeps)."""
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+
+            async def cancel_when_written() -> None:
+                await wait_written(stream, str(args[-1]).encode())
+                scope.cancel()
+
+            tg.start_soon(cancel_when_written)
+            await client.execute(*args)
+    assert scope.cancelled_caught
+
+
+async def test_the_least_busy_connection_is_picked() -> None:
+    async with pool_of(2) as (client, streams):
+        result: list[Any] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: _append(result, client.execute("ECHO", "first")))
+            await wait_written(streams[0], b"first")
+            tg.start_soon(lambda: _append(result, client.execute("ECHO", "second")))
+            await wait_written(streams[1], b"second")  # the other one: fewer pending
+            streams[0].feed(b"$5\r\nfirst\r\n")
+            streams[1].feed(b"$6\r\nsecond\r\n")
+        assert sorted(result) == ["first", "second"]
+
+
+async def test_a_task_s_commands_follow_its_cancelled_one() -> None:
+    """Issue 10 #10: SET k 1 is cancelled after it was sent on connection 0, which is
+    busy; the same task's SET k 2 goes to connection 0 too (not to the idle one), so it
+    applies after SET k 1."""
+    async with pool_of(2) as (client, streams):
+        result: list[Any] = []
+        await _give_up_once_sent(client, streams[0], "SET", "k", "v1")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: _append(result, client.execute("SET", "k", "v2")))
+            await wait_written(streams[0], b"v2")
+            streams[0].feed(b"+OK\r\n+OK\r\n")  # the dropped reply, then its own
+        assert result == ["OK"]
+        assert b"v2" not in streams[1].written
+        connection = client._connections[0]
+        assert connection is not None
+        assert connection.abandoned == {}  # its reply came: free to balance again
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: _append(result, client.execute("ECHO", "a")))
+            await wait_written(streams[0], b"a")
+            tg.start_soon(lambda: _append(result, client.execute("ECHO", "b")))
+            await wait_written(streams[1], b"b")
+            streams[0].feed(b"$1\r\na\r\n")
+            streams[1].feed(b"$1\r\nb\r\n")
+
+
+async def test_with_cancelled_commands_on_two_connections_each_task_follows_its_own() -> None:
+    async with pool_of(2) as (client, streams):
+        done: dict[str, Any] = {}
+        scopes = {"a": anyio.CancelScope(), "b": anyio.CancelScope()}
+        go = anyio.Event()
+
+        async def task(name: str) -> None:
+            with scopes[name]:
+                await client.execute("SET", name, f"{name}-1")
+            await go.wait()
+            done[name] = await client.execute("SET", name, f"{name}-2")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(task, "a")
+            await wait_written(streams[0], b"a-1")
+            tg.start_soon(task, "b")
+            await wait_written(streams[1], b"b-1")  # the other one: fewer pending
+            scopes["a"].cancel()
+            scopes["b"].cancel()
+            for connection in client._connections:
+                with anyio.fail_after(5):
+                    while connection is not None and not connection.abandoned:
+                        await anyio.lowlevel.checkpoint()
+            go.set()
+            await wait_written(streams[0], b"a-2")
+            await wait_written(streams[1], b"b-2")
+            # Another task follows the first connection that holds a cancelled command.
+            tg.start_soon(lambda: _append([], client.execute("ECHO", "other")))
+            await wait_written(streams[0], b"other")
+            streams[0].feed(b"+OK\r\n+OK\r\n$5\r\nother\r\n")
+            streams[1].feed(b"+OK\r\n+OK\r\n")
+        assert done == {"a": "OK", "b": "OK"}
+        assert b"a-2" not in streams[1].written
+        assert b"b-2" not in streams[0].written
+
+
+async def test_a_broken_connection_forgets_what_was_abandoned() -> None:
+    async with pool_of(1) as (client, streams):
+        await _give_up_once_sent(client, streams[0], "SET", "k", "v1")
+        connection = client._connections[0]
+        assert connection is not None
+        assert connection.abandoned
+        streams[0].hang_up()
+        with anyio.fail_after(5):
+            while not connection.broken:
+                await anyio.lowlevel.checkpoint()
+        assert connection.abandoned == {}
+
+
+async def _append(result: list[Any], awaitable: Any) -> None:
+    result.append(await awaitable)
