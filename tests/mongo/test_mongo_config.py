@@ -4,8 +4,8 @@ import pydantic
 import pytest
 from pydantic import SecretStr
 
+from anyservices._core._secrets import mask_url
 from anyservices.mongo import MongoConfig
-from anyservices.mongo._config import safe_url
 
 
 def test_defaults_and_client_options() -> None:
@@ -68,7 +68,6 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("mongodb://h:1/db", "mongodb://h:1/db"),
         ("mongodb://u:p@h1:1,h2:2/db?x=1", "mongodb://***@h1:1,h2:2/db?x=1"),
         ("mongodb+srv://u:p@cluster.example", "mongodb+srv://***@cluster.example"),
-        ("no-scheme", "***"),
         (
             "mongodb://h/db?tls=true&tlsCertificateKeyFilePassword=pw&authMechanismProperties=AWS_SESSION_TOKEN:t",
             "mongodb://h/db?tls=true&tlsCertificateKeyFilePassword=***&authMechanismProperties=***",
@@ -76,4 +75,33 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_safe_url(url: str, safe: str) -> None:
-    assert safe_url(url) == safe
+    assert mask_url(url) == safe
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("mongodb://u:hunter2pw@127.0.0.1:notaport/", "Port contains non-digit characters"),
+        ("mongodb://u:hunter2pw@h:99999/", "between 0 and 65535"),
+        ("mongodb+srv://u:hunter2pw@cluster.example:27017/", "invalid url"),  # quotes the scheme
+        ("mongodb://u:hunter2pw:x@h/", "must be escaped"),
+        ("mongodb://u:hunter2pw@h/?nosuchoption=1", "Unknown option"),
+        ("mongodb://u:hunter2pw@/", "Empty host"),
+        ("redis://u:hunter2pw@h/", "mongodb://"),
+    ],
+)
+def test_a_bad_url_is_refused_naming_url_never_the_password(url: str, reason: str) -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        MongoConfig(url=SecretStr(url))
+    text = str(caught.value)
+    assert caught.value.errors()[0]["loc"] == ("url",)
+    assert reason in text
+    assert "hunter2pw" not in text
+    assert "hunter2pw" not in repr(caught.value.errors())
+
+
+def test_a_driver_message_quoting_the_credentials_is_replaced() -> None:
+    # A user name that is a word of the driver's message: the message is not shown.
+    with pytest.raises(pydantic.ValidationError) as caught:
+        MongoConfig(url=SecretStr("mongodb://Port:x@h:notaport/"))
+    assert "invalid url (the details would show part of a secret)" in str(caught.value)

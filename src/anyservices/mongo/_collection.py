@@ -62,6 +62,11 @@ class MongoCollection(_AsyncCollectionAPI):
     def __repr__(self) -> str:
         return f"<MongoCollection {self._resource!r}>"
 
+    @property
+    def driver_object(self) -> Collection[dict[str, Any]]:
+        """PyMongo's (blocking) Collection behind this handle, for threads of your own."""
+        return self._target
+
     async def find_many(
         self,
         query: Query,

@@ -4,43 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, ClassVar, Self
-from urllib.parse import urlsplit
 
+import pymongo.errors
 from pydantic import Field, SecretStr, field_validator, model_validator
+from pymongo import uri_parser_shared
 
 from .._core._config import ServiceConfig
+from .._core._secrets import mask_url
 
-__all__ = ("MongoConfig", "safe_url")
-
-
-def safe_url(url: str) -> str:
-    """``url`` with any ``user:password@`` replaced by ``***@`` (for reprs, logs and errors)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "***"
-    netloc_end = len(rest)
-    for stop in "/?":
-        index = rest.find(stop)
-        if index != -1:
-            netloc_end = min(netloc_end, index)
-    netloc, tail = rest[:netloc_end], rest[netloc_end:]
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    path, qmark, query = tail.partition("?")
-    if qmark:
-        tail = f"{path}?{'&'.join(_mask_option(option) for option in query.split('&'))}"
-    return f"{scheme}://{netloc}{tail}"
+__all__ = ("MongoConfig",)
 
 
-# URI options whose values can be secrets (passwords, AWS session tokens, ...).
-_SECRET_OPTIONS = ("password", "token", "secret", "authmechanismproperties")
+def _check_uri(url: str) -> None:
+    """Parse ``url`` as the driver will (no DNS, no I/O); raise naming the problem.
 
-
-def _mask_option(option: str) -> str:
-    name, eq, _ = option.partition("=")
-    if eq and any(word in name.lower() for word in _SECRET_OPTIONS):
-        return f"{name}=***"
-    return option
+    ``_validate_uri`` is the parser behind ``pymongo.uri_parser.parse_uri`` without the
+    SRV lookup, so ``mongodb+srv://`` URLs are checked offline too. A message that would
+    show a piece of the URL is replaced by ``ServiceConfig`` (the one secret filter).
+    """
+    try:
+        uri_parser_shared._validate_uri(url, validate=True, warn=False)  # noqa: SLF001 -- see above
+    except (pymongo.errors.PyMongoError, ValueError) as exc:
+        reason = str(exc).split(". Hint:", 1)[0].rstrip(".")
+        msg = f"not a valid MongoDB URL: {reason}"
+        raise ValueError(msg) from None
 
 
 class MongoConfig(ServiceConfig):
@@ -74,10 +61,11 @@ class MongoConfig(ServiceConfig):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: SecretStr) -> SecretStr:
-        scheme = urlsplit(value.get_secret_value()).scheme
-        if scheme not in ("mongodb", "mongodb+srv"):
+        url = value.get_secret_value()
+        if not url.startswith(("mongodb://", "mongodb+srv://")):
             msg = "must be a mongodb:// or mongodb+srv:// URL"
             raise ValueError(msg)
+        _check_uri(url)
         return value
 
     @model_validator(mode="after")
@@ -89,8 +77,8 @@ class MongoConfig(ServiceConfig):
 
     @property
     def safe_url(self) -> str:
-        """The URL without credentials."""
-        return safe_url(self.url.get_secret_value())
+        """The URL without credentials nor secret options (for reprs, logs and errors)."""
+        return mask_url(self.url.get_secret_value())
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():

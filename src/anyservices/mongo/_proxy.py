@@ -118,7 +118,7 @@ class AsyncProxy:
     def _wrap(self, value: object) -> Any:
         return self if value is self._target else wrap_driver(self._service, value, self._resource)
 
-    async def _driver_call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    async def _driver_call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         method = getattr(self._target, name)
         args = tuple(_unwrap_driver(a) for a in args)
         kwargs = {k: _unwrap_driver(v) for k, v in kwargs.items()}
@@ -129,7 +129,7 @@ class AsyncProxy:
             )
         )
 
-    def _inline_call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _inline_call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         args = tuple(_unwrap_driver(a) for a in args)
         kwargs = {k: _unwrap_driver(v) for k, v in kwargs.items()}
         return self._wrap(getattr(self._target, name)(*args, **kwargs))
@@ -244,7 +244,8 @@ def _async_proxy_class(api: type[Any]) -> type[AsyncProxy]:
 
 
 def _new_async_proxy_class(api: type[Any]) -> type[AsyncProxy]:
-    base = AsyncIteratorProxy if hasattr(api, "__anext__") else AsyncProxy
+    # A server-side cursor or stream has ``alive`` (a database's ``__anext__`` only refuses).
+    base = AsyncIteratorProxy if hasattr(api, "alive") else AsyncProxy
     cls = cast("type[AsyncProxy]", type(f"{api.__name__}Proxy", (base,), {"__module__": __name__}))
     derive_async_api(cls, api)
     return cls
@@ -290,7 +291,7 @@ class SyncSide:
     def _async_object(self) -> Any:
         raise NotImplementedError
 
-    def _sync_call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _sync_call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         method = getattr(self._async_object(), name)
         args = tuple(_sync_unwrap(a) for a in args)
         kwargs = {k: _sync_unwrap(v) for k, v in kwargs.items()}

@@ -261,9 +261,11 @@ class MongoService(Service[MongoConfig]):
         """Run ``fn(session)`` in a transaction, retrying it whole on transient errors.
 
         ``fn`` is async here (a plain function works too); on the sync face it is a
-        plain function, run in the calling thread (``call_user``). A failure the server labels ``TransientTransactionError`` (a
-        write conflict, an election...) re-runs ``fn`` in a new transaction, up to
-        ``max_retries`` times; an unknown commit result retries the commit.
+        plain function, run in the calling thread (``call_user``). A failure the server
+        labels ``TransientTransactionError`` (a write conflict, an election...) re-runs
+        ``fn`` in a new transaction, up to ``max_retries`` times, logging each retry at
+        INFO; an unknown commit result (``UnknownTransactionCommitResult``) retries the
+        commit alone.
         """
         attempt = 0
         while True:

@@ -23,6 +23,7 @@ from anyservices.mongo._types import IndexKeys, WriteOperation
 
 if TYPE_CHECKING:
     from bson import ObjectId
+    from pymongo.collection import Collection
     from pymongo.results import InsertOneResult, UpdateResult
 
     from anyservices.mongo._session import MongoSession
@@ -344,6 +345,11 @@ class SyncMongoService(MongoSyncExtras, SyncFace[MongoService]):
 
 class SyncMongoCollection(MongoCollectionSyncExtras, SyncFace[MongoCollection]):
     """The sync face of :class:`anyservices.mongo.MongoCollection`."""
+
+    @property
+    def driver_object(self) -> Collection[dict[str, Any]]:
+        """PyMongo's (blocking) Collection behind this handle, for threads of your own."""
+        return self._wrapped.driver_object
 
     def find_many(
         self,
