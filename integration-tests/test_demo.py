@@ -6,6 +6,8 @@ import hashlib
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -91,3 +93,23 @@ def test_cli_names_the_unreachable_service_without_a_traceback(demo_env: dict[st
     assert result.stderr.startswith("[trio] failed:")
     assert "redis" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "body"),
+    [
+        ("/health", 200, b"ok"),
+        ("/documents/doc-404/content", 404, b"no such document"),
+        ("/elsewhere", 404, b"not found"),
+    ],
+)
+def test_document_server_answers_health_and_refuses_unknown_paths(
+    path: str, status: int, body: bytes
+) -> None:
+    with document_server() as source:
+        try:
+            with urllib.request.urlopen(source + path, timeout=10) as response:  # noqa: S310
+                got = (response.status, response.read())
+        except urllib.error.HTTPError as error:
+            got = (error.code, error.read())
+    assert got == (status, body)

@@ -37,13 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         from .health import main as health_main  # noqa: PLC0415 -- keep `--help` fast
 
         return health_main(deadline=options.deadline)
-    if options.command == "demo":
-        from ._demo import run_demo  # noqa: PLC0415 -- keep `--help` fast
+    from ._demo import run_demo  # noqa: PLC0415 -- keep `--help` fast
 
-        return run_demo(
-            faces=options.face or ["asyncio", "trio", "sync"], start_servers=not options.no_start
-        )
-    return 2  # pragma: no cover - argparse refuses unknown commands
+    # "demo": argparse accepts no other command
+    return run_demo(
+        faces=options.face or ["asyncio", "trio", "sync"], start_servers=not options.no_start
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import inspect
 import json
 import subprocess
 import sys
-from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -15,14 +14,6 @@ import anyservices
 from anyservices._core._blocking import blocking
 from anyservices._core._errors import AnyServicesError
 from anyservices._core._public import mark_public
-from anyservices._core._syncface import _FACES, SyncFace, register_face, sync_face
-from anyservices.http import HttpService, SyncHttpService
-from anyservices.minio import MinioService, SyncMinioService
-from anyservices.mongo import MongoService, SyncMongoService
-from anyservices.redis import RedisService, SyncRedisService
-
-if TYPE_CHECKING:
-    from anyservices._core._portal import Portal
 
 # name -> (module that defines the public class, the name there)
 SERVICES = {
@@ -133,34 +124,3 @@ def test_mark_public_leaves_public_modules_aliases_and_foreign_objects() -> None
     assert private.__module__ == "pkg"
     assert Public.__module__ == "pkg.sub"
     assert Elsewhere.__module__ == "other._impl"
-
-
-def test_each_service_registers_its_sync_face() -> None:
-    faces = {
-        RedisService: SyncRedisService,
-        MongoService: SyncMongoService,
-        MinioService: SyncMinioService,
-        HttpService: SyncHttpService,
-    }
-    for service_class, face_class in faces.items():
-        assert _FACES[service_class] is face_class
-
-
-def test_sync_face_serves_subclasses_and_refuses_unknown_classes() -> None:
-    class Base: ...
-
-    class Child(Base): ...
-
-    class BaseFace(SyncFace[Base]): ...
-
-    register_face(Base, BaseFace)
-    try:
-        portal = cast("Portal", object())
-        child = Child()
-        face = sync_face(portal, child)
-        assert type(face) is BaseFace
-        assert face._wrapped is child
-        with pytest.raises(TypeError, match="no sync face is registered for int"):
-            sync_face(portal, 3)
-    finally:
-        del _FACES[Base]
