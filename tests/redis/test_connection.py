@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -233,28 +234,52 @@ async def test_a_reply_nobody_asked_for_breaks_a_plain_connection() -> None:
 
 
 async def test_a_caller_deadline_mid_batch_does_not_shift_replies() -> None:
-    """Callers cancelled at every point of a batch: the survivors get their own replies."""
+    """Callers cancelled after their commands were written, some before any reply came
+    and some while the replies were arriving (in small pieces): the others get their
+    own replies. Each step waits for an event, never for time (issue 9)."""
     async with connected() as (connection, stream):
         got: dict[int, Any] = {}
+        scopes = {i: anyio.CancelScope() for i in range(20)}
+        left = {i: anyio.Event() for i in range(20)}
 
-        async def call(i: int, cancel_after: float | None) -> None:
-            with anyio.move_on_after(cancel_after if cancel_after is not None else math.inf):
+        async def call(i: int) -> None:
+            with scopes[i]:
                 got[i] = await connection.execute(["ECHO", f"t{i}"])
+            left[i].set()
+
+        async def cancel(calls: list[int]) -> None:
+            for i in calls:
+                scopes[i].cancel()
+                await left[i].wait()
+
+        def feed(replies: list[bytes]) -> None:
+            data = b"".join(replies)
+            for start in range(0, len(data), 7):
+                stream.feed(data[start : start + 7])
 
         async with anyio.create_task_group() as tg:
             for i in range(20):
-                tg.start_soon(call, i, 0.01 if i % 3 == 0 else None)
-            for i in range(20):  # trio starts tasks in any order: wait for every survivor
-                if i % 3:
-                    await wait_written(stream, b"\r\nt%d\r\n" % i)
-            await anyio.sleep(0.05)  # the cancelled ones have given up
-            reply = echo_replies(stream.written)
-            for start in range(0, len(reply), 7):  # in small pieces
-                stream.feed(reply[start : start + 7])
-        # Under load a call meant to be cancelled may finish first: then with its own reply.
-        assert got == {i: f"t{i}" for i in got}
-        assert set(got) >= {i for i in range(20) if i % 3}
+                tg.start_soon(call, i)
+            for i in range(20):  # tasks start in any order: wait for every command
+                await wait_written(stream, b"\r\nt%d\r\n" % i)
+            order = [int(token) for token in re.findall(rb"\r\nt(\d+)\r\n", stream.written)]
+            replies = [b"$%d\r\nt%d\r\n" % (len(str(i)) + 1, i) for i in order]
+            early = [i for i in order if i % 3 == 0]  # cancelled before any reply
+            late = [i for i in order[10:] if i % 3][:3]  # cancelled between two halves
+            await cancel(early)
+            feed(replies[:10])
+            with anyio.fail_after(5):
+                for i in order[:10]:
+                    if i not in early:
+                        await left[i].wait()
+            await cancel(late)
+            feed(replies[10:])
+        survivors = set(range(20)) - set(early) - set(late)
+        assert got == {i: f"t{i}" for i in survivors}
+        assert len(early) == 7
+        assert len(late) == 3
         assert connection.pending == 0
+        assert connection.abandoned == {}
 
 
 @pytest.mark.parametrize("push", [False, True], ids=["shared", "subscriber"])
