@@ -54,12 +54,12 @@ if TYPE_CHECKING:
 
 __all__ = ("ClusterClient", "client_for")
 
-_MIN_GAP: Final = 0.5  # s between refreshes; doubles (to _MAX_GAP) while nothing changes
-_MAX_GAP: Final = 4.0
+_MIN_GAP: Final = 1.0  # s between refreshes; doubles (to _MAX_GAP) while wakes keep coming
+_MAX_GAP: Final = 8.0
 _PERIOD: Final = 30.0  # s between periodic refreshes (+-20 %)
 _QUERY_TIMEOUT: Final = 1.0  # s for one node's CLUSTER SHARDS
 _QUERIED: Final = 3  # nodes asked per refresh
-_MAX_HOPS: Final = 16  # MOVED/ASK hops for one command: more is a loop
+_FREE_HOPS: Final = 2  # redirects followed at once; after them, each waits (a loop)
 _FIRST_DELAY: Final = 0.02
 _MAX_DELAY: Final = 0.5
 _RETRY_LATER: Final = frozenset({"TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "READONLY"})
@@ -88,6 +88,7 @@ class ClusterClient(RedisClient):
         self._table = SlotTable()
         self._wanted = anyio.Event()
         self._refreshes = 0
+        self._redirects = 0
         self._infos: dict[str, KeySpec | None] = {}
         self._encoding = config.encoding
 
@@ -125,6 +126,11 @@ class ClusterClient(RedisClient):
         return {address: node.statistics() for address, node in sorted(self._nodes.items())}
 
     @property
+    def redirects(self) -> int:
+        """How many MOVED and ASK replies were followed."""
+        return self._redirects
+
+    @property
     def refreshes(self) -> int:
         """How many times the slot map was read."""
         return self._refreshes
@@ -140,9 +146,11 @@ class ClusterClient(RedisClient):
             with anyio.move_on_after(_PERIOD * random.uniform(0.8, 1.2)):  # noqa: S311 -- jitter
                 await self._wanted.wait()
             self._wanted = anyio.Event()
-            changed = await self._refresh()
-            gap = _MIN_GAP if changed else min(gap * 2, _MAX_GAP)
+            await self._refresh()
             await anyio.sleep(gap)
+            # Woken again meanwhile: the trouble goes on, so wait longer before the next
+            # refresh (MOVED replies patch the table in between); quiet: back to the start.
+            gap = min(gap * 2, _MAX_GAP) if self._wanted.is_set() else _MIN_GAP
 
     async def _refresh(self) -> bool:
         """Ask up to ``_QUERIED`` nodes for the map; adopt the view most agree on.
@@ -289,21 +297,22 @@ class ClusterClient(RedisClient):
         deadline = anyio.current_time() + self._config.cluster_retry_timeout
         delay = _FIRST_DELAY
         hops = 0
-        asking: str | None = None
+        via: str | None = None  # where to send it instead of the slot's node
+        asking = False
         while True:
+            address = via
             try:
-                return await self._send_once(args, slot, readonly, decode, asking)
+                address = via or self._address(slot, readonly)
+                return await self._send_once(args, address, decode, asking=asking)
             except RedisResponseError as exc:
-                asking = None
+                via, asking = None, False
                 if exc.code in {"MOVED", "ASK"}:
                     hops += 1
-                    asking = self._redirect(exc) if exc.code == "ASK" else None
-                    if hops >= _MAX_HOPS or anyio.current_time() >= deadline:
-                        raise RedisRedirectError(
-                            f"{command_name(args)} was redirected {hops} times ({exc.message})",
-                            service="redis",
-                            operation=command_name(args),
-                        ) from None
+                    target = self._redirect(exc)
+                    if exc.code == "ASK":
+                        via, asking = target, True
+                    if hops > _FREE_HOPS:  # nodes disagree for a moment: wait, then follow
+                        delay = await self._pause(deadline, delay, args, exc, hops)
                     continue
                 delay = await self._pause(deadline, delay, args, self._retryable(exc, args))
             except _Unserved as exc:
@@ -312,18 +321,21 @@ class ClusterClient(RedisClient):
                 self.wake_refresher()
                 if exc.operation != "connect" and not readonly:
                     raise _lost(exc, args) from None
+                # Its node is unreachable: ask another primary next. It serves the slot
+                # now (a replica took over) or answers MOVED, which patches the table
+                # sooner than a refresh would.
+                via, asking = self._elsewhere(address), False
                 delay = await self._pause(deadline, delay, args, exc)
 
+    def _elsewhere(self, address: str | None) -> str | None:
+        others = [n.address for n in self._table.primaries() if n.address != address]
+        return random.choice(others) if others else None  # noqa: S311 -- load spreading
+
     async def _send_once(
-        self,
-        args: Sequence[Arg],
-        slot: int | None,
-        readonly: bool,
-        decode: bool | None,
-        asking: str | None,
+        self, args: Sequence[Arg], address: str, decode: bool | None, *, asking: bool
     ) -> Any:
-        node = await self._node(asking or self._address(slot, readonly))
-        if asking is None:
+        node = await self._node(address)
+        if not asking:
             return await node.execute(*args, decode=decode)
         reply = (await node.execute_many([("ASKING",), args], decode=decode))[1]
         if isinstance(reply, RedisError):
@@ -344,6 +356,7 @@ class ClusterClient(RedisClient):
 
     def _redirect(self, exc: RedisResponseError) -> str:
         """``MOVED 3999 127.0.0.1:6381``: patch the table (MOVED), return the address."""
+        self._redirects += 1
         words = exc.message.split()
         address = words[2]
         if exc.code == "MOVED":
@@ -353,17 +366,23 @@ class ClusterClient(RedisClient):
         return address
 
     async def _pause(
-        self, deadline: float, delay: float, args: Sequence[Arg], error: RedisError
+        self,
+        deadline: float,
+        delay: float,
+        args: Sequence[Arg],
+        error: RedisError,
+        hops: int = 0,
     ) -> float:
         """Sleep before a retry, or raise when the budget is spent; the next delay."""
         left = deadline - anyio.current_time()
         if left <= 0:
+            redirected = f" after {hops} redirects" if hops else ""
             raise RedisRedirectError(
                 f"{command_name(args)} could not be served within "
-                f"{self._config.cluster_retry_timeout} s: {error.message}",
+                f"{self._config.cluster_retry_timeout} s{redirected}: {error.message}",
                 service="redis",
                 operation=command_name(args),
-            ) from error
+            ) from None
         await anyio.sleep(min(delay, left))
         return min(delay * 2, _MAX_DELAY)
 

@@ -1,0 +1,245 @@
+"""Chaos on a PRIVATE cluster started by these tests: slots moved under load, a master
+killed with SIGKILL, CLUSTER FAILOVER. Bounded in time; every number is checked."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from anyservices.devservers import ensure_started, stop
+from anyservices.devservers._probes import redis_command
+from anyservices.redis import (
+    RedisConfig,
+    RedisConnectionLostError,
+    RedisError,
+    RedisService,
+    hash_tag,
+)
+from anyservices.redis._cluster import ClusterClient
+from anyservices.redis._slots import key_slot, parse_shards
+
+pytestmark = [pytest.mark.faces("asyncio", "trio"), pytest.mark.timeout(90)]
+
+KEYS = [f"counter:{i}" for i in range(48)]
+WORKERS = 32
+
+
+def _free_base() -> int:
+    """A port P such that P..P+5 are all free."""
+    for _ in range(200):
+        base = random.randrange(20000, 40000)
+        free = True
+        for port in range(base, base + 6):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    free = False
+                    break
+        if free:
+            return base
+    raise RuntimeError("no six free ports in a row")
+
+
+@contextlib.contextmanager
+def private_cluster(folder: Path) -> Generator[list[str], None, None]:
+    """A fresh 3+3 node cluster of our own (the devserver, on other ports, in ``folder``)."""
+    saved = {k: os.environ.get(k) for k in ("ANYSERVICES_DEVSERVERS_DIR",
+                                            "ANYSERVICES_DEVSERVERS_REDIS_CLUSTER_PORT",
+                                            "ANYSERVICES_REDIS_CLUSTER_NODES")}  # fmt: skip
+    os.environ["ANYSERVICES_DEVSERVERS_DIR"] = str(folder)
+    os.environ["ANYSERVICES_DEVSERVERS_REDIS_CLUSTER_PORT"] = str(_free_base())
+    os.environ.pop("ANYSERVICES_REDIS_CLUSTER_NODES", None)
+    try:
+        nodes = ensure_started(only=["redis-cluster"])["ANYSERVICES_REDIS_CLUSTER_NODES"]
+        yield nodes.split(",")
+    finally:
+        stop(only=["redis-cluster"])
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    with private_cluster(tmp_path_factory.mktemp("cluster")) as nodes:
+        yield nodes
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+ASKED: dict[str, int] = {}  # the tests' own CLUSTER SHARDS calls, per node
+
+
+def shards(address: str) -> list[Any]:
+    ASKED[address] = ASKED.get(address, 0) + 1
+    return parse_shards(redis_command(_port(address), "CLUSTER", "SHARDS"))  # type: ignore[arg-type]
+
+
+def promoted(address: str, slot: int, old_port: int) -> bool:
+    """True once a healthy primary other than ``old_port`` serves ``slot``."""
+    return any(
+        s.primary.port != old_port and any(a <= slot <= b for a, b in s.ranges)
+        for s in shards(address)
+    )
+
+
+async def wait_for(check: Callable[[], bool], seconds: float) -> None:
+    """Poll ``check`` every 50 ms; fail after ``seconds``."""
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return
+        await anyio.sleep(0.05)
+    raise AssertionError(f"still not true after {seconds} s")
+
+
+def commandstat_calls(nodes: list[str]) -> int:
+    """CLUSTER SHARDS and CLUSTER SLOTS calls on ``nodes`` since their RESETSTAT."""
+    calls = 0
+    for node in nodes:
+        stats = redis_command(_port(node), "INFO", "commandstats")
+        assert isinstance(stats, bytes)
+        for line in stats.decode().splitlines():
+            if line.startswith(("cmdstat_cluster|shards:", "cmdstat_cluster|slots:")):
+                calls += int(line.split("calls=")[1].split(",")[0])
+    return calls - sum(ASKED.get(node, 0) for node in nodes)  # the tests' own polling
+
+
+def config(nodes: list[str], **extra: Any) -> RedisConfig:
+    return RedisConfig(mode="cluster", cluster_nodes=tuple(nodes), **extra)
+
+
+class Load:
+    """WORKERS tasks INCR the keys until stopped; counts what was acknowledged."""
+
+    def __init__(self, redis: RedisService) -> None:
+        self.redis = redis
+        self.acked = dict.fromkeys(KEYS, 0)
+        self.maybe = dict.fromkeys(KEYS, 0)
+        self.errors: list[tuple[float, str, RedisError]] = []
+        self.stop = anyio.Event()
+
+    async def worker(self, seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(1_000_000):  # bounded: stops long before
+            if self.stop.is_set():
+                return
+            key = rng.choice(KEYS)
+            try:
+                await self.redis.incr(key)
+            except RedisConnectionLostError as exc:
+                self.maybe[key] += 1
+                self.errors.append((anyio.current_time(), key, exc))
+            except RedisError as exc:
+                self.errors.append((anyio.current_time(), key, exc))
+                await anyio.sleep(0.01)
+            else:
+                self.acked[key] += 1
+
+    async def applied(self) -> dict[str, int]:
+        return {key: int(await self.redis.get(key) or 0) for key in KEYS}
+
+
+async def _reshard(seed: str, source: str, target: str, slots: int) -> None:
+    cli = shutil.which("redis-cli") or "redis-cli"
+    await anyio.run_process(
+        [cli, "--cluster", "reshard", seed, "--cluster-from", source, "--cluster-to", target,
+         "--cluster-slots", str(slots), "--cluster-yes", "--cluster-pipeline", "100"],
+    )  # fmt: skip
+
+
+async def test_resharding_1000_slots_both_ways_under_load(cluster: list[str]) -> None:
+    async with RedisService(config(cluster, namespace=f"r{random.randrange(10**6)}")) as redis:
+        await redis.delete(*KEYS)
+        load = Load(redis)
+        before = {s.primary.node_id: s.ranges for s in shards(cluster[0])}
+        a, b = sorted(before)[:2]
+        async with anyio.create_task_group() as group:
+            for seed in range(WORKERS):
+                group.start_soon(load.worker, seed)
+            await anyio.sleep(0.3)
+            await _reshard(cluster[0], a, b, 1000)
+            await _reshard(cluster[0], b, a, 1000)
+            await anyio.sleep(0.3)
+            load.stop.set()
+        assert load.errors == []
+        assert sum(load.acked.values()) > 1000
+        assert await load.applied() == load.acked  # nothing lost, nothing applied twice
+        client = redis._client
+        assert isinstance(client, ClusterClient)
+        assert client.redirects > 0  # the slots did move under the load
+
+
+async def test_cluster_failover_under_load(cluster: list[str]) -> None:
+    async with RedisService(config(cluster, namespace=f"f{random.randrange(10**6)}")) as redis:
+        await redis.delete(*KEYS)
+        load = Load(redis)
+        shard = next(s for s in shards(cluster[0]) if s.replicas)
+        replica = shard.replicas[0]
+        async with anyio.create_task_group() as group:
+            for seed in range(WORKERS):
+                group.start_soon(load.worker, seed)
+            await anyio.sleep(0.3)
+            assert redis_command(replica.port, "CLUSTER", "FAILOVER") == b"OK"
+            await wait_for(
+                lambda: any(s.primary.port == replica.port for s in shards(cluster[0])), 10
+            )
+            await anyio.sleep(1.0)
+            load.stop.set()
+        assert load.errors == []
+        assert await load.applied() == load.acked
+
+
+async def test_kill_9_of_a_master_under_load(tmp_path: Path) -> None:
+    with private_cluster(tmp_path / "kill") as nodes:
+        async with RedisService(config(nodes, cluster_retry_timeout=8.0)) as redis:
+            load = Load(redis)
+            # A replica that never synced cannot take over.
+            await wait_for(lambda: all(s.replicas for s in shards(nodes[0])), 20)
+            victim = shards(nodes[0])[0]
+            first_slot = victim.ranges[0][0]
+            victim_slots = {slot for start, end in victim.ranges for slot in range(start, end + 1)}
+            survivors = [n for n in nodes if _port(n) != victim.primary.port]
+            info = redis_command(victim.primary.port, "INFO", "server")
+            assert isinstance(info, bytes)
+            pid = int(info.split(b"process_id:")[1].split(b"\r\n")[0])
+            for node in survivors:
+                redis_command(_port(node), "CONFIG", "RESETSTAT")
+            ASKED.clear()
+            killed_at = promoted_at = 0.0
+            async with anyio.create_task_group() as group:
+                for seed in range(WORKERS):
+                    group.start_soon(load.worker, seed)
+                await anyio.sleep(0.5)
+                os.kill(pid, signal.SIGKILL)
+                killed_at = anyio.current_time()
+                await wait_for(lambda: promoted(survivors[0], first_slot, victim.primary.port), 15)
+                promoted_at = anyio.current_time()
+                await anyio.sleep(6.0)
+                load.stop.set()
+            calls = commandstat_calls(survivors)
+            applied = await load.applied()
+        assert calls <= 10
+        for when, key, error in load.errors:  # only the victim's keys, only until promoted
+            assert key_slot(key) in victim_slots, (key, error)
+            assert killed_at <= when <= promoted_at + 5.0, error
+        for key in KEYS:  # acknowledged writes may be lost by the old master, never doubled
+            assert applied[key] <= load.acked[key] + load.maybe[key]
+            if key_slot(key) not in victim_slots:
+                assert applied[key] == load.acked[key]
+
+
+_ = hash_tag  # the chaos keys need no tag: each INCR names one key
