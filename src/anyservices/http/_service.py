@@ -81,10 +81,13 @@ class HttpService(Service[HttpConfig]):
             headers["Authorization"] = f"Bearer {cfg.bearer_token.get_secret_value()}"
         # Built in a worker thread: the first client imports httpcore and every one loads
         # the CA bundle (0.35 s and 30 ms measured), which would stall the event loop.
+        # Credentials in base_url become an auth flow: httpx logs every request's URL.
+        base_url, auth = _without_userinfo(httpx.URL(cfg.base_url))
         client = await anyio.to_thread.run_sync(
             functools.partial(
                 httpx.AsyncClient,
-                base_url=cfg.base_url,
+                base_url=base_url,
+                auth=auth,
                 headers=headers,
                 timeout=cfg.httpx_timeout(),
                 limits=cfg.httpx_limits(),
@@ -135,6 +138,8 @@ class HttpService(Service[HttpConfig]):
             content=content,
             data=data,
         )
+        # A caller's absolute URL may carry credentials too: same treatment, per request.
+        request.url, auth = _without_userinfo(request.url)
         url = safe_url(request.url)
         attempt = 0
         while True:
@@ -150,7 +155,9 @@ class HttpService(Service[HttpConfig]):
             self._requests += 1
             with self._breaker.guard() as outcome:
                 try:
-                    response = await client.send(request, stream=stream)
+                    response = await client.send(
+                        request, stream=stream, auth=auth or httpx.USE_CLIENT_DEFAULT
+                    )
                 except httpx.TransportError as exc:
                     self._failures += 1
                     outcome.failed = True
@@ -650,6 +657,13 @@ class HttpService(Service[HttpConfig]):
 
         face: SyncHttpService = sync_face(portal, self)  # registered by ._sync
         return face
+
+
+def _without_userinfo(url: httpx.URL) -> tuple[httpx.URL, httpx.BasicAuth | None]:
+    """``url`` without ``user:password@``, and those as HTTP basic auth (None if absent)."""
+    if not url.userinfo:
+        return url, None
+    return url.copy_with(username=None, password=None), httpx.BasicAuth(url.username, url.password)
 
 
 def _content_length(response: httpx.Response) -> int | None:
