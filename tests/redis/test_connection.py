@@ -241,6 +241,8 @@ async def test_a_caller_deadline_mid_batch_does_not_shift_replies() -> None:
         got: dict[int, Any] = {}
         scopes = {i: anyio.CancelScope() for i in range(20)}
         left = {i: anyio.Event() for i in range(20)}
+        early: list[int] = []  # cancelled before any reply
+        late: list[int] = []  # cancelled between the two halves of the replies
 
         async def call(i: int) -> None:
             with scopes[i]:
@@ -264,8 +266,8 @@ async def test_a_caller_deadline_mid_batch_does_not_shift_replies() -> None:
                 await wait_written(stream, b"\r\nt%d\r\n" % i)
             order = [int(token) for token in re.findall(rb"\r\nt(\d+)\r\n", stream.written)]
             replies = [b"$%d\r\nt%d\r\n" % (len(str(i)) + 1, i) for i in order]
-            early = [i for i in order if i % 3 == 0]  # cancelled before any reply
-            late = [i for i in order[10:] if i % 3][:3]  # cancelled between two halves
+            early += [i for i in order if i % 3 == 0]
+            late += [i for i in order[10:] if i % 3][:3]
             await cancel(early)
             feed(replies[:10])
             with anyio.fail_after(5):
