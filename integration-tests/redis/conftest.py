@@ -12,7 +12,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ class PrivateRedis:
     """A redis-server on a free port: started, killed (SIGKILL), paused and resumed at will."""
 
     def __init__(self, directory: Path, *extra: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed")
@@ -94,6 +95,24 @@ def private_redis(tmp_path: Path) -> Generator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def private_redis_with(tmp_path: Path) -> Generator[Callable[..., PrivateRedis]]:
+    """Starts private redis-servers with options: ``private_redis_with("--requirepass", pw)``."""
+    servers: list[PrivateRedis] = []
+
+    def start(*extra: str) -> PrivateRedis:
+        server = PrivateRedis(tmp_path / str(len(servers)), *extra)
+        servers.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
 
 
 class SilentServer:

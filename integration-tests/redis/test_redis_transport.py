@@ -1,19 +1,16 @@
 """The connection layer against real Redis 7: auth, databases, sockets, restarts, timeouts.
 
-Tests that need to stop or stall a server start a private ``redis-server`` of their own.
+Tests that need to stop or stall a server start a private ``redis-server`` of their own
+(the ``private_redis`` fixtures of this folder's conftest).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
-import subprocess
-import time
 import uuid
-from collections.abc import AsyncGenerator, Generator
-from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -46,69 +43,6 @@ async def open_client(config: RedisConfig) -> AsyncGenerator[RedisClient]:
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, stopped and restarted at will."""
-
-    def __init__(self, directory: Path, *extra: str) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("redis-server is not installed")
-        self.port = free_port()
-        self.unix_socket = str(directory / "redis.sock")
-        self._command = [
-            binary,
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--unixsocket", self.unix_socket,
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(directory),
-            *extra,
-        ]  # fmt: skip
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for _ in range(500):
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.1):
-                    return
-            except OSError:
-                if self._process.poll() is not None:
-                    break
-                time.sleep(0.01)
-        raise RuntimeError("the private redis-server did not start")
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait(timeout=10)
-            self._process = None
-
-    @property
-    def config(self) -> RedisConfig:
-        return RedisConfig(port=self.port, socket_connect_timeout=2)
-
-
-@contextmanager
-def private_redis(tmp_path: Path, *extra: str) -> Generator[PrivateRedis]:
-    server = PrivateRedis(tmp_path, *extra)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -173,46 +107,48 @@ async def test_resp2_fallback_still_works(base_config: RedisConfig) -> None:
         assert connection.protocol == 3
 
 
-async def test_unix_socket(tmp_path: Path) -> None:
-    with private_redis(tmp_path) as server:
-        config = RedisConfig(url=SecretStr(f"unix://{server.unix_socket}"))
-        async with open_client(config) as client:
-            assert await client.execute("ECHO", "over unix") == "over unix"
+async def test_unix_socket(private_redis: Any) -> None:
+    server = private_redis
+    config = RedisConfig(url=SecretStr(f"unix://{server.unix_socket}"))
+    async with open_client(config) as client:
+        assert await client.execute("ECHO", "over unix") == "over unix"
 
 
 async def test_connect_refused_is_a_connect_error() -> None:
-    config = RedisConfig(port=free_port(), socket_connect_timeout=2)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # a port nobody listens on
+        config = RedisConfig(port=sock.getsockname()[1], socket_connect_timeout=2)
     with pytest.raises(RedisConnectError, match="could not connect"):
         async with open_client(config):
             pass
 
 
-async def test_recovers_after_the_server_restarts(tmp_path: Path) -> None:
-    with private_redis(tmp_path) as server:
-        async with open_client(server.config) as client:
-            await client.execute("SET", "k", "before")
-            server.stop()
-            with pytest.raises(RedisConnectError):
-                await client.execute("GET", "k")
-            with pytest.raises(RedisConnectError):  # still down: fails fast, no hang
-                await client.execute("GET", "k")
-            server.start()
-            assert await client.execute("ECHO", "back") == "back"
-            assert await client.execute("GET", "k") is None  # a fresh server (no persistence)
-            assert client.statistics().reconnects >= 1
+async def test_recovers_after_the_server_restarts(private_redis: Any) -> None:
+    server = private_redis
+    async with open_client(server.config()) as client:
+        await client.execute("SET", "k", "before")
+        server.stop()
+        with pytest.raises(RedisConnectError):
+            await client.execute("GET", "k")
+        with pytest.raises(RedisConnectError):  # still down: fails fast, no hang
+            await client.execute("GET", "k")
+        server.start()
+        assert await client.execute("ECHO", "back") == "back"
+        assert await client.execute("GET", "k") is None  # a fresh server (no persistence)
+        assert client.statistics().reconnects >= 1
 
 
-async def test_socket_timeout_on_debug_sleep(tmp_path: Path) -> None:
-    with private_redis(tmp_path, "--enable-debug-command", "yes") as server:
-        config = with_fields(server.config, socket_timeout=0.2)
-        async with open_client(config) as client:
-            with pytest.raises(RedisTimeoutError):
-                await client.execute("DEBUG", "SLEEP", 0.5)
-            await anyio.sleep(0.5)  # the whole server sleeps: let it wake up
-            # The stalled connection was dropped; the next call gets a fresh one.
-            with anyio.fail_after(5):
-                assert await client.execute("ECHO", "fresh") == "fresh"
-            assert client.statistics().reconnects == 1
+async def test_socket_timeout_on_debug_sleep(private_redis_with: Callable[..., Any]) -> None:
+    server = private_redis_with("--enable-debug-command", "yes")
+    config = with_fields(server.config(), socket_timeout=0.2)
+    async with open_client(config) as client:
+        with pytest.raises(RedisTimeoutError):
+            await client.execute("DEBUG", "SLEEP", 0.5)
+        await anyio.sleep(0.5)  # the whole server sleeps: let it wake up
+        # The stalled connection was dropped; the next call gets a fresh one.
+        with anyio.fail_after(5):
+            assert await client.execute("ECHO", "fresh") == "fresh"
+        assert client.statistics().reconnects == 1
 
 
 async def test_caller_deadline_leaves_the_connection_healthy(base_config: RedisConfig) -> None:
@@ -259,18 +195,18 @@ async def test_error_replies_are_mapped(base_config: RedisConfig) -> None:
         assert await client.execute("ECHO", "ok") == "ok"
 
 
-async def test_health_checks_ping_idle_connections(tmp_path: Path) -> None:
-    with private_redis(tmp_path) as server:
-        config = with_fields(server.config, health_check_interval=0.05)
-        async with open_client(config) as client, open_client(server.config) as admin:
-            sent = client.statistics().commands_sent
-            await anyio.sleep(0.3)
-            assert client.statistics().commands_sent > sent  # PINGs went out while idle
-            # The server drops the connection: the next call gets a fresh one, no error.
-            await admin.execute("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-            await anyio.sleep(0.2)
-            assert await client.execute("ECHO", "still here") == "still here"
-            assert client.statistics().reconnects == 1
+async def test_health_checks_ping_idle_connections(private_redis: Any) -> None:
+    server = private_redis
+    config = with_fields(server.config(), health_check_interval=0.05)
+    async with open_client(config) as client, open_client(server.config()) as admin:
+        sent = client.statistics().commands_sent
+        await anyio.sleep(0.3)
+        assert client.statistics().commands_sent > sent  # PINGs went out while idle
+        # The server drops the connection: the next call gets a fresh one, no error.
+        await admin.execute("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        await anyio.sleep(0.2)
+        assert await client.execute("ECHO", "still here") == "still here"
+        assert client.statistics().reconnects == 1
 
 
 async def test_dedicated_connections_are_bounded(base_config: RedisConfig) -> None:
@@ -294,25 +230,25 @@ async def test_dedicated_connections_are_bounded(base_config: RedisConfig) -> No
         assert order == ["a in", "a out", "b in", "b out"]
 
 
-async def test_calls_waiting_on_a_failed_reconnect_share_its_failure(tmp_path: Path) -> None:
-    with private_redis(tmp_path) as server:
-        async with open_client(server.config) as client:
-            await client.execute("PING")
-            server.stop()
-            errors: list[BaseException] = []
+async def test_calls_waiting_on_a_failed_reconnect_share_its_failure(private_redis: Any) -> None:
+    server = private_redis
+    async with open_client(server.config()) as client:
+        await client.execute("PING")
+        server.stop()
+        errors: list[BaseException] = []
 
-            async def call() -> None:
-                try:
-                    await client.execute("PING")
-                except RedisConnectError as exc:
-                    errors.append(exc)
+        async def call() -> None:
+            try:
+                await client.execute("PING")
+            except RedisConnectError as exc:
+                errors.append(exc)
 
-            async with anyio.create_task_group() as tg:
-                for _ in range(20):
-                    tg.start_soon(call)
-            assert len(errors) == 20
-            # One connect attempt failed for all that were waiting, not one each.
-            assert client._connect_failures <= 2
-            server.start()
-            assert await client.execute("ECHO", "back") == "back"
-            assert client.statistics().reconnects == 1
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(call)
+        assert len(errors) == 20
+        # One connect attempt failed for all that were waiting, not one each.
+        assert client._connect_failures <= 2
+        server.start()
+        assert await client.execute("ECHO", "back") == "back"
+        assert client.statistics().reconnects == 1
