@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anyservices._core._secrets import MASK, is_secret_name, mask_url
+from anyservices._core._secrets import MASK, is_secret_name, mask_query, mask_url
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,8 @@ def test_secret_query_values_never_show(name: str, value: str, host: str) -> Non
 @given(st.text())
 def test_garbage_never_raises(text: str) -> None:
     assert isinstance(mask_url(text), str)
+
+
+def test_mask_query_for_parsed_urls() -> None:
+    assert mask_query("a=1&token=x;sig=y&b") == f"a=1&token={MASK};sig={MASK}&b"
+    assert mask_query("") == ""

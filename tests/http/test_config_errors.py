@@ -15,12 +15,14 @@ from anyservices.http import (
     HttpCommandError,
     HttpConfig,
     HttpConnectError,
+    HttpDataError,
+    HttpError,
     HttpService,
     HttpStatusError,
     HttpTimeoutError,
     RetryPolicy,
 )
-from anyservices.http._errors import map_transport_error, safe_url, status_error
+from anyservices.http._errors import map_errors, safe_url, status_error
 
 
 def test_bad_values_name_the_field() -> None:
@@ -62,9 +64,10 @@ def test_secrets_never_shown(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_safe_url() -> None:
     assert safe_url("https://u:p@h.example/x?token=abc&page=2&Signature=zz") == (
-        "https://h.example/x?token=%2A%2A%2A&page=2&Signature=%2A%2A%2A"
+        "https://h.example/x?token=***&page=2&Signature=***"
     )
     assert safe_url("http://h/") == "http://h/"
+    assert safe_url("http://h/users/@me?q=a@b") == "http://h/users/@me?q=a@b"
 
 
 @pytest.mark.parametrize(
@@ -91,13 +94,35 @@ def test_status_mapping(status: int, kind: type[Exception]) -> None:
     assert (type(copy), copy.status, copy.url) == (type(error), status, error.url)
 
 
-def test_transport_mapping() -> None:
-    request = httpx.Request("GET", "http://h/")
-    timeout = map_transport_error(httpx.ReadTimeout("slow", request=request), "GET", "http://h/")
-    assert isinstance(timeout, HttpTimeoutError)
-    assert isinstance(timeout, TimeoutError)
-    refused = map_transport_error(httpx.ConnectError("refused", request=request), "GET", "u")
-    assert isinstance(refused, HttpConnectError)
+@pytest.mark.parametrize(
+    ("raised", "kind", "message"),
+    [
+        (httpx.ReadTimeout("slow"), HttpTimeoutError, "read timeout: slow"),
+        (httpx.TimeoutException(""), HttpTimeoutError, "request timeout: TimeoutException"),
+        (httpx.ConnectError("refused"), HttpConnectError, "cannot reach the server: refused"),
+        (httpx.ReadError("reset"), HttpConnectError, "cannot reach the server: reset"),
+        (httpx.WriteError("pipe"), HttpConnectError, "connection broken: pipe"),
+        (httpx.DecodingError("gzip"), HttpDataError, "response body cannot be decoded: gzip"),
+        (httpx.TooManyRedirects("loop"), HttpError, "transport error: loop"),
+        (httpx.InvalidURL("Invalid port: 'hunter2'"), HttpError, "invalid URL"),
+    ],
+)
+def test_map_errors_is_the_one_boundary(
+    raised: Exception, kind: type[HttpError], message: str
+) -> None:
+    with pytest.raises(kind) as caught, map_errors("GET", "http://h/"):
+        raise raised
+    assert type(caught.value) is kind
+    assert caught.value.message == message
+    assert (caught.value.service, caught.value.operation) == ("http", "GET")
+    assert caught.value.resource == "http://h/"
+    assert "hunter2" not in str(caught.value)
+    assert isinstance(caught.value, TimeoutError) == (kind is HttpTimeoutError)
+
+
+def test_map_errors_lets_other_errors_through() -> None:
+    with pytest.raises(KeyError), map_errors("GET", "http://h/"):
+        raise KeyError("not httpx's")
 
 
 def mock_service(handler: object, **config: object) -> HttpService:

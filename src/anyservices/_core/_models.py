@@ -37,17 +37,31 @@ def adapter_for(model_class: Any) -> pydantic.TypeAdapter[Any]:
     return adapter
 
 
-def dump_json(value: object, *, error: type[DataError], resource: str | None) -> str:
+def dump_json(
+    value: object,
+    *,
+    error: type[DataError],
+    resource: str | None,
+    operation: str | None = None,
+) -> str:
     """``value`` (plain data, models, dataclasses) as compact JSON text."""
     try:
         return _ANY.dump_json(value).decode()
     except pydantic_core.PydanticSerializationError as exc:
-        raise error(f"cannot encode as JSON: {exc}", resource=resource) from None
+        raise error(
+            f"cannot encode as JSON: {exc}", operation=operation, resource=resource
+        ) from None
 
 
-def load_json(data: str | bytes, *, error: type[DataError], resource: str | None) -> Any:
+def load_json(
+    data: str | bytes,
+    *,
+    error: type[DataError],
+    resource: str | None,
+    operation: str | None = None,
+) -> Any:
     """Plain data from JSON text."""
-    return _validate(_ANY, data, "JSON", error=error, resource=resource)
+    return _validate(_ANY, data, "JSON", error=error, resource=resource, operation=operation)
 
 
 def load_model(
@@ -56,11 +70,16 @@ def load_model(
     *,
     error: type[DataError],
     resource: str | None,
+    operation: str | None = None,
 ) -> T:
     """A ``model_class`` from JSON text or a mapping, validated."""
-    name = getattr(model_class, "__name__", None) or repr(model_class)
     value = _validate(
-        adapter_for(model_class), data, f"a valid {name}", error=error, resource=resource
+        adapter_for(model_class),
+        data,
+        f"a valid {_name(model_class)}",
+        error=error,
+        resource=resource,
+        operation=operation,
     )
     return cast("T", value)
 
@@ -72,6 +91,7 @@ def _validate(
     *,
     error: type[DataError],
     resource: str | None,
+    operation: str | None,
 ) -> Any:
     try:
         if isinstance(data, str | bytes | bytearray):
@@ -79,7 +99,17 @@ def _validate(
         return adapter.validate_python(data)
     except pydantic.ValidationError as exc:
         problems = "; ".join(_describe(problem) for problem in exc.errors()[:5])
-        raise error(f"the value is not {what} ({problems})", resource=resource) from None
+        raise error(
+            f"the value is not {what} ({problems})", operation=operation, resource=resource
+        ) from None
+
+
+def _name(model_class: object) -> str:
+    """``User``, ``list[User]``: the name a reader knows the type by."""
+    args: tuple[object, ...] = getattr(model_class, "__args__", ())
+    origin = getattr(model_class, "__origin__", model_class)
+    name = getattr(origin, "__name__", None) or repr(origin)
+    return f"{name}[{', '.join(_name(arg) for arg in args)}]" if args else name
 
 
 def _describe(problem: pydantic_core.ErrorDetails) -> str:

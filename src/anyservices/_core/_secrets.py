@@ -6,7 +6,7 @@ hiding: a URL too broken to parse loses more than its password, never less.
 
 from __future__ import annotations
 
-__all__ = ("MASK", "is_secret_name", "mask_url")
+__all__ = ("MASK", "is_secret_name", "mask_query", "mask_url")
 
 MASK = "***"
 
@@ -51,12 +51,18 @@ def mask_url(url: object) -> str:
     base, qmark, query = rest.partition("?")
     if qmark:
         query, hash_, fragment = query.partition("#")
-        query = "&".join(
-            ";".join(_mask_option(option) for option in part.split(";"))
-            for part in query.split("&")
-        )
-        rest = f"{base}?{query}{hash_}{fragment}"
+        rest = f"{base}?{mask_query(query)}{hash_}{fragment}"
     return f"{scheme}{sep}{rest}"
+
+
+def mask_query(query: str) -> str:
+    """A query string (``a=1&token=x``, ``;`` separators too) with secret values masked.
+
+    For URLs already parsed (whose userinfo is known): :func:`mask_url` is for text.
+    """
+    return "&".join(
+        ";".join(_mask_option(option) for option in part.split(";")) for part in query.split("&")
+    )
 
 
 def _mask_option(option: str) -> str:

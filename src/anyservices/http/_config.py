@@ -9,13 +9,12 @@ import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from .._core._config import ServiceConfig
+from .._core._secrets import MASK, is_secret_name
 from ._breaker import BreakerSettings
 from ._errors import safe_url
 from ._retry import RetryPolicy
 
 __all__ = ("HttpConfig",)
-
-_SECRET_HEADERS = ("authorization", "cookie", "token", "key", "secret")
 
 
 class HttpConfig(ServiceConfig):
@@ -71,10 +70,7 @@ class HttpConfig(ServiceConfig):
             elif name == "headers":
                 yield (
                     name,
-                    {
-                        k: "***" if any(s in k.lower() for s in _SECRET_HEADERS) else v
-                        for k, v in value.items()
-                    },
+                    {k: MASK if is_secret_name(k) else v for k, v in value.items()},
                 )
             else:
                 yield name, value

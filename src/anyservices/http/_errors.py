@@ -17,6 +17,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import contextmanager
+
 import httpx
 
 from .._core._errors import (
@@ -31,6 +34,7 @@ from .._core._errors import (
     PermissionDeniedError,
     ServiceTimeoutError,
 )
+from .._core._secrets import mask_query
 
 __all__ = (
     "HttpAuthenticationError",
@@ -44,7 +48,7 @@ __all__ = (
     "HttpPermissionDeniedError",
     "HttpStatusError",
     "HttpTimeoutError",
-    "map_transport_error",
+    "map_errors",
     "safe_url",
     "status_error",
 )
@@ -52,6 +56,8 @@ __all__ = (
 
 class HttpError(AnyServicesError):
     """Base of every error HttpService raises."""
+
+    service_name = "http"
 
 
 class HttpConnectError(HttpError, ConnectError):
@@ -81,7 +87,7 @@ class HttpStatusError(HttpError):
         method: str,
         url: str,
         body: str = "",
-        service: str | None = "http",
+        service: str | None = None,
     ) -> None:
         super().__init__(message, service=service, operation=method, resource=url)
         self.status = status
@@ -132,8 +138,6 @@ _BY_STATUS: dict[int, type[HttpStatusError]] = {
     412: HttpConflictError,
 }
 
-_SECRET_QUERY_WORDS = ("token", "key", "secret", "password", "passwd", "signature", "auth", "sig")
-
 
 def safe_url(url: httpx.URL | str) -> str:
     """The URL without userinfo, and with secret-looking query values masked."""
@@ -141,11 +145,7 @@ def safe_url(url: httpx.URL | str) -> str:
     if parsed.userinfo:
         parsed = parsed.copy_with(username=None, password=None)
     if parsed.query:
-        params = [
-            (name, "***" if any(w in name.lower() for w in _SECRET_QUERY_WORDS) else value)
-            for name, value in parsed.params.multi_items()
-        ]
-        parsed = parsed.copy_with(params=params)
+        parsed = parsed.copy_with(query=mask_query(parsed.query.decode()).encode())
     return str(parsed)
 
 
@@ -168,15 +168,39 @@ def status_error(response: httpx.Response) -> HttpStatusError:
     )
 
 
-def map_transport_error(exc: httpx.TransportError, method: str, url: str) -> HttpError:
-    """httpx's transport errors to ours, most specific first (the url is already safe)."""
-    context = {"service": "http", "operation": method, "resource": url}
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        kind = type(exc).__name__.removesuffix("Timeout").lower() or "request"
-        return HttpTimeoutError(f"{kind} timeout: {detail}", **context)
-    if isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError | httpx.ReadError):
-        return HttpConnectError(f"cannot reach the server: {detail}", **context)
-    if isinstance(exc, httpx.NetworkError):
-        return HttpConnectError(f"connection broken: {detail}", **context)
-    return HttpError(f"transport error: {detail}", **context)
+_TIMEOUT_KINDS: dict[type[httpx.TimeoutException], str] = {
+    httpx.ConnectTimeout: "connect",
+    httpx.ReadTimeout: "read",
+    httpx.WriteTimeout: "write",
+    httpx.PoolTimeout: "pool",
+}
+
+
+@contextmanager
+def map_errors(method: str, url: str) -> Generator[None]:
+    """The one boundary where httpx's exceptions become ours (``url`` is already safe).
+
+    The most specific match wins, as in httpcore's ``map_exceptions``; each mapped error
+    has the httpx exception as its ``__cause__`` (the retry loop asks it whether a
+    connection was ever made).
+    """
+    context = {"operation": method, "resource": url}
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        kind = _TIMEOUT_KINDS.get(type(exc), "request")
+        raise HttpTimeoutError(f"{kind} timeout: {_detail(exc)}", **context) from exc
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise HttpConnectError(f"cannot reach the server: {_detail(exc)}", **context) from exc
+    except httpx.NetworkError as exc:
+        raise HttpConnectError(f"connection broken: {_detail(exc)}", **context) from exc
+    except httpx.DecodingError as exc:
+        raise HttpDataError(f"response body cannot be decoded: {_detail(exc)}", **context) from exc
+    except httpx.InvalidURL:  # its message quotes the URL, which may hold a secret
+        raise HttpError("invalid URL", **context) from None
+    except httpx.RequestError as exc:  # transport, proxy, protocol, too many redirects
+        raise HttpError(f"transport error: {_detail(exc)}", **context) from exc
+
+
+def _detail(exc: httpx.HTTPError) -> str:
+    return str(exc) or type(exc).__name__

@@ -6,13 +6,15 @@ import functools
 import os
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
 import httpx
 import pydantic
 
+from .._core._models import dump_json, load_json, load_model
+from .._core._secrets import mask_url
 from .._core._service import Service, shielded
 from ._breaker import CircuitBreaker
 from ._config import HttpConfig
@@ -20,13 +22,14 @@ from ._errors import (
     HttpCircuitOpenError,
     HttpDataError,
     HttpError,
-    map_transport_error,
+    HttpTimeoutError,
+    map_errors,
     safe_url,
     status_error,
 )
 from ._retry import IDEMPOTENT_METHODS, backoff_delay, parse_retry_after
 from ._statistics import HttpStatistics
-from ._typing import Headers, JsonBody, ModelT, Params, ProgressCallback
+from ._types import Headers, JsonBody, ModelT, Params, ProgressCallback
 
 if TYPE_CHECKING:
     import logging
@@ -121,6 +124,8 @@ class HttpService(Service[HttpConfig]):
     ) -> httpx.Response:
         client = self._client_or_raise()
         method = method.upper()
+        request, auth = _build_request(client, method, path, params, headers, json, content, data)
+        url = safe_url(request.url)
         policy = self.config.retry
         allowed = (
             retry
@@ -129,18 +134,6 @@ class HttpService(Service[HttpConfig]):
         )
         attempts = policy.max_attempts if allowed else 1
         deadline = None if policy.deadline is None else anyio.current_time() + policy.deadline
-        request = client.build_request(
-            method,
-            path,
-            params=params,
-            headers=headers,
-            json=json,
-            content=content,
-            data=data,
-        )
-        # A caller's absolute URL may carry credentials too: same treatment, per request.
-        request.url, auth = _without_userinfo(request.url)
-        url = safe_url(request.url)
         attempt = 0
         while True:
             attempt += 1
@@ -155,22 +148,22 @@ class HttpService(Service[HttpConfig]):
             self._requests += 1
             with self._breaker.guard() as outcome:
                 try:
-                    response = await client.send(
-                        request, stream=stream, auth=auth or httpx.USE_CLIENT_DEFAULT
-                    )
-                except httpx.TransportError as exc:
+                    with map_errors(method, url):
+                        response = await client.send(
+                            request, stream=stream, auth=auth or httpx.USE_CLIENT_DEFAULT
+                        )
+                except HttpError as error:
                     self._failures += 1
                     outcome.failed = True
-                    error = map_transport_error(exc, method, url)
-                    if isinstance(exc, httpx.TimeoutException):
+                    if isinstance(error, HttpTimeoutError):
                         retryable = policy.retry_on_timeout
-                    else:
+                    else:  # only a connection never made is surely safe to try again
                         retryable = policy.retry_on_connect_error and isinstance(
-                            exc, httpx.ConnectError
+                            error.__cause__, httpx.ConnectError
                         )
                     delay = backoff_delay(policy, attempt)
                     if not retryable or attempt >= attempts or _past(deadline, delay):
-                        raise error from exc
+                        raise
                 else:
                     status = response.status_code
                     if status < _SERVER_ERROR and status not in policy.retry_statuses:
@@ -375,34 +368,23 @@ class HttpService(Service[HttpConfig]):
     # -- typed helpers: JSON and pydantic models; a bad status always raises ------------
 
     def _decode_json(self, response: httpx.Response) -> JsonBody:
-        try:
-            return response.json()
-        except ValueError as exc:
-            request = response.request
-            raise HttpDataError(
-                f"response body is not valid JSON: {exc}",
-                service="http",
-                operation=request.method,
-                resource=safe_url(request.url),
-            ) from exc
+        request = response.request
+        return load_json(
+            response.content,
+            error=HttpDataError,
+            resource=safe_url(request.url),
+            operation=request.method,
+        )
 
-    def _parse(
-        self, response: httpx.Response, adapter: pydantic.TypeAdapter[JsonBody], name: str
-    ) -> JsonBody:
-        try:
-            return adapter.validate_json(response.content)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc']) or '(body)'}: {error['msg']}"
-                for error in exc.errors()[:5]
-            )
-            request = response.request
-            raise HttpDataError(
-                f"response body does not match {name}: {problems}",
-                service="http",
-                operation=request.method,
-                resource=safe_url(request.url),
-            ) from exc
+    def _parse(self, response: httpx.Response, model: Any) -> Any:
+        request = response.request
+        return load_model(
+            model,
+            response.content,
+            error=HttpDataError,
+            resource=safe_url(request.url),
+            operation=request.method,
+        )
 
     async def get_json(
         self,
@@ -462,7 +444,7 @@ class HttpService(Service[HttpConfig]):
             retry=retry,
             raise_for_status=True,
         )
-        result: ModelT = self._parse(response, _adapter(model), model.__name__)
+        result: ModelT = self._parse(response, model)
         return result
 
     async def get_models(
@@ -483,9 +465,7 @@ class HttpService(Service[HttpConfig]):
             retry=retry,
             raise_for_status=True,
         )
-        result: list[ModelT] = self._parse(
-            response, _list_adapter(model), f"list[{model.__name__}]"
-        )
+        result: list[ModelT] = self._parse(response, list[model])  # type: ignore[valid-type]
         return result
 
     async def _send_model(
@@ -499,17 +479,16 @@ class HttpService(Service[HttpConfig]):
         headers: Headers,
         retry: bool | None,
     ) -> ModelT:
-        payload = body.model_dump(mode="json") if isinstance(body, pydantic.BaseModel) else body
         response = await self.request(
             method,
             path,
-            json=payload,
+            json=body,
             params=params,
             headers=headers,
             retry=retry,
             raise_for_status=True,
         )
-        result: ModelT = self._parse(response, _adapter(model), model.__name__)
+        result: ModelT = self._parse(response, model)
         return result
 
     async def post_model(
@@ -572,10 +551,6 @@ class HttpService(Service[HttpConfig]):
         finally:
             await shielded(response.aclose)()
 
-    def _read_error(self, exc: httpx.TransportError, path: str) -> HttpError:
-        client = self._client_or_raise()
-        return map_transport_error(exc, "GET", safe_url(client.base_url.join(path)))
-
     async def stream_bytes(
         self,
         path: str,
@@ -587,11 +562,9 @@ class HttpService(Service[HttpConfig]):
     ) -> AsyncGenerator[bytes]:
         """GET ``path`` and yield its body in chunks, never holding it whole."""
         async with self._stream(path, params, headers, retry) as response:
-            try:
+            with map_errors("GET", safe_url(response.request.url)):
                 async for chunk in response.aiter_bytes(chunk_size):
                     yield chunk
-            except httpx.TransportError as exc:
-                raise self._read_error(exc, path) from exc
 
     async def download_to_file(
         self,
@@ -616,14 +589,12 @@ class HttpService(Service[HttpConfig]):
             async with self._stream(path, params, headers, retry) as response:
                 total = _content_length(response)
                 async with await anyio.open_file(part, "wb") as file:
-                    try:
+                    with map_errors("GET", safe_url(response.request.url)):
                         async for chunk in response.aiter_bytes(chunk_size):
                             await file.write(chunk)
                             written += len(chunk)
                             if progress is not None:
                                 progress(written, total)
-                    except httpx.TransportError as exc:
-                        raise self._read_error(exc, path) from exc
             await part.replace(target)
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -659,6 +630,28 @@ class HttpService(Service[HttpConfig]):
         return face
 
 
+def _build_request(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    params: Params,
+    headers: Headers,
+    json: JsonBody,
+    content: bytes | str | None,
+    data: Mapping[str, str] | None,
+) -> tuple[httpx.Request, httpx.BasicAuth | None]:
+    """The request, and the credentials its URL held (taken out of it: httpx logs URLs)."""
+    if json is not None:  # encoded by the shared codec: models too, and its errors are ours
+        content = dump_json(json, error=HttpDataError, resource=mask_url(path), operation=method)
+        headers = {"Content-Type": "application/json", **(headers or {})}
+    with map_errors(method, mask_url(path)):
+        request = client.build_request(
+            method, path, params=params, headers=headers, content=content, data=data
+        )
+    request.url, auth = _without_userinfo(request.url)
+    return request, auth
+
+
 def _without_userinfo(url: httpx.URL) -> tuple[httpx.URL, httpx.BasicAuth | None]:
     """``url`` without ``user:password@``, and those as HTTP basic auth (None if absent)."""
     if not url.userinfo:
@@ -669,24 +662,6 @@ def _without_userinfo(url: httpx.URL) -> tuple[httpx.URL, httpx.BasicAuth | None
 def _content_length(response: httpx.Response) -> int | None:
     value = response.headers.get("Content-Length")
     return int(value) if value and value.isdigit() else None
-
-
-_ADAPTERS: dict[object, pydantic.TypeAdapter[JsonBody]] = {}
-
-
-def _adapter(model: type[pydantic.BaseModel]) -> pydantic.TypeAdapter[JsonBody]:
-    adapter = _ADAPTERS.get(model)
-    if adapter is None:
-        adapter = _ADAPTERS[model] = pydantic.TypeAdapter(model)
-    return adapter
-
-
-def _list_adapter(model: type[pydantic.BaseModel]) -> pydantic.TypeAdapter[JsonBody]:
-    key = ("list", model)
-    adapter = _ADAPTERS.get(key)
-    if adapter is None:
-        adapter = _ADAPTERS[key] = pydantic.TypeAdapter(list[model])  # type: ignore[valid-type]
-    return adapter
 
 
 def _past(deadline: float | None, delay: float) -> bool:

@@ -14,7 +14,7 @@ import pydantic
 from anyservices._core._syncface import SyncFace, register_face
 from anyservices.http._service import HttpService
 from anyservices.http._statistics import HttpStatistics
-from anyservices.http._typing import Headers, JsonBody, ModelT, Params, ProgressCallback
+from anyservices.http._types import Headers, JsonBody, ModelT, Params, ProgressCallback
 
 __all__ = ("SyncHttpService",)
 
