@@ -3,21 +3,24 @@
     python scripts/gen_sync_faces.py          # rewrite every src/anyservices/*/_sync.py
     python scripts/gen_sync_faces.py --check  # exit 1 if one is stale (run by `nox -s lint`)
 
-For each async class named in FACES it writes a ``Sync<Name>`` class whose methods have
-the same names and parameters and run on the shared portal:
+For each async class named in a service's ``_faces.py`` it writes a ``Sync<Name>`` class
+whose methods have the same names and parameters and run on the shared portal:
 
 - ``async def m(...) -> R``                       -> ``def m(...) -> R`` (a portal call)
 - ``async def m(...)`` with ``yield``, or ``def m(...) -> AsyncIterator[X]``
                                                   -> ``def m(...) -> Iterator[X]``
 - ``@asynccontextmanager async def m``, or ``def m(...) -> AbstractAsyncContextManager[X]``
                                                   -> ``def m(...) -> AbstractContextManager[X]``
-- ``__aiter__``                                   -> ``__iter__``
+- ``__aiter__`` (with ``__anext__``)              -> ``__iter__``
 - plain methods and properties                    -> passed through
-- a result whose type is another async class in FACES is wrapped in its sync face, and
-  a sync face passed as an argument is unwrapped.
+- a result whose type is another async class of the same file is wrapped in its face; a
+  plain method typed to return its own class (a fluent builder) returns the face itself.
 
-Methods a hand-written "extras" base class defines (e.g. decorators, which need the
-caller's thread) are skipped. Lifecycle methods are skipped: ``blocking()`` owns them.
+It imports only what the emitted code uses, each name resolved where the method was
+read, and ruff sorts them; the file ends with ``register_face(AsyncClass, SyncClass)``.
+Methods a hand-written "extras" base class defines (decorators, overloads) are skipped;
+an overloaded method or a property setter elsewhere is an error. Lifecycle methods are
+skipped: ``blocking()`` owns them.
 """
 
 from __future__ import annotations
@@ -54,13 +57,12 @@ SKIP = {"aclose", "close", "__aenter__", "__aexit__", "__blocking__", "__anext__
 ASYNC_TO_SYNC = {
     "AsyncIterator": "Iterator",
     "AsyncIterable": "Iterable",
-    "AsyncGenerator": "Generator",
     "AbstractAsyncContextManager": "AbstractContextManager",
     "AsyncContextManager": "AbstractContextManager",
 }
-ITER_NAMES = {"AsyncIterator", "AsyncIterable", "AsyncGenerator"}
 CM_NAMES = {"AbstractAsyncContextManager", "AsyncContextManager"}
-UNWRAP_AWAITABLE = {"Awaitable", "Coroutine"}
+ITER_NAMES = {"AsyncIterator", "AsyncIterable"}
+SYNC_CONTAINERS = {"cm": "AbstractContextManager", "iter": "Iterator"}
 
 
 def _base_name(node: ast.expr) -> str | None:
@@ -78,58 +80,16 @@ class _Annotations(ast.NodeTransformer):
 
     def __init__(self, faces: dict[str, str]) -> None:
         self.faces = faces
-        self.mentions_face = False
-
-    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
-        name = _base_name(node)
-        if name in UNWRAP_AWAITABLE:
-            inner = node.slice.elts[-1] if isinstance(node.slice, ast.Tuple) else node.slice
-            return self.visit(inner)  # type: ignore[no-any-return]
-        self.generic_visit(node)
-        if name == "AsyncGenerator" and isinstance(node.slice, ast.Tuple):
-            node.slice.elts.append(ast.Constant(None))
-        return node
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
-        """``T | Awaitable[T]`` becomes ``T``, not ``T | T``."""
-        self.generic_visit(node)
-        members: dict[str, ast.expr] = {}
-        stack: list[ast.expr] = [node]
-        while stack:
-            member = stack.pop()
-            if isinstance(member, ast.BinOp) and isinstance(member.op, ast.BitOr):
-                stack += [member.right, member.left]
-            else:
-                members.setdefault(ast.unparse(member), member)
-        union, *rest = members.values()
-        for member in rest:
-            union = ast.BinOp(union, ast.BitOr(), member)
-        return union
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id in self.faces:
-            self.mentions_face = True
-            return ast.Name(self.faces[node.id], node.ctx)
-        if node.id in ASYNC_TO_SYNC:
-            return ast.Name(ASYNC_TO_SYNC[node.id], node.ctx)
-        return node
-
-    def visit_Constant(self, node: ast.Constant) -> ast.expr:
-        if isinstance(node.value, str):  # a quoted forward reference
-            try:
-                parsed = ast.parse(node.value, mode="eval").body
-            except SyntaxError:
-                return node
-            return ast.Constant(ast.unparse(self.visit(parsed)))
-        return node
+        name = self.faces.get(node.id) or ASYNC_TO_SYNC.get(node.id)
+        return node if name is None else ast.Name(name, node.ctx)
 
 
-def _convert(node: ast.expr | None, faces: dict[str, str]) -> tuple[str | None, bool]:
+def _convert(node: ast.expr | None, faces: dict[str, str]) -> str | None:
     if node is None:
-        return None, False
-    tr = _Annotations(faces)
-    new = tr.visit(ast.parse(ast.unparse(node), mode="eval").body)
-    return ast.unparse(new), tr.mentions_face
+        return None
+    return ast.unparse(_Annotations(faces).visit(ast.parse(ast.unparse(node), mode="eval").body))
 
 
 def _has_yield(func: ast.AsyncFunctionDef) -> bool:
@@ -149,152 +109,112 @@ def _decorators(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
 
 
 def _kind(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """call, cm (a ``with`` block), iter (an iterator), property, or plain."""
     decorators = _decorators(func)
-    returns = _base_name(func.returns) if func.returns is not None else None
     if "property" in decorators:
         return "property"
     if isinstance(func, ast.AsyncFunctionDef):
         if "asynccontextmanager" in decorators:
             return "cm"
         return "iter" if _has_yield(func) else "call"
+    returns = _base_name(func.returns) if func.returns is not None else None
     if returns in ITER_NAMES:
         return "iter"
-    if returns in CM_NAMES:
-        return "cm"
-    return "plain"
+    return "cm" if returns in CM_NAMES else "plain"
 
 
-def _payload(func: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> str | None:
-    """The type a cm yields / an iterator produces / a call returns, if it is a bare name."""
+def _payload(func: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> ast.expr:
+    """The type a call returns, or a ``with`` block gives, or an iterator yields."""
     node = func.returns
     if node is None:
-        return None
-    if kind in {"cm", "iter"} and isinstance(node, ast.Subscript):
+        raise SystemExit(f"gen_sync_faces: {func.name} has no return annotation")
+    if kind in SYNC_CONTAINERS and isinstance(node, ast.Subscript):
         node = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
-    return node.id if isinstance(node, ast.Name) else None
+    return node
 
 
-def _signature(
-    func: ast.FunctionDef | ast.AsyncFunctionDef, faces: dict[str, str]
-) -> tuple[str, list[str], set[str]]:
-    """The sync parameter list, the call arguments, and which parameters to unwrap."""
+def _signature(func: ast.FunctionDef | ast.AsyncFunctionDef, faces: dict[str, str]) -> str:
+    """The sync parameter list: the async one with its annotations made sync."""
     a = func.args
-    params: list[str] = []
-    call: list[str] = []
-    unwrap: set[str] = set()
+    if a.posonlyargs:
+        raise SystemExit(f"gen_sync_faces: {func.name}: positional-only parameters")
 
     def render(arg: ast.arg, default: ast.expr | None, prefix: str = "") -> str:
-        ann, mentions = _convert(arg.annotation, faces)
-        if mentions:
-            unwrap.add(arg.arg)
-        text = prefix + arg.arg + (f": {ann}" if ann else "")
+        annotation = _convert(arg.annotation, faces)
+        text = prefix + arg.arg + (f": {annotation}" if annotation else "")
         if default is not None:
-            text += f" = {ast.unparse(default)}" if ann else f"={ast.unparse(default)}"
+            text += f" = {ast.unparse(default)}" if annotation else f"={ast.unparse(default)}"
         return text
 
-    positional = a.posonlyargs + a.args
-    defaults: list[ast.expr | None] = [None] * (len(positional) - len(a.defaults))
+    defaults: list[ast.expr | None] = [None] * (len(a.args) - len(a.defaults))
     defaults += a.defaults
-    for index, (arg, default) in enumerate(zip(positional, defaults, strict=True)):
-        params.append(render(arg, default))
-        if index == len(a.posonlyargs) - 1:
-            params.append("/")
-        if index:  # not self
-            call.append(arg.arg)
+    params = [render(arg, default) for arg, default in zip(a.args, defaults, strict=True)]
     if a.vararg is not None:
         params.append(render(a.vararg, None, "*"))
-        call.append(f"*{a.vararg.arg}")
     elif a.kwonlyargs:
         params.append("*")
-    for arg, default in zip(a.kwonlyargs, a.kw_defaults, strict=True):
-        params.append(render(arg, default))
-        call.append(f"{arg.arg}={arg.arg}")
+    params += [render(arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)]
     if a.kwarg is not None:
         params.append(render(a.kwarg, None, "**"))
+    return ", ".join(params)
+
+
+def _arguments(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """The call that passes every parameter on (``self`` excepted)."""
+    a = func.args
+    call = [arg.arg for arg in a.args[1:]]
+    if a.vararg is not None:
+        call.append(f"*{a.vararg.arg}")
+    call += [f"{arg.arg}={arg.arg}" for arg in a.kwonlyargs]
+    if a.kwarg is not None:
         call.append(f"**{a.kwarg.arg}")
-    call = [_unwrapped(c, unwrap) for c in call]
-    return ", ".join(params), call, unwrap
+    return ", ".join(call)
 
 
-def _unwrapped(arg: str, unwrap: set[str]) -> str:
-    name = arg.rsplit("=", maxsplit=1)[-1].lstrip("*")
-    if name not in unwrap:
-        return arg
-    if arg.startswith("**"):
-        return f"**{{k: unwrap(v) for k, v in {name}.items()}}"
-    if arg.startswith("*"):
-        return f"*[unwrap(v) for v in {name}]"
-    return (
-        arg.replace(name, f"unwrap({name})", 1)
-        if "=" not in arg
-        else (f"{arg.split('=', maxsplit=1)[0]}=unwrap({name})")
-    )
-
-
-def _iter_method(next_def: ast.AsyncFunctionDef | None, faces: dict[str, str]) -> str:
+def _iter_method(next_def: ast.AsyncFunctionDef, faces: dict[str, str]) -> str:
     """``__aiter__`` becomes ``__iter__`` yielding what ``__anext__`` returns."""
-    returns = next_def.returns if next_def is not None else None
-    item, _ = _convert(returns, faces)
-    name = _base_name(returns) if returns is not None else None
-    wrap = f", {faces[name]}" if name in faces else ""
+    payload = _payload(next_def, "call")
+    wrap = f", {faces[payload.id]}" if isinstance(payload, ast.Name) and payload.id in faces else ""
     return (
-        f"def __iter__(self) -> Iterator[{item or 'Any'}]:\n"
+        f"def __iter__(self) -> Iterator[{_convert(payload, faces)}]:\n"
         f"    return self._portal.wrap_iter(self._wrapped.__aiter__(){wrap})\n"
     )
 
 
-def _method(
-    func: ast.FunctionDef | ast.AsyncFunctionDef, faces: dict[str, str], overloads: bool
-) -> str:
+def _method(func: ast.FunctionDef | ast.AsyncFunctionDef, faces: dict[str, str], owner: str) -> str:
+    """The sync face's method for ``func`` of the async class ``owner``.
+
+    A result of a class in FACES is wrapped in its face; a plain method typed to return
+    its own class (a fluent builder such as ``Pipeline.set``) returns the face itself.
+    """
     kind = _kind(func)
-    name = "__iter__" if func.name == "__aiter__" else func.name
-    params, call, _ = _signature(func, faces)
-    returns, _ = _convert(func.returns, faces)
-    if kind == "cm" and isinstance(func, ast.AsyncFunctionDef) and func.returns is not None:
-        payload_node = func.returns
-        if isinstance(
-            payload_node, ast.Subscript
-        ):  # @asynccontextmanager -> AsyncGenerator[X, None]
-            node = payload_node.slice
-            inner, _ = _convert(node.elts[0] if isinstance(node, ast.Tuple) else node, faces)
-            returns = f"AbstractContextManager[{inner}]"
-    if kind == "iter" and isinstance(func, ast.AsyncFunctionDef) and returns is not None:
-        returns = (
-            returns.replace("Generator[", "Iterator[", 1)
-            if returns.startswith("Generator[")
-            else returns
-        )
-    head = f"def {name}({params})" + (f" -> {returns}" if returns else "") + ":"
+    payload = _payload(func, kind)
+    returns = _convert(payload, faces)
+    if kind in SYNC_CONTAINERS:
+        returns = f"{SYNC_CONTAINERS[kind]}[{returns}]"
     decorators = "".join(
-        f"@{ast.unparse(d)}\n"
-        for d in func.decorator_list
-        if _base_name(d) in {"property", "overload"}
+        f"@{ast.unparse(d)}\n" for d in func.decorator_list if _base_name(d) == "property"
     )
-    if overloads:
-        return f"{decorators}{head} ...\n"
     doc = ast.get_docstring(func)
     body = f'"""{doc.splitlines()[0]}"""\n' if doc else ""
     target = f"self._wrapped.{func.name}"
-    args = ", ".join(call)
-    payload = _payload(func, kind)
-    wrap = faces.get(payload) if payload else None
+    args = _arguments(func)
+    wrap = faces.get(payload.id) if isinstance(payload, ast.Name) else None
     if kind == "property":
-        value = target
-        body += f"return {wrap}(self._portal, {value})\n" if wrap else f"return {value}\n"
+        body += f"return {target}\n"
     elif kind == "call":
         value = f"self._portal.call({target}{', ' if args else ''}{args})"
         body += f"return {wrap}(self._portal, {value})\n" if wrap else f"return {value}\n"
-    elif kind == "cm":
-        body += f"return self._portal.wrap_cm({target}({args}){', ' + wrap if wrap else ''})\n"
-    elif kind == "iter":
-        body += f"return self._portal.wrap_iter({target}({args}){', ' + wrap if wrap else ''})\n"
+    elif kind in SYNC_CONTAINERS:
+        adapter = "wrap_cm" if kind == "cm" else "wrap_iter"
+        body += f"return self._portal.{adapter}({target}({args}){', ' + wrap if wrap else ''})\n"
+    elif wrap and faces.get(owner) == wrap:
+        body += f"{target}({args})\nreturn self\n"
     elif wrap:
-        body += (
-            f"result = {target}({args})\n"
-            f"return self if result is self._wrapped else {wrap}(self._portal, result)\n"
-        )
+        body += f"return {wrap}(self._portal, {target}({args}))\n"
     else:
         body += f"return {target}({args})\n"
+    head = f"def {func.name}({_signature(func, faces)}) -> {returns}:"
     return f"{decorators}{head}\n{textwrap.indent(body, '    ')}"
 
 
@@ -420,32 +340,18 @@ def _names(node: ast.AST | None, *, annotation: bool = False) -> set[str]:
 
 
 def _used_names(code: str) -> tuple[set[str], set[str]]:
-    """The global names emitted code uses: (in annotations only, at run time)."""
-    annotations: set[str] = set()
+    """The global names an emitted method uses: (in annotations only, at run time)."""
+    function = ast.parse(code).body[0]
+    assert isinstance(function, ast.FunctionDef)  # _method emits one def
+    args = function.args
+    params = [a for a in (*args.args, *args.kwonlyargs, args.vararg, args.kwarg) if a]
+    annotations = _names(function.returns, annotation=True)
+    for arg in params:
+        annotations |= _names(arg.annotation, annotation=True)
     runtime: set[str] = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.ClassDef):
-            for base in node.bases:
-                runtime |= _names(base)
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        args = node.args
-        every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-        params = [a for a in every if a is not None]
-        for arg in params:
-            annotations |= _names(arg.annotation, annotation=True)
-        annotations |= _names(node.returns, annotation=True)
-        for expr in [*node.decorator_list, *args.defaults, *args.kw_defaults]:
-            runtime |= _names(expr)
-        local = {a.arg for a in params}
-        for statement in node.body:
-            for sub in ast.walk(statement):
-                if isinstance(sub, ast.Name):
-                    if isinstance(sub.ctx, ast.Store):
-                        local.add(sub.id)
-                    else:
-                        runtime.add(sub.id)
-        runtime -= local
+    for expr in [*function.decorator_list, *args.defaults, *args.kw_defaults, *function.body]:
+        runtime |= _names(expr)
+    runtime -= {a.arg for a in params}  # the body passes the parameters on
     return annotations - runtime, runtime
 
 
@@ -526,27 +432,23 @@ def generate(path: str, faces: list[Face]) -> str:
                 public = not func.name.startswith("_") or func.name == "__aiter__"
                 if func.name in seen or func.name in skip or not public:
                     continue
-                if "overload" in _decorators(func):
-                    text = _method(func, names, overloads=True)
-                elif any(
-                    n is not func and n.name == func.name and "setter" in ast.unparse(n)
-                    for n in defined
-                ):
-                    continue
+                if {"overload", "setter"} & {
+                    name for n in defined if n.name == func.name for name in _decorators(n)
+                } or any(isinstance(d, ast.Attribute) for d in func.decorator_list):
+                    raise SystemExit(
+                        f"gen_sync_faces: {face.name}.{func.name} is overloaded or has a setter:"
+                        " write its sync method in the extras class"
+                    )
+                seen.add(func.name)
+                if func.name == "__aiter__":
+                    next_def = next(
+                        n
+                        for n in defined
+                        if isinstance(n, ast.AsyncFunctionDef) and n.name == "__anext__"
+                    )
+                    text = _iter_method(next_def, names)
                 else:
-                    seen.add(func.name)
-                    if func.name == "__aiter__":
-                        next_def = next(
-                            (
-                                n
-                                for n in defined
-                                if isinstance(n, ast.AsyncFunctionDef) and n.name == "__anext__"
-                            ),
-                            None,
-                        )
-                        text = _iter_method(next_def, names)
-                    else:
-                        text = _method(func, names, overloads=False)
+                    text = _method(func, names, klass.__name__)
                 methods.append(text)
                 annotation_only, runtime = _used_names(text)
                 local = set(names.values())

@@ -50,8 +50,7 @@ class SyncMongoService(MongoSyncExtras, SyncFace[MongoService]):
 
     def get_collection(self, collection_name: str) -> SyncMongoCollection:
         """PyMongo's Collection API on one collection, never blocking an event loop."""
-        result = self._wrapped.get_collection(collection_name)
-        return self if result is self._wrapped else SyncMongoCollection(self._portal, result)
+        return SyncMongoCollection(self._portal, self._wrapped.get_collection(collection_name))
 
     def ping(self) -> dict[str, Any]:
         """Round trip to the server; its answer (``{"ok": 1.0}``), or ``MongoConnectError``."""

@@ -293,12 +293,12 @@ class SyncPipeline(SyncFace[Pipeline]):
         return self._portal.call(self._wrapped.execute, raise_on_error)
 
     def execute_command(self, *args: Arg) -> SyncPipeline:
-        result = self._wrapped.execute_command(*args)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.execute_command(*args)
+        return self
 
     def get(self, key: str) -> SyncPipeline:
-        result = self._wrapped.get(key)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.get(key)
+        return self
 
     def set(
         self,
@@ -309,100 +309,100 @@ class SyncPipeline(SyncFace[Pipeline]):
         nx: bool = False,
         xx: bool = False,
     ) -> SyncPipeline:
-        result = self._wrapped.set(key, value, ex, px, nx, xx)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.set(key, value, ex, px, nx, xx)
+        return self
 
     def delete(self, *keys: str) -> SyncPipeline:
-        result = self._wrapped.delete(*keys)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.delete(*keys)
+        return self
 
     def exists(self, *keys: str) -> SyncPipeline:
-        result = self._wrapped.exists(*keys)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.exists(*keys)
+        return self
 
     def expire(self, key: str, seconds: int) -> SyncPipeline:
-        result = self._wrapped.expire(key, seconds)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.expire(key, seconds)
+        return self
 
     def ttl(self, key: str) -> SyncPipeline:
-        result = self._wrapped.ttl(key)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.ttl(key)
+        return self
 
     def incr(self, key: str, amount: int = 1) -> SyncPipeline:
-        result = self._wrapped.incr(key, amount)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.incr(key, amount)
+        return self
 
     def decr(self, key: str, amount: int = 1) -> SyncPipeline:
-        result = self._wrapped.decr(key, amount)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.decr(key, amount)
+        return self
 
     def hget(self, name: str, key: str) -> SyncPipeline:
-        result = self._wrapped.hget(name, key)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.hget(name, key)
+        return self
 
     def hset(self, name: str, key: str, value: str | bytes | float) -> SyncPipeline:
-        result = self._wrapped.hset(name, key, value)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.hset(name, key, value)
+        return self
 
     def hgetall(self, name: str) -> SyncPipeline:
-        result = self._wrapped.hgetall(name)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.hgetall(name)
+        return self
 
     def hdel(self, name: str, *keys: str) -> SyncPipeline:
-        result = self._wrapped.hdel(name, *keys)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.hdel(name, *keys)
+        return self
 
     def lpush(self, name: str, *values: str | bytes | float) -> SyncPipeline:
-        result = self._wrapped.lpush(name, *values)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.lpush(name, *values)
+        return self
 
     def rpush(self, name: str, *values: str | bytes | float) -> SyncPipeline:
-        result = self._wrapped.rpush(name, *values)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.rpush(name, *values)
+        return self
 
     def lpop(self, name: str) -> SyncPipeline:
-        result = self._wrapped.lpop(name)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.lpop(name)
+        return self
 
     def rpop(self, name: str) -> SyncPipeline:
-        result = self._wrapped.rpop(name)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.rpop(name)
+        return self
 
     def lrange(self, name: str, start: int, end: int) -> SyncPipeline:
-        result = self._wrapped.lrange(name, start, end)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.lrange(name, start, end)
+        return self
 
     def sadd(self, name: str, *values: str | bytes | float) -> SyncPipeline:
-        result = self._wrapped.sadd(name, *values)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.sadd(name, *values)
+        return self
 
     def smembers(self, name: str) -> SyncPipeline:
-        result = self._wrapped.smembers(name)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.smembers(name)
+        return self
 
     def srem(self, name: str, *values: str | bytes | float) -> SyncPipeline:
-        result = self._wrapped.srem(name, *values)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.srem(name, *values)
+        return self
 
     def zadd(
         self, name: str, mapping: Mapping[str, float], nx: bool = False, xx: bool = False
     ) -> SyncPipeline:
-        result = self._wrapped.zadd(name, mapping, nx, xx)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.zadd(name, mapping, nx, xx)
+        return self
 
     def zrange(
         self, name: str, start: int, end: int, desc: bool = False, withscores: bool = False
     ) -> SyncPipeline:
-        result = self._wrapped.zrange(name, start, end, desc, withscores)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.zrange(name, start, end, desc, withscores)
+        return self
 
     def zrem(self, name: str, *values: str) -> SyncPipeline:
-        result = self._wrapped.zrem(name, *values)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.zrem(name, *values)
+        return self
 
     def publish(self, channel: str, message: str | bytes) -> SyncPipeline:
-        result = self._wrapped.publish(channel, message)
-        return self if result is self._wrapped else SyncPipeline(self._portal, result)
+        self._wrapped.publish(channel, message)
+        return self
 
 
 class SyncSubscription(SyncFace[Subscription]):
