@@ -29,14 +29,14 @@ from anyservices.testing import Face, open_face
 class Server:
     """A redis-server of the test's own, which the test may stop and continue."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = int(probe.getsockname()[1])
         binary = shutil.which("redis-server")
         assert binary, "redis-server is installed by anyservices.devservers"
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *options],
             stdout=subprocess.DEVNULL,
         )
         self.config = RedisConfig(port=self.port, socket_connect_timeout=2, socket_timeout=10)

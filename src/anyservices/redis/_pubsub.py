@@ -67,11 +67,8 @@ class Subscription:
         """How often the subscription had to reconnect and resubscribe."""
         return self._reconnects
 
-    async def connect(self) -> None:
-        """Connect and subscribe now (``RedisService.subscribe`` does this on entry)."""
-        await self._connect()
-
     async def _connect(self) -> Connection:
+        """Connect and subscribe (on entry, and on the first read after a break)."""
         holder = self._client.dedicated(push=True)
         connection = await holder.__aenter__()
         self._holder, self._connection = holder, connection

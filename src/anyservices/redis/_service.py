@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
 import anyio
+import hiredis
 from pydantic import BaseModel
 
 from .._core._caller import call_user
@@ -18,7 +19,7 @@ from ._client import RedisClient
 from ._cluster import client_for
 from ._commands import Command, Commands
 from ._config import RedisConfig
-from ._errors import RedisDataError
+from ._errors import RedisDataError, response_error
 from ._keys import Keys
 from ._lock import Lock
 from ._pipeline import Pipeline
@@ -222,7 +223,7 @@ class RedisService(Service[RedisConfig]):
         subscription = Subscription(self._client, self._keys)
         await subscription.subscribe(*channels)
         await subscription.psubscribe(*patterns)
-        await subscription.connect()
+        await subscription._connect()  # noqa: SLF001 -- connected before it is handed out
         try:
             yield subscription
         finally:
@@ -421,12 +422,16 @@ class RedisService(Service[RedisConfig]):
         return await self.hset(hash_name, field, _dump(model, f"{hash_name}.{field}"))
 
     async def _transaction(self, commands: list[list[Arg]]) -> list[Any]:
+        """Run MULTI ... EXEC; any error reply raises, inside EXEC's answer too."""
         self._check_open()
-        replies = await self._client.execute_many(commands)
-        for reply in replies:
+        *queued, executed = await self._client.execute_many(commands)
+        nested = _items(executed)
+        for reply in [*queued, executed, *nested]:
+            if isinstance(reply, hiredis.ReplyError):  # a command that failed inside EXEC
+                raise response_error(str(reply), "EXEC")
             if isinstance(reply, Exception):
                 raise reply
-        return replies[-1]  # type: ignore[no-any-return]
+        return nested
 
     # -- rate limits ---------------------------------------------------------------
 
@@ -554,6 +559,11 @@ class RedisService(Service[RedisConfig]):
             return CachedFunction(self, func, settings)
 
         return decorate
+
+
+def _items(reply: object) -> list[Any]:
+    """EXEC's array of replies (an error reply or None instead: none)."""
+    return list(cast("Iterable[Any]", reply)) if isinstance(reply, list) else []
 
 
 def _dump(value: object, key: str) -> str:

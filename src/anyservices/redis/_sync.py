@@ -413,10 +413,6 @@ class SyncSubscription(SyncFace[Subscription]):
         """How often the subscription had to reconnect and resubscribe."""
         return self._wrapped.reconnects
 
-    def connect(self) -> None:
-        """Connect and subscribe now (``RedisService.subscribe`` does this on entry)."""
-        return self._portal.call(self._wrapped.connect)
-
     def subscribe(self, *channels: str) -> None:
         """Also receive messages published to ``channels``."""
         return self._portal.call(self._wrapped.subscribe, *channels)
