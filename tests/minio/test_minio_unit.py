@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import urllib3
+import urllib3.connection
 import urllib3.exceptions
 from hypothesis import given
 from hypothesis import strategies as st
@@ -74,7 +75,12 @@ def test_invalid_bucket_names(name: str, reason: str) -> None:
 
 def test_object_names() -> None:
     assert check_object_name("a/b c/ü.txt") == "a/b c/ü.txt"
-    for bad, reason in [("", "empty"), ("a\x00b", "NUL"), ("é" * 513, "1024 bytes")]:
+    for bad, reason in [
+        ("", "empty"),
+        ("a\x00b", "NUL"),
+        ("é" * 513, "1024 bytes"),
+        (" \t", "whitespace"),
+    ]:
         with pytest.raises(ValueError, match=reason):
             check_object_name(bad)
     assert check_object_name("a" * 1024)
@@ -82,7 +88,11 @@ def test_object_names() -> None:
 
 @given(st.text(min_size=1, max_size=80))
 def test_object_name_rule_matches_definition(name: str) -> None:
-    ok = "\x00" not in name and len(name.encode("utf-8", "surrogatepass")) <= 1024
+    ok = (
+        "\x00" not in name
+        and len(name.encode("utf-8", "surrogatepass")) <= 1024
+        and name.strip() != ""
+    )
     if ok:
         assert check_object_name(name) == name
     else:
@@ -99,11 +109,17 @@ def test_object_name_rule_matches_definition(name: str) -> None:
         ("default_bucket", "Bad_Bucket"),
         ("part_size", 1024),
         ("max_concurrency", 0),
+        ("access_key", "has space"),
+        ("region", "us/east"),
+        ("secret_key", "s3cr3t\x00value"),
+        ("session_token", "t0ken\nvalue"),
     ],
 )
 def test_bad_config_names_the_field(field: str, value: object) -> None:
-    with pytest.raises(ValidationError, match=field):
+    with pytest.raises(ValidationError, match=field) as info:
         MinioConfig.model_validate({field: value})
+    if field in {"secret_key", "session_token"}:
+        assert str(value) not in str(info.value)
 
 
 def test_secrets_hidden_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,3 +256,22 @@ def test_the_boundary_lets_ours_and_others_through() -> None:
     assert info.value is ours
     with pytest.raises(KeyError), map_errors("op"):
         raise KeyError("a programming error is not the server's")
+
+
+def test_retries_exhausted_map_to_what_failed_last() -> None:
+    def exhausted(reason: Exception | None) -> urllib3.exceptions.MaxRetryError:
+        return urllib3.exceptions.MaxRetryError(_POOL, "/", reason)
+
+    read_timeout = urllib3.exceptions.ReadTimeoutError(_POOL, "/", "slow")
+    read = map_error(exhausted(read_timeout), operation="op")
+    assert isinstance(read, MinioTimeoutError)
+    assert "read_timeout" in str(read)
+    connect = map_error(exhausted(urllib3.exceptions.ConnectTimeoutError()), operation="op")
+    assert isinstance(connect, MinioTimeoutError)
+    assert "connect_timeout" in str(connect)
+    connection = urllib3.connection.HTTPConnection("127.0.0.1", 1)
+    refused_error = urllib3.exceptions.NewConnectionError(connection, "refused")
+    refused = map_error(exhausted(refused_error), operation="op")
+    assert isinstance(refused, MinioConnectError)
+    assert "NewConnectionError" in str(refused)
+    assert isinstance(map_error(exhausted(None), operation="op"), MinioConnectError)

@@ -14,6 +14,10 @@ __all__ = ("MinioConfig", "check_bucket_name", "check_object_name")
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _HOST_PORT_RE = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
+#: What a signature's credential scope can carry: visible ASCII without "/".
+_SCOPE_RE = re.compile(r"^[\x21-\x2e\x30-\x7e]*$")
+#: What a request header can carry: visible ASCII (AWS secrets and tokens hold "/+=").
+_VISIBLE_RE = re.compile(r"^[\x21-\x7e]*$")
 MIN_PART_SIZE = 5 * 1024 * 1024
 
 
@@ -49,6 +53,9 @@ def check_object_name(name: str) -> str:
         raise ValueError(msg)
     if len(name.encode("utf-8", "surrogatepass")) > 1024:  # noqa: PLR2004
         msg = "object name must be at most 1024 bytes of UTF-8"
+        raise ValueError(msg)
+    if not name.strip():
+        msg = "object name must not be only whitespace"
         raise ValueError(msg)
     return name
 
@@ -94,6 +101,22 @@ class MinioConfig(ServiceConfig):
             raise ValueError(msg)
         if not value or not _HOST_PORT_RE.match(value):
             msg = "endpoint must be 'host' or 'host:port'"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("access_key", "region")
+    @classmethod
+    def _check_scope(cls, value: str | None) -> str | None:
+        if value is not None and not _SCOPE_RE.match(value):
+            msg = "must hold visible ASCII characters only (no spaces, controls or '/')"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("secret_key", "session_token")
+    @classmethod
+    def _check_visible_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _VISIBLE_RE.match(value.get_secret_value()):
+            msg = "must hold visible ASCII characters only (no spaces or controls)"
             raise ValueError(msg)
         return value
 

@@ -233,6 +233,8 @@ def _translate(
     where += "" if object_name is None else f" object={object_name!r}"
     resource = bucket if object_name is None or bucket is None else f"{bucket}/{object_name}"
     context = {"operation": operation, "resource": resource}
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason  # what failed on the last try: a timeout, a refused connection, ...
     if isinstance(exc, S3Error):
         code = exc.code or ""
         text = _TEXT.get(code, exc.message or code or "request refused")
@@ -245,14 +247,18 @@ def _translate(
     if isinstance(exc, InvalidResponseError):
         message = f"{operation}: invalid response from the server{where}"
         return MinioInvalidResponseError(message, **context)
-    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)):
-        return MinioTimeoutError(f"{operation}: timed out{where}", **context)
+    refused = isinstance(exc, urllib3.exceptions.NewConnectionError)  # a ConnectTimeoutError
+    if not refused and isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)):
+        which = "connect" if isinstance(exc, urllib3.exceptions.ConnectTimeoutError) else "read"
+        message = f"{operation}: timed out (MinioConfig.{which}_timeout){where}"
+        return MinioTimeoutError(message, **context)
     if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
         reason = type(exc).__name__
         message = f"{operation}: cannot reach the server ({reason}){where}"
         return MinioConnectError(message, **context)
     # ValueError (the SDK's argument checks) and any other MinioException.
-    return MinioConfigurationError(f"{operation}: {exc}{where}", **context)
+    text = str(exc) or "the SDK refused the arguments"
+    return MinioConfigurationError(f"{operation}: {text}{where}", **context)
 
 
 @contextmanager
