@@ -108,8 +108,8 @@ def check_sync_extras() -> None:
         with redis.subscribe("c") as subscription:
             for message in subscription:
                 assert_type(message, Message)
-            message = subscription.get_message(ignore_subscribe_messages=True, timeout=0.5)
-            assert_type(message, Message | None)
+            polled = subscription.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            assert_type(polled, Message | None)
         with redis.lock("l", timeout=1) as held:
             assert_type(held, SyncLock)
             held.extend(5)
