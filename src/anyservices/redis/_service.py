@@ -279,9 +279,11 @@ class RedisService(Service[RedisConfig]):
     ) -> AsyncGenerator[Lock, None]:
         """Hold the distributed lock ``name`` for the block (it expires after ``timeout``).
 
-        Waits up to ``blocking_timeout`` seconds (forever if None) and raises LockError
-        when it cannot acquire; release is token-checked, so an expired lock taken by
-        someone else is never released by us (LockError tells the holder it was lost).
+        Tries for up to ``blocking_timeout`` seconds (0: once, None: until it is free)
+        and raises RedisLockError when it cannot acquire; the deadline never cuts a try
+        short, and an acquire cancelled meanwhile leaves no lock behind. Release is
+        token-checked, so an expired lock taken by someone else is never released by
+        us (RedisLockError tells the holder it was lost).
         """
         self._check_open()
         held = Lock(self._client, self._keys(f"lock:{name}"), timeout)
@@ -290,11 +292,9 @@ class RedisService(Service[RedisConfig]):
             yield held
         except BaseException:
             # The block's own error wins; a lost lock is not reported over it.
-            with anyio.CancelScope(shield=True):
-                await held.release(missing_ok=True)
+            await held.release(missing_ok=True)
             raise
-        with anyio.CancelScope(shield=True):
-            await held.release()
+        await held.release()
 
     # -- vector search (Redis Stack) ------------------------------------------------
 
