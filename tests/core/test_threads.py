@@ -135,24 +135,27 @@ async def test_cancelled_while_waiting_for_a_token_never_starts_a_thread() -> No
         release.wait(5)
 
     outcomes: list[str] = []
+    # The cancelled scope is the caller's own: the test's task never waits cancelled.
+    scope = anyio.CancelScope()
 
     async def second() -> None:
-        try:
-            await runner.run(second_ran.set)
-        except anyio.get_cancelled_exc_class():
-            outcomes.append("cancelled")
-            raise
-        outcomes.append("returned")  # fails the test below
+        with scope:
+            try:
+                await runner.run(second_ran.set)
+            except anyio.get_cancelled_exc_class():
+                outcomes.append("cancelled")
+                raise
+            outcomes.append("returned")  # fails the test below
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(runner.run, first)
         await anyio.to_thread.run_sync(started.wait, 5)
-        with anyio.CancelScope() as scope:
-            async with anyio.create_task_group() as inner:
-                inner.start_soon(second)
-                await anyio.wait_all_tasks_blocked()
-                assert runner.statistics().waiting == 1
-                scope.cancel()
+        async with anyio.create_task_group() as inner:
+            inner.start_soon(second)
+            await anyio.wait_all_tasks_blocked()
+            assert runner.statistics().waiting == 1
+            scope.cancel()
+        assert scope.cancelled_caught
         assert outcomes == ["cancelled"]
         assert runner.statistics().waiting == 0
         assert held(runner) == 1  # the first call still runs
@@ -178,25 +181,27 @@ async def test_cancelled_while_the_thread_runs_waits_for_it_then_raises(fails: b
         return "result"
 
     outcomes: list[str] = []
+    scope = anyio.CancelScope()  # the caller's own (see above)
 
     async def caller() -> None:
-        try:
-            value = await runner.run(work, map_errors=to_ours)
-        except anyio.get_cancelled_exc_class():
-            # The await returned only once the thread was done with its token.
-            outcomes.append(f"cancelled, threads={runner.statistics().threads_in_use}")
-            raise
-        outcomes.append(value)  # fails the test below
+        with scope:
+            try:
+                value = await runner.run(work, map_errors=to_ours)
+            except anyio.get_cancelled_exc_class():
+                # The await returned only once the thread was done with its token.
+                outcomes.append(f"cancelled, threads={runner.statistics().threads_in_use}")
+                raise
+            outcomes.append(value)  # fails the test below
 
-    with anyio.CancelScope() as scope:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(caller)
-            await anyio.to_thread.run_sync(started.wait, 5)
-            scope.cancel()
-            await anyio.lowlevel.cancel_shielded_checkpoint()
-            assert runner.statistics().threads_in_use == 1
-            assert held(runner) == 1
-            finish.set()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(caller)
+        await anyio.to_thread.run_sync(started.wait, 5)
+        scope.cancel()
+        await anyio.wait_all_tasks_blocked()
+        assert runner.statistics().threads_in_use == 1
+        assert held(runner) == 1
+        assert outcomes == []  # still waiting for its thread
+        finish.set()
     assert scope.cancelled_caught
     assert outcomes == ["cancelled, threads=0"]
     assert tokens_in_thread == [1]

@@ -71,7 +71,7 @@ class MongoConfig(ServiceConfig):
     @model_validator(mode="after")
     def _check_pool(self) -> Self:
         if self.min_pool_size > self.max_pool_size:
-            msg = "min_pool_size must not exceed max_pool_size"
+            msg = "min_pool_size: must not exceed max_pool_size"
             raise ValueError(msg)
         return self
 
