@@ -34,6 +34,8 @@ _LAZY: dict[str, str] = {
     "MinioService": "minio",
     "MongoConfig": "mongo",
     "MongoService": "mongo",
+    "QueueConfig": "queue",
+    "QueueService": "queue",
     "RedisConfig": "redis",
     "RedisService": "redis",
 }
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
     from .minio import MinioService as MinioService
     from .mongo import MongoConfig as MongoConfig
     from .mongo import MongoService as MongoService
+    from .queue import QueueConfig as QueueConfig
+    from .queue import QueueService as QueueService
     from .redis import RedisConfig as RedisConfig
     from .redis import RedisService as RedisService
 
@@ -66,6 +70,8 @@ __all__ = (
     "MongoService",
     "NotFoundError",
     "PermissionDeniedError",
+    "QueueConfig",
+    "QueueService",
     "RedisConfig",
     "RedisService",
     "ServiceClosedError",

@@ -1,0 +1,469 @@
+"""Worker: reads jobs in batches, runs them under leases, and shuts down gracefully.
+
+Loops, all in the task group of ``run()``:
+
+- read: claims up to the free capacity with one script (XREADGROUP the streams in
+  priority order and mark the jobs running); when nothing is ready it blocks in
+  XREADGROUP on a connection of its own (``stop()`` unblocks it with CLIENT UNBLOCK);
+- heartbeat: renews the lease of every running job (XCLAIM JUSTID, fenced by the
+  delivery count) every ``lease_seconds / 3``; a run fenced off or asked to abort is
+  cancelled;
+- reclaim: takes over jobs whose lease expired (their worker died) with XAUTOCLAIM,
+  following its cursor;
+- promote: moves due delayed jobs to their stream, sleeping until the next one is due
+  and woken by an earlier enqueue;
+- control: abort requests (a running job's cancel scope is cancelled at once) and
+  wake-ups for the promoter, over pub/sub;
+- signals: SIGTERM/SIGINT stop reading; running jobs get ``shutdown_grace_seconds``,
+  then are cancelled and queued again without using up an attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+from ..redis import RedisConnectError, RedisService, RedisTimeoutError
+from ..redis._protocol import Arg
+from . import _scripts as scripts
+from ._errors import QueueDataError
+from ._keys import GROUP
+from ._service import QueueService
+from ._statistics import WorkerStatistics
+from ._task import JobContext, Task
+
+__all__ = ("Worker",)
+
+_PROMOTE_LIMIT = 1000  # delayed jobs moved per script call
+_MAX_IDLE_SLEEP = 5.0  # the promoter looks at least this often (a lost wake-up costs this)
+_BLOCK_MS = 5000  # one blocking read waits at most this long
+_RETRY_FIRST, _RETRY_MAX = 0.05, 2.0  # backoff after a Redis connection error
+_TRANSIENT = (RedisConnectError, RedisTimeoutError)
+
+
+@dataclass(eq=False)
+class _Run:
+    """One delivery of one job to this worker."""
+
+    index: int  # 1-based position of its stream in keys.streams (as the scripts count)
+    entry: str
+    job_id: str
+    task: str
+    payload: str
+    deliveries: int  # the fencing token
+    attempt: int
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    reason: str | None = None  # why its scope was cancelled: abort, release, lost
+
+
+@dataclass
+class _Counts:
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    aborted: int = 0
+    dead: int = 0
+    released: int = 0
+    lost: int = 0
+
+
+class Worker:
+    """Runs the jobs of ``queue`` (its registered tasks, or ``tasks``), ``concurrency`` at a time.
+
+    ``await worker.run()`` until ``stop()``, SIGTERM or SIGINT; ``run(burst=True)``
+    returns once nothing is waiting. Plain-function tasks run in worker threads,
+    at most ``concurrency`` at once.
+    """
+
+    def __init__(
+        self,
+        queue: QueueService,
+        tasks: Sequence[Task[Any, Any]] | None = None,
+        *,
+        concurrency: int = 16,
+        name: str | None = None,
+        handle_signals: bool = True,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.queue = queue
+        self._tasks = {t.name: t for t in (tasks if tasks is not None else queue.tasks.values())}
+        self.concurrency = concurrency
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._handle_signals = handle_signals
+        self._logger = logger or logging.getLogger("anyservices.queue.worker")
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._running: dict[str, _Run] = {}
+        self._counts = _Counts()
+        self._stopping = False
+        self._slot: anyio.Event | None = None
+        self._wake: anyio.Event | None = None
+        self._reader_id: int | None = None
+        self._loops: anyio.abc.TaskGroup | None = None
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.name} on {self.queue.config.name}, {len(self._running)} running>"
+
+    def statistics(self) -> WorkerStatistics:
+        c = self._counts
+        return WorkerStatistics(
+            running=len(self._running),
+            started=c.started,
+            succeeded=c.succeeded,
+            failed=c.failed,
+            retried=c.retried,
+            aborted=c.aborted,
+            dead=c.dead,
+            released=c.released,
+            lost=c.lost,
+        )
+
+    def stop(self) -> None:
+        """Stop reading; running jobs get the grace period (call from the worker's loop)."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._free_slot()
+        if self._loops is not None and self._reader_id is not None:
+            self._loops.start_soon(self._unblock, self._reader_id)
+
+    async def run(self, *, burst: bool = False) -> WorkerStatistics:
+        """Run jobs until stopped (or, with ``burst``, until none is waiting)."""
+        queue = self.queue
+        queue._check_open()  # noqa: SLF001 -- the worker is the queue's own consumer
+        self._stopping = False
+        self._limiter = anyio.CapacityLimiter(self.concurrency)
+        reader = RedisService(queue.redis.config.model_copy(update={"health_check_interval": None}))
+        try:
+            async with reader, anyio.create_task_group() as jobs:
+                self._reader_id = int(await reader.execute_command("CLIENT", "ID"))
+                async with anyio.create_task_group() as loops:
+                    self._loops = loops
+                    await self._beat()
+                    loops.start_soon(self._forever, self._beat, queue.config.lease_seconds / 3)
+                    loops.start_soon(
+                        self._forever, lambda: self._reclaim(jobs), queue.config.lease_seconds / 4
+                    )
+                    loops.start_soon(self._promote_loop)
+                    await loops.start(self._control_loop)
+                    if (
+                        self._handle_signals
+                        and threading.current_thread() is threading.main_thread()
+                    ):
+                        loops.start_soon(self._signal_loop)
+                    await self._read_loop(jobs, reader, burst=burst)
+                    await self._drain()
+                    loops.cancel_scope.cancel()
+        finally:
+            self._loops = self._reader_id = None
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await queue.redis.execute_command("ZREM", queue.keys.workers, self.name)
+        return self.statistics()
+
+    # -- reading -------------------------------------------------------------------
+
+    async def _read_loop(
+        self, jobs: anyio.abc.TaskGroup, reader: RedisService, *, burst: bool
+    ) -> None:
+        delay = _RETRY_FIRST
+        while not self._stopping:
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                await self._wait_slot()
+                continue
+            try:
+                runs = await self._claim("read", free)
+                if runs:
+                    self._spawn(jobs, runs)
+                elif burst:
+                    if self._running:
+                        await self._wait_slot()
+                    elif not (await self._promote())[0]:
+                        return
+                else:
+                    await self._blocking_read(jobs, reader, free)
+            except _TRANSIENT as exc:
+                self._logger.warning("worker %s: %s; retrying in %.2f s", self.name, exc, delay)
+                await anyio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX)
+            else:
+                delay = _RETRY_FIRST
+
+    async def _blocking_read(
+        self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int
+    ) -> None:
+        streams = self.queue.keys.streams
+        timeout = reader.config.socket_timeout
+        block = _BLOCK_MS if timeout is None else min(_BLOCK_MS, int(timeout * 500))
+        reply = await reader.execute_command(
+            "XREADGROUP", "GROUP", GROUP, self.name, "COUNT", max(1, free // len(streams)),
+            "BLOCK", block, "STREAMS", *streams, *[">"] * len(streams),
+        )  # fmt: skip
+        if not reply:
+            return
+        items: Iterable[tuple[str, list[Any]]] = (
+            cast("dict[str, list[Any]]", reply).items() if isinstance(reply, dict) else reply
+        )
+        pairs: list[Any] = []
+        for stream, entries in items:
+            index = streams.index(stream) + 1
+            for entry_id, _ in entries:
+                pairs += [index, entry_id]
+        self._spawn(jobs, await self._claim("start", 0, pairs))
+
+    async def _claim(self, mode: str, count: int, extra: Sequence[Any] = ()) -> list[_Run]:
+        queue, keys = self.queue, self.queue.keys
+        started, cursors = await scripts.run(
+            queue.redis,
+            scripts.CLAIM,
+            [keys.dead, *keys.streams],
+            [GROUP, self.name, count, queue.config.max_deliveries, keys.prefix, keys.events_full,
+             queue.config.result_ttl_seconds, mode, *extra],
+        )  # fmt: skip
+        self._cursors = cursors
+        return [
+            _Run(int(index), entry, job_id, task, payload, int(deliveries), int(attempt))
+            for index, entry, job_id, task, payload, deliveries, attempt in started
+        ]
+
+    async def _reclaim(self, jobs: anyio.abc.TaskGroup) -> None:
+        """Take over jobs whose lease expired, while this worker has free capacity."""
+        lease_ms = round(self.queue.config.lease_seconds * 1000)
+        cursors: list[str] = ["0"] * len(self.queue.keys.streams)
+        while not self._stopping and any(c != "0-0" for c in cursors):
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                return
+            self._spawn(jobs, await self._claim("reclaim", free, [lease_ms, *cursors]))
+            cursors = self._cursors
+
+    def _spawn(self, jobs: anyio.abc.TaskGroup, runs: list[_Run]) -> None:
+        for run in runs:
+            stale = self._running.get(run.job_id)
+            if stale is not None:  # reclaimed from under ourselves: the old run is fenced off
+                self._cancel(stale, "lost")
+            self._running[run.job_id] = run
+            self._counts.started += 1
+            jobs.start_soon(self._execute, run)
+
+    async def _wait_slot(self) -> None:
+        self._slot = event = anyio.Event()
+        await event.wait()
+        await anyio.lowlevel.checkpoint()  # let other finishing jobs free their slots too
+
+    def _free_slot(self) -> None:
+        if self._slot is not None:
+            self._slot.set()
+
+    async def _unblock(self, client_id: int) -> None:
+        await self.queue.redis.execute_command("CLIENT", "UNBLOCK", client_id)
+
+    # -- running a job ---------------------------------------------------------------
+
+    async def _execute(self, run: _Run) -> None:
+        task = self._tasks.get(run.task)
+        try:
+            if task is None:
+                message = f"this worker has no task named {run.task!r}"
+                await self._finish(run, "dead", run.payload, "UnknownTask", message)
+                return
+            try:
+                payload = task.decode_payload(run.payload)
+            except QueueDataError as exc:
+                await self._finish(run, "dead", run.payload, "InvalidPayload", exc.message)
+                return
+            outcome = await self._call(run, task, payload)
+            if outcome is not None:
+                await self._finish(run, *outcome)
+        finally:
+            if self._running.get(run.job_id) is run:
+                del self._running[run.job_id]
+            self._free_slot()
+
+    async def _call(
+        self, run: _Run, task: Task[Any, Any], payload: Any
+    ) -> tuple[str, str, str, str, int] | None:
+        """Run the task; the outcome to record, or None when the run was fenced off."""
+        if self._limiter is None:  # pragma: no cover - set by run()
+            raise AssertionError("the worker is running")
+
+        async def report(fraction: float, message: str) -> None:
+            await self._progress(run, fraction, message)
+
+        ctx = JobContext(run.job_id, run.task, run.attempt, report)
+        outcome: tuple[str, str, str, str, int] | None = None
+        deadline: AbstractContextManager[Any] = (
+            anyio.fail_after(task.timeout) if task.timeout is not None else nullcontext()
+        )
+        with run.scope:
+            try:
+                with deadline:
+                    result = await task.run(ctx, payload, self._limiter)
+            except TimeoutError:
+                message = f"timed out after {task.timeout} s"
+                outcome = self._failure(
+                    run, task, "TimeoutError", message, task.retry.retry_timeouts
+                )
+            except Exception as exc:  # noqa: BLE001 -- whatever the task raises is its outcome
+                outcome = self._failure(run, task, type(exc).__name__, str(exc), retryable=True)
+            else:
+                try:
+                    outcome = ("succeeded", task.encode_result(result), "", "", 0)
+                except QueueDataError as exc:
+                    outcome = self._failure(
+                        run, task, "QueueDataError", exc.message, retryable=False
+                    )
+        if run.reason == "abort":
+            return ("aborted", "", "JobAborted", "aborted while running", 0)
+        if run.reason == "release":
+            return ("release", run.payload, "", "", 0)
+        if run.reason == "lost":
+            self._counts.lost += 1
+            return None
+        return outcome
+
+    def _failure(
+        self, run: _Run, task: Task[Any, Any], error_type: str, message: str, retryable: bool
+    ) -> tuple[str, str, str, str, int]:
+        if retryable and run.attempt < task.retry.attempts:
+            delay_ms = round(task.retry.delay(run.attempt) * 1000)
+            return ("retry", run.payload, error_type, message, delay_ms)
+        return ("failed", "", error_type, message, 0)
+
+    async def _finish(
+        self, run: _Run, outcome: str, value: str, error_type: str, message: str, delay_ms: int = 0
+    ) -> None:
+        """Record the outcome (fenced by the delivery); Redis errors are retried for up to a
+        lease, after which the job is left to be redelivered."""
+        queue, keys = self.queue, self.queue.keys
+        ttl = queue.config.result_ttl_seconds
+        args: list[Arg] = [GROUP, run.entry, run.deliveries, outcome, value, ttl, delay_ms,
+                           keys.prefix, keys.events_full, keys.control_full, error_type,
+                           message[:2000], run.job_id, run.task]  # fmt: skip
+        job_keys = [keys.job(run.job_id), keys.streams[run.index - 1], keys.delayed, keys.dead]
+        done = await self._persist(
+            lambda: scripts.run(queue.redis, scripts.COMPLETE, job_keys, args)
+        )
+        if not done:
+            self._counts.lost += 1
+            return
+        counts = self._counts
+        name = {"succeeded": "succeeded", "failed": "failed", "retry": "retried",
+                "aborted": "aborted", "dead": "dead", "release": "released"}[outcome]  # fmt: skip
+        setattr(counts, name, getattr(counts, name) + 1)
+
+    async def _persist(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()``, shielded, retrying connection errors for up to one lease (then 0)."""
+        delay = _RETRY_FIRST
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.queue.config.lease_seconds):
+            while True:
+                try:
+                    return await call()
+                except _TRANSIENT as exc:
+                    self._logger.warning("worker %s: %s; retrying", self.name, exc)
+                    await anyio.sleep(delay)
+                    delay = min(delay * 2, _RETRY_MAX)
+        return 0
+
+    async def _progress(self, run: _Run, fraction: float, message: str) -> None:
+        keys = self.queue.keys
+        await scripts.run(
+            self.queue.redis,
+            scripts.PROGRESS,
+            [keys.job(run.job_id)],
+            [run.deliveries, fraction, message, keys.events_full, run.job_id, run.task],
+        )
+
+    def _cancel(self, run: _Run, reason: str) -> None:
+        if run.reason is None:
+            run.reason = reason
+            run.scope.cancel()
+
+    async def _drain(self) -> None:
+        """Give running jobs the grace period, then cancel them (they are queued again)."""
+        with anyio.move_on_after(self.queue.config.shutdown_grace_seconds):
+            while self._running:
+                await self._wait_slot()
+        for run in list(self._running.values()):
+            self._cancel(run, "release")
+        while self._running:
+            await self._wait_slot()
+
+    # -- background loops --------------------------------------------------------------
+
+    async def _forever(self, step: Callable[[], Awaitable[None]], interval: float) -> None:
+        while True:
+            await anyio.sleep(interval)
+            try:
+                await step()
+            except _TRANSIENT as exc:
+                self._logger.warning("worker %s: %s", self.name, exc)
+
+    async def _beat(self) -> None:
+        queue, keys = self.queue, self.queue.keys
+        forget_ms = round(queue.config.lease_seconds * 10_000)
+        args: list[Any] = [GROUP, self.name, keys.prefix, forget_ms]
+        for run in self._running.values():
+            args += [run.index, run.entry, run.job_id, run.deliveries]
+        notes = await scripts.run(
+            queue.redis, scripts.HEARTBEAT, [keys.workers, *keys.streams], args
+        )
+        for job_id, note in notes:
+            noted = self._running.get(job_id)
+            if noted is not None:
+                self._cancel(noted, note)
+
+    async def _promote(self) -> tuple[int, float]:
+        """Move due delayed jobs; (how many, seconds until the next is due or inf)."""
+        keys = self.queue.keys
+        moved, next_due, now = await scripts.run(
+            self.queue.redis, scripts.PROMOTE, [keys.delayed],
+            [keys.prefix, keys.events_full, _PROMOTE_LIMIT],
+        )  # fmt: skip
+        due = int(next_due)
+        return int(moved), (due - int(now)) / 1000 if due >= 0 else float("inf")
+
+    async def _promote_loop(self) -> None:
+        while True:
+            self._wake = wake = anyio.Event()
+            try:
+                moved, wait = await self._promote()
+            except _TRANSIENT as exc:
+                self._logger.warning("worker %s: %s", self.name, exc)
+                moved, wait = 0, _RETRY_MAX
+            if moved >= _PROMOTE_LIMIT:
+                continue
+            with anyio.move_on_after(min(wait, _MAX_IDLE_SLEEP)):
+                await wake.wait()
+
+    async def _control_loop(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        async with self.queue.redis.subscribe(self.queue.keys.control_channel) as messages:
+            task_status.started()
+            async for message in messages:
+                if message.data == "due":
+                    if self._wake is not None:
+                        self._wake.set()
+                elif message.data.startswith("abort:"):
+                    run = self._running.get(message.data.removeprefix("abort:"))
+                    if run is not None:
+                        self._cancel(run, "abort")
+
+    async def _signal_loop(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                self._logger.info("worker %s: signal %s, stopping", self.name, signum)
+                self.stop()
