@@ -171,6 +171,15 @@ def _arguments(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return ", ".join(call)
 
 
+def _summary(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """The docstring's first paragraph, line breaks kept (it fits at the same indentation)."""
+    doc = ast.get_docstring(func)
+    if not doc:
+        return ""
+    lines = doc.split("\n\n", 1)[0].splitlines()
+    return f'"""{lines[0]}"""\n' if len(lines) == 1 else '"""' + "\n".join(lines) + '\n"""\n'
+
+
 def _iter_method(next_def: ast.AsyncFunctionDef, faces: dict[str, str]) -> str:
     """``__aiter__`` becomes ``__iter__`` yielding what ``__anext__`` returns."""
     payload = _payload(next_def, "call")
@@ -195,8 +204,7 @@ def _method(func: ast.FunctionDef | ast.AsyncFunctionDef, faces: dict[str, str],
     decorators = "".join(
         f"@{ast.unparse(d)}\n" for d in func.decorator_list if _base_name(d) == "property"
     )
-    doc = ast.get_docstring(func)
-    body = f'"""{doc.splitlines()[0]}"""\n' if doc else ""
+    body = _summary(func)
     target = f"self._wrapped.{func.name}"
     args = _arguments(func)
     wrap = faces.get(payload.id) if isinstance(payload, ast.Name) else None

@@ -23,7 +23,9 @@ class SyncHttpService(SyncFace[HttpService]):
     """The sync face of :class:`anyservices.http.HttpService`."""
 
     def probe(self) -> None:
-        """Raise the reason this service is not ready: one GET of ``health_path``, never"""
+        """Raise the reason this service is not ready: one GET of ``health_path``, never
+        retried; a status of 400 or more raises :class:`HttpStatusError` naming it.
+        """
         return self._portal.call(self._wrapped.probe)
 
     def request(
@@ -39,7 +41,9 @@ class SyncHttpService(SyncFace[HttpService]):
         retry: bool | None = None,
         raise_for_status: bool | None = None,
     ) -> httpx.Response:
-        """Send a request; the body is read. ``retry=True`` lets a non-idempotent"""
+        """Send a request; the body is read. ``retry=True`` lets a non-idempotent
+        request be retried, ``retry=False`` disables retries for this call.
+        """
         return self._portal.call(
             self._wrapped.request,
             method,
@@ -234,7 +238,9 @@ class SyncHttpService(SyncFace[HttpService]):
         headers: Headers = None,
         retry: bool | None = None,
     ) -> ModelT:
-        """GET and parse the body into ``model``; a mismatch raises HttpDataError"""
+        """GET and parse the body into ``model``; a mismatch raises HttpDataError
+        naming the field, a 4xx/5xx HttpStatusError.
+        """
         return self._portal.call(
             self._wrapped.get_model, path, model, params=params, headers=headers, retry=retry
         )

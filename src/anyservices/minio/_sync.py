@@ -26,7 +26,9 @@ class SyncMinioService(SyncFace[MinioService]):
     """The sync face of :class:`anyservices.minio.MinioService`."""
 
     def probe(self) -> None:
-        """Raise the reason this service is not ready: one authenticated request (does the"""
+        """Raise the reason this service is not ready: one authenticated request (does the
+        default bucket exist, or without one, the bucket list).
+        """
         return self._portal.call(self._wrapped.probe)
 
     def statistics(self) -> MinioStatistics:
@@ -160,7 +162,9 @@ class SyncMinioService(SyncFace[MinioService]):
         bucket_name: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
-        """Write the object to a local file: streamed into a temporary file in the same"""
+        """Write the object to a local file: streamed into a temporary file in the same
+        directory, renamed over ``file_path`` only on success (never a partial file).
+        """
         return self._portal.call(
             self._wrapped.download_file,
             object_name,

@@ -443,7 +443,9 @@ class SyncLock(SyncFace[Lock]):
         return self._wrapped.key
 
     def acquire(self, blocking_timeout: float | None = None) -> None:
-        """Take the lock, trying for up to ``blocking_timeout`` seconds (0: once, None:"""
+        """Take the lock, trying for up to ``blocking_timeout`` seconds (0: once, None:
+        until it is free); RedisLockError if it stayed taken.
+        """
         return self._portal.call(self._wrapped.acquire, blocking_timeout)
 
     def try_acquire(self) -> bool:
@@ -459,7 +461,10 @@ class SyncLock(SyncFace[Lock]):
         return self._portal.call(self._wrapped.extend, additional)
 
     def release(self, *, missing_ok: bool = False) -> None:
-        """Release the lock if we still hold it; RedisLockError if it expired meanwhile"""
+        """Release the lock if we still hold it; RedisLockError if it expired meanwhile
+        (unless ``missing_ok``). Never deletes a lock someone else holds now. Runs to
+        the end even when the caller is cancelled.
+        """
         return self._portal.call(self._wrapped.release, missing_ok=missing_ok)
 
 
