@@ -34,17 +34,20 @@ KEYS = [f"counter:{i}" for i in range(48)]
 WORKERS = 32
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _free_base() -> int:
-    """A port P such that P..P+5 are all free."""
+    """A port P below the ephemeral range such that P..P+5 and their bus ports are free."""
     for _ in range(200):
-        base = random.randrange(20000, 40000)
-        free = True
-        for port in range(base, base + 6):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    free = False
-                    break
-        if free:
+        base = random.randrange(20000, 22700)
+        if all(_bindable(p) and _bindable(p + 10000) for p in range(base, base + 6)):
             return base
     raise RuntimeError("no six free ports in a row")
 
@@ -125,10 +128,11 @@ def config(nodes: list[str], **extra: Any) -> RedisConfig:
 class Load:
     """WORKERS tasks INCR the keys until stopped; counts what was acknowledged."""
 
-    def __init__(self, redis: RedisService) -> None:
+    def __init__(self, redis: RedisService, keys: list[str] = KEYS) -> None:
         self.redis = redis
-        self.acked = dict.fromkeys(KEYS, 0)
-        self.maybe = dict.fromkeys(KEYS, 0)
+        self.keys = keys
+        self.acked = dict.fromkeys(keys, 0)
+        self.maybe = dict.fromkeys(keys, 0)
         self.errors: list[tuple[float, str, RedisError]] = []
         self.stop = anyio.Event()
 
@@ -137,7 +141,7 @@ class Load:
         for _ in range(1_000_000):  # bounded: stops long before
             if self.stop.is_set():
                 return
-            key = rng.choice(KEYS)
+            key = rng.choice(self.keys)
             try:
                 await self.redis.incr(key)
             except RedisConnectionLostError as exc:
@@ -150,7 +154,7 @@ class Load:
                 self.acked[key] += 1
 
     async def applied(self) -> dict[str, int]:
-        return {key: int(await self.redis.get(key) or 0) for key in KEYS}
+        return {key: int(await self.redis.get(key) or 0) for key in self.keys}
 
 
 async def _reshard(seed: str, source: str, target: str, slots: int) -> None:
@@ -162,11 +166,16 @@ async def _reshard(seed: str, source: str, target: str, slots: int) -> None:
 
 
 async def test_resharding_1000_slots_both_ways_under_load(cluster: list[str]) -> None:
-    async with RedisService(config(cluster, namespace=f"r{random.randrange(10**6)}")) as redis:
-        await redis.delete(*KEYS)
-        load = Load(redis)
+    namespace = f"r{random.randrange(10**6)}"
+    async with RedisService(config(cluster, namespace=namespace)) as redis:
         before = {s.primary.node_id: s.ranges for s in shards(cluster[0])}
         a, b = sorted(before)[:2]
+        first = before[a][0][0]  # redis-cli moves the source's lowest slots first
+        names = (f"counter:{i}" for i in range(100_000))
+        moving = [k for k in names if first <= key_slot(f"{namespace}:{k}") < first + 1000]
+        keys = moving[:24] + KEYS[:24]  # half of them on the slots that move
+        await redis.delete(*keys)
+        load = Load(redis, keys)
         async with anyio.create_task_group() as group:
             for seed in range(WORKERS):
                 group.start_soon(load.worker, seed)

@@ -9,13 +9,18 @@ import pytest
 from anyservices.redis import hash_tag
 from anyservices.redis._slots import (
     SLOTS,
+    KeySpec,
     Node,
+    Route,
     Shard,
     SlotTable,
+    command_name,
     crc16,
+    info_spec,
     key_slot,
     parse_shards,
     parse_slots,
+    route,
 )
 
 
@@ -150,3 +155,18 @@ def test_slot_table_routes_and_patches() -> None:
     assert SlotTable([a]).covered() == 10000
     assert SlotTable([a]).shard_for(SLOTS - 1) is None
     assert SlotTable([Shard(Node("h", 9))]).primaries()[0].port == 9
+
+
+def test_routes_of_the_odd_commands() -> None:
+    assert route(("XINFO", "HELP")) == Route("any", readonly=True)
+    assert route(("XINFO", "STREAM", "s")) == Route("keys", ("s",), readonly=True)
+    assert route(("PUBSUB", "CHANNELS")) == Route("pubsub")
+    assert route(("PUBLISH", "ch", "m")) == Route("pubsub")
+    assert route(("XREAD", "COUNT", 1)) == Route("keys", (), readonly=True)
+    assert route(("EVAL", "return 1")) == Route("keys", ())
+    assert route(("FLUSHDB",)) == Route("primaries")
+    assert route(("NOSUCH",)) is None
+    assert command_name(()) == ""
+    assert info_spec([]) is None
+    assert info_spec(["get", 2, ["readonly"], 1, 1, 1]) == KeySpec(1, 1, 1, readonly=True)
+    assert KeySpec(1, 1).keys(("GET",)) == ()

@@ -57,7 +57,7 @@ __all__ = ("ClusterClient", "client_for")
 _MIN_GAP: Final = 1.0  # s between refreshes; doubles (to _MAX_GAP) while wakes keep coming
 _MAX_GAP: Final = 8.0
 _PERIOD: Final = 30.0  # s between periodic refreshes (+-20 %)
-_QUERY_TIMEOUT: Final = 1.0  # s for one node's CLUSTER SHARDS
+_QUERY_TIMEOUT: Final = 2.0  # s for one node's CLUSTER SHARDS
 _QUERIED: Final = 3  # nodes asked per refresh
 _FREE_HOPS: Final = 2  # redirects followed at once; after them, each waits (a loop)
 _FIRST_DELAY: Final = 0.02
@@ -96,7 +96,7 @@ class ClusterClient(RedisClient):
 
     async def open(self, task_group: anyio.abc.TaskGroup) -> None:
         """Read the slot map from the seeds now (a bad address fails here), then keep it."""
-        self._task_group = task_group
+        self._task_group = self._group = task_group  # the nodes' readers run there too
         if not await self._refresh():
             raise RedisConnectError(
                 f"no node of {self._config.describe()} answered CLUSTER SHARDS",
@@ -207,15 +207,16 @@ class ClusterClient(RedisClient):
         async with self._node_lock:
             node = self._nodes.get(address)
             if node is None:
-                if self._task_group is None:
-                    raise RedisConnectError("the client is not open", service="redis")
                 host, port = parse_address(address, "cluster_nodes")
                 config = self._config.model_copy(update={"mode": "standalone", "url": None,
                                                          "host": host, "port": port})  # fmt: skip
-                node = RedisClient(config, logger=self._logger)
-                await node.open(self._task_group)
+                node = self._new_node(config)
+                await node.open(self._group)
                 self._nodes[address] = node
             return node
+
+    def _new_node(self, config: RedisConfig) -> RedisClient:
+        return RedisClient(config, logger=self._logger)
 
     def _address(self, slot: int | None, readonly: bool) -> str:
         shard = self._table.shard_for(slot) if slot is not None else None

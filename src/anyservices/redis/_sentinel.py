@@ -21,8 +21,13 @@ import anyio.abc
 
 from ._client import RedisClient
 from ._connection import Connection
-from ._errors import RedisConnectError, RedisError, RedisResponseError
-from ._slots import parse_address
+from ._errors import (
+    RedisConnectError,
+    RedisConnectionLostError,
+    RedisError,
+    RedisResponseError,
+)
+from ._slots import command_name, parse_address, route
 
 if TYPE_CHECKING:
     from ._config import RedisConfig
@@ -33,6 +38,7 @@ __all__ = ("SentinelClient",)
 _ASK_TIMEOUT: Final = 0.5  # s for one sentinel's answer
 _FIRST_DELAY: Final = 0.02
 _MAX_DELAY: Final = 0.5
+_RETIRE_WAIT: Final = 5.0  # s an old master's connection may finish its replies
 _LOOK_AGAIN: Final = frozenset({"READONLY", "NOREPLICAS", "MASTERDOWN", "LOADING"})
 
 
@@ -46,6 +52,7 @@ class SentinelClient(RedisClient):
         self._subscribed: set[Connection] = set()
         self._switches = 0
         self.master: tuple[str, int] | None = None  # where the last connection went
+        self.connected: list[tuple[float, tuple[str, int]]] = []  # (when, where) per connect
 
     @property
     def switches(self) -> int:
@@ -110,6 +117,7 @@ class SentinelClient(RedisClient):
     async def _open_stream(self) -> anyio.abc.ByteStream:
         host, port = await self.locate()
         self.master = (host, port)
+        self.connected.append((anyio.current_time(), self.master))
         target = self._config.model_copy(update={"mode": "standalone", "host": host, "port": port})
         return await RedisClient(target, logger=self._logger)._open_stream()  # noqa: SLF001
 
@@ -125,10 +133,14 @@ class SentinelClient(RedisClient):
             )
 
     async def _drop_connections(self) -> None:
-        """Close every connection: the next call (and subscribers) reconnect to the master."""
-        for connection in [*self._connections, *self._subscribed]:
-            if connection is not None:
-                await connection.aclose()
+        """Reconnect to the master: shared connections are replaced on the next call (the
+        old ones close once their replies are in), subscriptions reconnect at once."""
+        for index, connection in enumerate(self._connections):
+            self._connections[index] = None
+            if connection is not None and self._task_group is not None:
+                self._task_group.start_soon(_retire, connection)
+        for connection in list(self._subscribed):
+            await connection.aclose()
 
     async def _follow_switches(self) -> None:
         """Listen for ``+switch-master`` on one sentinel after another, forever."""
@@ -186,9 +198,14 @@ class SentinelClient(RedisClient):
                 await self._drop_connections()  # refused, so not applied: send it again
                 delay = await _pause(deadline, delay, exc)
             except RedisConnectError as exc:
-                if exc.operation != "connect":
-                    raise
-                delay = await _pause(deadline, delay, exc)
+                found = route(args)
+                if exc.operation != "connect" and not (found is not None and found.readonly):
+                    raise RedisConnectionLostError(
+                        f"{exc.message}; {command_name(args)} was sent and may have run",
+                        service="redis",
+                        operation=command_name(args),
+                    ) from None
+                delay = await _pause(deadline, delay, exc)  # never sent, or a read
 
     async def execute_many(
         self, commands: Sequence[Sequence[Arg]], *, decode: bool | None = None
@@ -216,6 +233,15 @@ class SentinelClient(RedisClient):
                 yield connection
             finally:
                 self._subscribed.discard(connection)
+
+
+async def _retire(connection: Connection) -> None:
+    """Close ``connection`` once its pending replies are in (at most a few seconds)."""
+    for _ in range(int(_RETIRE_WAIT / 0.01)):  # polled: Connection has no "drained" event
+        if not connection.pending or connection.broken:
+            break
+        await anyio.sleep(0.01)
+    await connection.aclose()
 
 
 async def _pause(deadline: float, delay: float, error: RedisError) -> float:

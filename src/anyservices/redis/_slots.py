@@ -397,7 +397,3 @@ def info_spec(reply: Sequence[Any]) -> KeySpec | None:
     flags = {_text(flag) for flag in reply[2]}
     first, last, step = int(reply[3]), int(reply[4]), int(reply[5])
     return KeySpec(first, last, max(step, 1), "readonly" in flags, None, "movablekeys" in flags)
-
-
-def slots_of(keys: Iterable[Any], encoding: str = "utf-8") -> set[int]:
-    return {key_slot(key, encoding) for key in keys}
