@@ -19,7 +19,7 @@ from anyservices.redis import (
 )
 from anyservices.redis._slots import key_slot
 
-from .cluster_fakes import Conn, Drop, Error, FakeCluster, FakeClusterClient, cluster_config
+from .test_cluster_fakes import Conn, Drop, Error, FakeCluster, FakeClusterClient, cluster_config
 
 A, B, C = 7000, 7001, 7002
 
