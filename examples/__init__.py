@@ -1,0 +1,1 @@
+"""Runnable examples of anyservices in the frameworks people use (see docs/frameworks.md)."""

@@ -1,0 +1,1 @@
+"""FastAPI: services opened in the lifespan, injected with Depends."""
