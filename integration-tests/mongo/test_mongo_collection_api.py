@@ -201,8 +201,37 @@ async def test_change_stream_on_the_handle(face: Face, config: MongoConfig, coll
 
 def test_sync_face_database_is_not_a_cursor(mongo_env: dict[str, str]) -> None:
     with blocking(MongoService(make_config(mongo_env))) as mongo:
-        database: Any = mongo.get_collection("any").database
+        handle = mongo.get_collection("any")
+        assert isinstance(handle.driver_object, Collection)
+        database: Any = handle.database
         with pytest.raises(TypeError):
             next(database)
         assert database["any"].name == "any"
+        assert database.any.name == "any"  # a sub-collection by attribute
         assert database.name == "anyservices_tests"
+        with pytest.raises(AttributeError):
+            database._private  # noqa: B018 -- attribute access is the test
+        with pytest.raises(AttributeError):
+            handle._private  # noqa: B018
+
+
+async def test_probe_and_a_collection_passed_back_to_the_driver(
+    face: Face, config: MongoConfig, coll: str
+) -> None:
+    async with open_face(face, MongoService(config)) as mongo:
+        await mongo.probe()
+        users = mongo.get_collection(coll)
+        await users.insert_one({"a": 1})
+        if face == "sync":
+            sync_users: Any = users.sync_face
+
+            def drop() -> bool:
+                database = sync_users.database
+                database.drop_collection(sync_users)  # a sync face, unwrapped
+                return coll in database.list_collection_names()
+
+            assert not await anyio.to_thread.run_sync(drop)
+            return
+        database = users.database
+        await database.drop_collection(users)  # our handle, unwrapped to PyMongo's
+        assert coll not in await database.list_collection_names()

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import anyio
-import anyio.lowlevel
 import pytest
 
 from anyservices._core._threads import ThreadRunner, ThreadStatistics, budget

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import anyio
 import bson
+import bson.errors
 import hypothesis
 import pydantic
 import pymongo.errors

@@ -9,8 +9,11 @@ from anyservices.mongo import MongoConfig
 
 
 def test_defaults_and_client_options() -> None:
-    config = MongoConfig(url=SecretStr("mongodb://h:1"), database="app", timeout_ms=250)
+    config = MongoConfig(
+        url=SecretStr("mongodb://h:1"), database="app", timeout_ms=250, auth_source="admin"
+    )
     options = config.client_options()
+    assert options["authSource"] == "admin"
     assert options["maxPoolSize"] == 32
     assert options["timeoutMS"] == 250
     assert options["retryWrites"] is True

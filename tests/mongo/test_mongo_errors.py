@@ -107,3 +107,35 @@ def test_errors_pickle_with_their_context() -> None:
     error = MongoCommandError("bad", operation="find_one", resource="users")
     again = pickle.loads(pickle.dumps(error))
     assert (again.operation, again.resource) == ("find_one", "users")
+
+
+def test_timeouts_say_so_the_pymongo_way() -> None:
+    assert map_error(pymongo.errors.NetworkTimeout("slow"), operation="o").timeout is True
+    assert map_error(pymongo.errors.AutoReconnect("lost"), operation="o").timeout is False
+    # An error whose timeout comes from its cause (client-side encryption's).
+    wrapped = pymongo.errors.EncryptionError(pymongo.errors.NetworkTimeout("kms slow"))
+    mapped = map_error(wrapped, operation="encrypt")
+    assert type(mapped) is MongoTimeoutError
+    assert "timed out" in str(mapped)
+
+
+def test_our_errors_are_pymongos_too() -> None:
+    duplicate = map_error(
+        pymongo.errors.DuplicateKeyError("E11000", 11000, {"keyValue": {"k": 1}}), operation="o"
+    )
+    assert isinstance(duplicate, pymongo.errors.DuplicateKeyError)
+    assert duplicate.code == 11000
+    failure = map_error(
+        pymongo.errors.OperationFailure("bad", 2, {"errmsg": "bad", "code": 2}), operation="o"
+    )
+    assert isinstance(failure, pymongo.errors.OperationFailure)
+    assert failure.details == {"errmsg": "bad", "code": 2}
+    connect = map_error(pymongo.errors.ServerSelectionTimeoutError("none"), operation="o")
+    assert isinstance(connect, pymongo.errors.ConnectionFailure)
+    config = map_error(pymongo.errors.ConfigurationError("bad"), operation="o")
+    assert isinstance(config, pymongo.errors.ConfigurationError)
+    labelled = map_error(
+        pymongo.errors.OperationFailure("c", 112, {"errorLabels": ["TransientTransactionError"]}),
+        operation="o",
+    )
+    assert labelled.has_error_label("TransientTransactionError")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
@@ -15,7 +16,14 @@ from bson import ObjectId
 from pydantic import BaseModel, ConfigDict, Field
 
 from anyservices._core._service import State
-from anyservices.mongo import MongoConfig, MongoDataError, MongoService, MongoTimeoutError
+from anyservices.mongo import (
+    MongoConfig,
+    MongoDataError,
+    MongoError,
+    MongoService,
+    MongoSession,
+    MongoTimeoutError,
+)
 from anyservices.mongo._models import from_document, to_document
 from anyservices.mongo._service import _bulk_operation
 
@@ -157,3 +165,171 @@ async def test_find_iter_closes_the_cursor_at_the_end() -> None:
     service = _service_with(fake)
     assert len([d async for d in service.find_iter("c", {}, batch_size=10)]) == 20
     assert fake.cursor.closed
+
+
+class _FakeSession:
+    """A ClientSession whose commit fails ``commit_failures`` times with ``label``."""
+
+    def __init__(self, commit_failures: int = 0, label: str = "UnknownTransactionCommitResult"):
+        self.commit_failures = commit_failures
+        self.label = label
+        self.in_transaction = False
+        self.calls: list[str] = []
+
+    def start_transaction(self) -> None:
+        self.calls.append("start")
+        self.in_transaction = True
+
+    def commit_transaction(self) -> None:
+        self.calls.append("commit")
+        if self.commit_failures:
+            self.commit_failures -= 1
+            raise pymongo.errors.OperationFailure(
+                "commit unknown", 50, {"errorLabels": [self.label]}
+            )
+        self.in_transaction = False
+
+    def abort_transaction(self) -> None:
+        self.calls.append("abort")
+        self.in_transaction = False
+
+    def end_session(self) -> None:
+        self.calls.append("end")
+
+
+class _FakeClient:
+    def __init__(self, session: _FakeSession) -> None:
+        self.session = session
+
+    def start_session(self) -> _FakeSession:
+        return self.session
+
+
+def _service_with_session(session: _FakeSession) -> MongoService:
+    service = MongoService(MongoConfig())
+    service._client = _FakeClient(session)  # type: ignore[assignment]
+    service._state = State.OPEN
+    return service
+
+
+async def test_an_unknown_commit_result_retries_the_commit_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    session = _FakeSession(commit_failures=2)
+    service = _service_with_session(session)
+    with caplog.at_level(logging.INFO, logger="anyservices.mongo"):
+        async with service.transaction(max_commit_retries=2):
+            pass
+    assert session.calls == ["start", "commit", "commit", "commit", "end"]
+    retries = [r.getMessage() for r in caplog.records if "retrying the commit" in r.getMessage()]
+    assert [m.split("(")[1].split(")")[0] for m in retries] == ["1 of 2", "2 of 2"]
+
+
+async def test_the_commit_gives_up_after_max_commit_retries() -> None:
+    session = _FakeSession(commit_failures=5)
+    service = _service_with_session(session)
+    with pytest.raises(MongoTimeoutError, match="commit unknown") as caught:
+        async with service.transaction(max_commit_retries=1):
+            pass
+    assert "UnknownTransactionCommitResult" in caught.value.labels
+    assert session.calls == ["start", "commit", "commit", "end"]
+
+
+async def test_other_commit_errors_are_not_retried() -> None:
+    session = _FakeSession(commit_failures=1, label="SomethingElse")
+    service = _service_with_session(session)
+    with pytest.raises(MongoError):
+        async with service.transaction():
+            pass
+    assert session.calls == ["start", "commit", "end"]
+
+
+async def test_a_transaction_already_over_is_not_aborted_again() -> None:
+    session = _FakeSession()
+    service = _service_with_session(session)
+    with pytest.raises(KeyError):
+        async with service.transaction():
+            session.in_transaction = False  # the driver ended it (e.g. a failed commit)
+            raise KeyError("boom")
+    assert session.calls == ["start", "end"]
+
+
+async def test_a_plain_function_runs_in_a_transaction_on_the_async_face() -> None:
+    session = _FakeSession()
+    service = _service_with_session(session)
+    seen: list[MongoSession] = []
+
+    def body(s: MongoSession) -> int:
+        seen.append(s)
+        return 7
+
+    assert await service.run_transaction(body) == 7  # type: ignore[arg-type]
+    assert seen[0].driver_session is cast("Any", session)
+    assert repr(seen[0]) == "<MongoSession in_transaction=False>"
+
+
+class _FakeStream:
+    def __init__(self, changes: list[dict[str, Any] | None]) -> None:
+        self.changes = changes
+        self.closed = False
+
+    def try_next(self) -> dict[str, Any] | None:
+        return self.changes.pop(0)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _WatchedCollection(_FakeCollection):
+    def __init__(self, stream: _FakeStream) -> None:
+        super().__init__(_FakeCursor(0))
+        self.stream = stream
+
+    def watch(self, *args: Any, **kwargs: Any) -> _FakeStream:
+        return self.stream
+
+
+async def test_watch_waits_through_empty_hops_and_closes_its_stream() -> None:
+    stream = _FakeStream([None, None, {"n": 1}, None, {"n": 2}])
+    service = _service_with(_WatchedCollection(stream))
+    got: list[int] = []
+    async with aclosing(as_generator(service.watch("c"))) as changes:
+        async for change in changes:
+            got.append(change["n"])
+            if len(got) == 2:
+                break
+    assert got == [1, 2]
+    assert stream.closed
+
+
+async def test_a_model_method_refuses_what_is_not_a_model() -> None:
+    service = MongoService(MongoConfig())
+    with pytest.raises(MongoDataError, match="expected a pydantic model, got dict"):
+        await service.insert_one_model("c", {"email": "x"})  # type: ignore[arg-type]
+
+
+class NoId(BaseModel):
+    name: str
+    count: int = 0
+
+
+class IdLast(BaseModel):
+    name: str
+    id: str | None = Field(default=None, alias="_id")
+
+
+def test_models_without_an_id_or_with_it_last() -> None:
+    assert to_document(NoId(name="a")) == {"name": "a", "count": 0}
+    plain = from_document(NoId, {"_id": ObjectId(), "name": "a"}, collection="c", operation="o")
+    assert plain == NoId(name="a")
+    oid = ObjectId()
+    last = from_document(IdLast, {"_id": oid, "name": "b"}, collection="c", operation="o")
+    assert last.id == str(oid)
+
+
+def test_the_faces_module_names_the_generated_classes() -> None:
+    from anyservices.mongo import _faces, _sync  # noqa: PLC0415 -- the generator's input
+
+    names = {entry[1] for entry in _faces.FACES}
+    assert names == {"MongoService", "MongoCollection"}
+    assert {f"Sync{name}" for name in names} <= set(_sync.__all__)

@@ -69,6 +69,7 @@ def _find_twin(sync_class: type[Any]) -> type[Any] | None:
 
 
 def _public(api: type[Any]) -> Iterator[tuple[str, object]]:
+    """The twin's public attributes: properties and methods (tests check there is no other)."""
     for name in dir(api):
         if not name.startswith("_"):
             yield name, inspect.getattr_static(api, name)
@@ -86,14 +87,6 @@ def _unwrap_driver(value: object) -> object:
     if isinstance(value, AsyncProxy):
         return value.driver_object
     return value
-
-
-def _no_stop_iteration(func: Callable[[], Any]) -> Any:
-    # StopIteration must not cross into a coroutine (it would become a RuntimeError).
-    try:
-        return func()
-    except StopIteration:
-        raise StopAsyncIteration from None
 
 
 class AsyncProxy:
@@ -122,28 +115,23 @@ class AsyncProxy:
         method = getattr(self._target, name)
         args = tuple(_unwrap_driver(a) for a in args)
         kwargs = {k: _unwrap_driver(v) for k, v in kwargs.items()}
-        work = functools.partial(_no_stop_iteration, functools.partial(method, *args, **kwargs))
-        return self._wrap(
-            await self._service._run(  # noqa: SLF001 -- the service's driver boundary
-                work, name, self._resource
-            )
-        )
+        work = functools.partial(method, *args, **kwargs)
+        run = self._service._run  # noqa: SLF001 -- the service's driver boundary
+        return self._wrap(await run(work, name, self._resource))
 
     def _inline_call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         args = tuple(_unwrap_driver(a) for a in args)
         kwargs = {k: _unwrap_driver(v) for k, v in kwargs.items()}
         return self._wrap(getattr(self._target, name)(*args, **kwargs))
 
-    if not TYPE_CHECKING:  # type checkers see the async twin's API instead
+    def __getattr__(self, name: str) -> Any:
+        # Not in the twin's API: a sub-collection (``db.users``, ``coll.archive``).
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._wrap(getattr(self._target, name))
 
-        def __getattr__(self, name: str) -> Any:
-            # Not in the twin's API: a sub-collection (``db.users``, ``coll.archive``).
-            if name.startswith("_"):
-                raise AttributeError(name)
-            return self._wrap(getattr(self._target, name))
-
-        def __getitem__(self, key: str) -> Any:  # db["users"], coll["archive"]: no I/O
-            return self._wrap(self._target[key])
+    def __getitem__(self, key: str) -> Any:  # db["users"], coll["archive"]: no I/O
+        return self._wrap(self._target[key])
 
 
 def _async_method(name: str, template: Callable[..., Any]) -> Callable[..., Any]:
@@ -169,12 +157,13 @@ def derive_async_api(cls: type[AsyncProxy], api: type[Any]) -> None:
     cls.api = api
     own = _defined(cls)
     for name, static in _public(api):
-        if name in own:
-            continue
-        if isinstance(static, property):
-            setattr(cls, name, _async_property(name, static))
-        elif callable(static):
-            setattr(cls, name, _async_method(name, static))
+        if name not in own:
+            derived = (
+                _async_property(name, static)
+                if isinstance(static, property)
+                else _async_method(name, cast("Callable[..., Any]", static))
+            )
+            setattr(cls, name, derived)
 
 
 def _take(iterator: Iterator[Any], size: int) -> list[Any]:
@@ -226,12 +215,10 @@ class AsyncIteratorProxy(AsyncProxy):
                 self._target.close, "close", self._resource
             )
 
-    if not TYPE_CHECKING:
-
-        def __getitem__(self, key: object) -> Any:
-            if not isinstance(key, slice):  # an index fetches a document: that would block
-                raise TypeError("index a cursor with a slice, or use skip() and limit()")
-            return self._wrap(self._target[key])
+    def __getitem__(self, key: object) -> Any:
+        if not isinstance(key, slice):  # an index fetches a document: that would block
+            raise TypeError("index a cursor with a slice, or use skip() and limit()")
+        return self._wrap(self._target[key])
 
 
 _ASYNC_PROXIES: dict[type[Any], type[AsyncProxy]] = {}
@@ -266,12 +253,6 @@ def wrap_driver(service: MongoService, value: object, resource: str | None) -> A
 # -- the sync face -------------------------------------------------------------------------
 
 
-def _sync_unwrap(value: object) -> object:
-    if isinstance(value, SyncProxy):
-        return value._proxy  # noqa: SLF001 -- our own class
-    return unwrap(value)
-
-
 def sync_wrap(portal: Portal, value: object) -> Any:
     """An async proxy's result as the sync face hands it out."""
     from ._collection import MongoCollection  # noqa: PLC0415 -- it imports this module
@@ -293,8 +274,8 @@ class SyncSide:
 
     def _sync_call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         method = getattr(self._async_object(), name)
-        args = tuple(_sync_unwrap(a) for a in args)
-        kwargs = {k: _sync_unwrap(v) for k, v in kwargs.items()}
+        args = tuple(unwrap(a) for a in args)  # a sync collection face: its MongoCollection
+        kwargs = {k: unwrap(v) for k, v in kwargs.items()}
         if inspect.iscoroutinefunction(method):
             return sync_wrap(self._portal, self._portal.call(method, *args, **kwargs))
         return sync_wrap(self._portal, method(*args, **kwargs))
@@ -320,12 +301,13 @@ def derive_sync_api(cls: type[Any], api: type[Any]) -> None:
     """Give ``cls`` (a sync face) every public attribute of ``api`` it does not define."""
     own = _defined(cls)
     for name, static in _public(api):
-        if name in own:
-            continue
-        if isinstance(static, property):
-            setattr(cls, name, _sync_property(name, static))
-        elif callable(static):
-            setattr(cls, name, _sync_method(name, static))
+        if name not in own:
+            derived = (
+                _sync_property(name, static)
+                if isinstance(static, property)
+                else _sync_method(name, cast("Callable[..., Any]", static))
+            )
+            setattr(cls, name, derived)
 
 
 class SyncProxy(SyncSide):
@@ -346,15 +328,13 @@ class SyncProxy(SyncSide):
         """The PyMongo (sync) object behind this proxy: blocking, for your own threads."""
         return self._proxy.driver_object
 
-    if not TYPE_CHECKING:
+    def __getattr__(self, name: str) -> Any:  # a sub-collection
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return sync_wrap(self._portal, getattr(self._proxy, name))
 
-        def __getattr__(self, name: str) -> Any:  # a sub-collection
-            if name.startswith("_"):
-                raise AttributeError(name)
-            return sync_wrap(self._portal, getattr(self._proxy, name))
-
-        def __getitem__(self, key: object) -> Any:
-            return sync_wrap(self._portal, self._proxy[key])
+    def __getitem__(self, key: str) -> Any:
+        return sync_wrap(self._portal, self._proxy[key])
 
 
 class SyncIteratorProxy(SyncProxy):
