@@ -321,7 +321,7 @@ return {#due, first[2] or '-1', tostring(now)}
 """)
 
 # KEYS: job, delayed; ARGV: prefix, group, events, control, id, ttl
-# -> "aborted", "aborting" (running: its worker is told), "missing", or the final state
+# -> "aborted", "aborting" (running: its worker is told), "missing", or "finished"
 ABORT: Final = _script("""
 local job, prefix, id = KEYS[1], ARGV[1], ARGV[5]
 local h = redis.call('HMGET', job, 'state', 'entry', 'priority', 'task', 'attempt')
@@ -339,7 +339,7 @@ if state == 'queued' then
 elseif state == 'delayed' then
   redis.call('ZREM', KEYS[2], id)
 else
-  return state
+  return 'finished'
 end
 local now = now_ms()
 redis.call('HSET', job, 'state', 'aborted', 'error_type', 'JobAborted',
