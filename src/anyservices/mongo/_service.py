@@ -182,6 +182,20 @@ class MongoService(Service[MongoConfig]):
         self._check_open()
         return await self._call(func, operation, collection)
 
+    async def _collection_call(
+        self,
+        collection_name: str,
+        method: str,
+        session: MongoSession | None,
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """``collection.method(*args, session=..., **kwargs)``, PyMongo's result as it is."""
+        bound = getattr(self._collection(collection_name), method)
+        call = functools.partial(bound, *args, session=_driver_session(session), **kwargs)
+        return await self._run(call, method, collection_name)
+
     # -- plain methods ---------------------------------------------------------------
 
     def statistics(self) -> MongoStatistics:
@@ -289,13 +303,11 @@ class MongoService(Service[MongoConfig]):
         self, collection_name: str, document: Query, session: MongoSession | None = None
     ) -> InsertOneResult:
         """Insert one document (a dict gets its ``_id``, as with PyMongo)."""
-        coll = self._collection(collection_name)
         target = document if isinstance(document, dict) else dict(document)
-        return await self._run(
-            functools.partial(coll.insert_one, target, session=_driver_session(session)),
-            "insert_one",
-            collection_name,
+        result: InsertOneResult = await self._collection_call(
+            collection_name, "insert_one", session, target
         )
+        return result
 
     async def insert_many(
         self,
@@ -327,12 +339,10 @@ class MongoService(Service[MongoConfig]):
         session: MongoSession | None = None,
     ) -> dict[str, Any] | None:
         """The first matching document, or None."""
-        coll = self._collection(collection_name)
-        return await self._run(
-            functools.partial(coll.find_one, query, projection, session=_driver_session(session)),
-            "find_one",
-            collection_name,
+        found: dict[str, Any] | None = await self._collection_call(
+            collection_name, "find_one", session, query, projection
         )
+        return found
 
     async def find_many(
         self,
@@ -455,14 +465,10 @@ class MongoService(Service[MongoConfig]):
         session: MongoSession | None = None,
     ) -> UpdateResult:
         """Update the first match (``update`` is an operator document or a pipeline)."""
-        coll = self._collection(collection_name)
-        return await self._run(
-            functools.partial(
-                coll.update_one, query, update, upsert=upsert, session=_driver_session(session)
-            ),
-            "update_one",
-            collection_name,
+        result: UpdateResult = await self._collection_call(
+            collection_name, "update_one", session, query, update, upsert=upsert
         )
+        return result
 
     async def update_many(
         self,
@@ -474,47 +480,35 @@ class MongoService(Service[MongoConfig]):
         session: MongoSession | None = None,
     ) -> UpdateResult:
         """Update every match."""
-        coll = self._collection(collection_name)
-        return await self._run(
-            functools.partial(
-                coll.update_many, query, update, upsert=upsert, session=_driver_session(session)
-            ),
-            "update_many",
-            collection_name,
+        result: UpdateResult = await self._collection_call(
+            collection_name, "update_many", session, query, update, upsert=upsert
         )
+        return result
 
     async def delete_one(
         self, collection_name: str, query: Query, session: MongoSession | None = None
     ) -> DeleteResult:
         """Delete the first match (``deleted_count`` is 0 or 1)."""
-        coll = self._collection(collection_name)
-        return await self._run(
-            functools.partial(coll.delete_one, query, session=_driver_session(session)),
-            "delete_one",
-            collection_name,
+        result: DeleteResult = await self._collection_call(
+            collection_name, "delete_one", session, query
         )
+        return result
 
     async def delete_many(
         self, collection_name: str, query: Query, session: MongoSession | None = None
     ) -> DeleteResult:
         """Delete every match."""
-        coll = self._collection(collection_name)
-        return await self._run(
-            functools.partial(coll.delete_many, query, session=_driver_session(session)),
-            "delete_many",
-            collection_name,
+        result: DeleteResult = await self._collection_call(
+            collection_name, "delete_many", session, query
         )
+        return result
 
     async def count_documents(
         self, collection_name: str, query: Query, session: MongoSession | None = None
     ) -> int:
         """How many documents match."""
-        coll = self._collection(collection_name)
-        return await self._run(
-            functools.partial(coll.count_documents, query, session=_driver_session(session)),
-            "count_documents",
-            collection_name,
-        )
+        count: int = await self._collection_call(collection_name, "count_documents", session, query)
+        return count
 
     async def aggregate(
         self,
