@@ -1,0 +1,1 @@
+"""Django: sync views on the sync face, one shared portal for the whole process."""
