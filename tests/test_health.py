@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import types
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
@@ -579,3 +581,23 @@ def test_main_refuses_a_deadline_that_is_not_positive(
     fake_env["one"] = FakeService()
     assert cli.main(["health", "--deadline", "0"]) == 2
     assert "--deadline must be a positive number" in capsys.readouterr().err
+
+
+def test_a_service_whose_driver_cannot_be_imported_is_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.import_module
+
+    def without_minio(name: str) -> types.ModuleType:
+        if name == "anyservices.minio":
+            raise ImportError("No module named 'minio'")
+        return real(name)
+
+    monkeypatch.setattr(health, "importlib", types.SimpleNamespace(import_module=without_minio))
+    found = services_from_env(
+        {"ANYSERVICES_MINIO_ENDPOINT": "127.0.0.1:9010", "ANYSERVICES_REDIS_HOST": "h"}
+    )
+    assert list(found.services) == ["redis"]
+    (broken,) = found.broken
+    assert broken.name == "minio"
+    assert broken.error == "cannot import anyservices.minio: No module named 'minio'"

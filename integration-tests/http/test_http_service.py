@@ -251,6 +251,9 @@ async def test_streaming_to_file(face: Face, http_server: ScriptedServer, tmp_pa
         assert seen[-1] == (size, size)
         assert len(seen) > 1  # arrived in chunks, not buffered whole
         assert not (tmp_path / "big.bin.part").exists()
+        quiet = tmp_path / "quiet.bin"
+        assert await http.download_to_file("/big", quiet) == size  # no progress callback
+        assert quiet.read_bytes() == dest.read_bytes()
         chunks = [chunk async for chunk in http.stream_bytes("/big", chunk_size=65536)]
         assert len(chunks) > 1
         assert max(len(c) for c in chunks) <= 65536

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,17 @@ class ToyService(Service[ToyConfig]):
         for i in range(n):
             yield i
 
+    @property
+    def label(self) -> str:
+        return f"toy:{self.config.port}"
+
+    def child(self) -> ToyService:
+        """A plain method handing back a service object (its face wraps it too)."""
+        return self
+
+    def __aiter__(self) -> AsyncIterator[int]:
+        return self.count(2)
+
     def __blocking__(self, portal: Portal) -> SyncToy:
         return SyncToy(portal, self)
 
@@ -74,3 +85,13 @@ class SyncToy(SyncFace[ToyService]):
 
     def count(self, n: int) -> Any:
         return self._portal.wrap_iter(self._wrapped.count(n))
+
+    @property
+    def label(self) -> str:
+        return self._wrapped.label
+
+    def child(self) -> SyncToy:
+        return SyncToy(self._portal, self._wrapped.child())
+
+    def __iter__(self) -> Iterator[int]:
+        return self._portal.wrap_iter(self._wrapped.count(2))

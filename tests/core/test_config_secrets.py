@@ -118,3 +118,58 @@ def test_a_braced_message_is_kept_verbatim() -> None:
         Braced(url="redis://:hunter2pw@h")
     assert "{not a placeholder} for h" in str(raised.value)
     check(raised.value, "url", "hunter2pw")
+
+
+class Echoing(ServiceConfig):
+    """Validators that quote what they were given, as careless ones do."""
+
+    url: str = "redis://h"
+    password: pydantic.SecretStr | None = None
+    mode: str = "a"
+
+    @pydantic.field_validator("url")
+    @classmethod
+    def _echo_url(cls, value: str) -> str:
+        if value.startswith("bad"):
+            raise ValueError(f"cannot use {value}")
+        return value
+
+    @pydantic.model_validator(mode="after")
+    def _echo_all(self) -> Echoing:
+        if self.mode == "echo" and self.password is not None:
+            raise ValueError(f"password {self.password.get_secret_value()} does not fit")
+        if self.mode == "odd":
+            raise ValueError("something odd, about no field")
+        if self.mode == "named":
+            raise ValueError("mode: not a mode")
+        return self
+
+
+def test_a_field_validator_quoting_a_secret_names_the_field() -> None:
+    with pytest.raises(pydantic.ValidationError) as raised:
+        Echoing(url="bad://u:hunter2pw@h")
+    check(raised.value, "url", "hunter2pw")
+    assert "invalid url (the details would show part of a secret)" in str(raised.value)
+
+
+def test_a_model_validator_quoting_a_secret_is_located_at_the_field() -> None:
+    with pytest.raises(pydantic.ValidationError) as raised:
+        Echoing(mode="echo", password=pydantic.SecretStr("hunter2pw"))
+    check(raised.value, "password", "hunter2pw")
+
+
+def test_model_validator_messages_are_located_when_they_name_a_field() -> None:
+    with pytest.raises(pydantic.ValidationError) as raised:
+        Echoing(mode="named")
+    assert raised.value.errors()[0]["loc"] == ("mode",)
+    assert raised.value.errors()[0]["msg"] == "Value error, not a mode"
+    with pytest.raises(pydantic.ValidationError) as raised:
+        Echoing(mode="odd")
+    assert raised.value.errors()[0]["loc"] == ()
+
+
+def test_data_that_is_not_a_mapping() -> None:
+    with pytest.raises(pydantic.ValidationError) as raised:
+        ToyConfig.model_validate(["hunter2pw"])
+    assert "hunter2pw" not in str(raised.value)
+    assert raised.value.errors()[0]["input"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 
+import anyio
 import httpx
 import pydantic
 import pytest
@@ -163,3 +164,39 @@ async def test_bearer_and_user_agent_sent() -> None:
         await http.get("/")
     assert seen[0]["Authorization"] == "Bearer abc"
     assert seen[0]["User-Agent"] == "anyservices-http"
+
+
+async def test_retry_after_ignored_when_told_to() -> None:
+    calls: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            return httpx.Response(503, headers={"Retry-After": "3600"})
+        return httpx.Response(200)
+
+    policy = RetryPolicy(
+        max_attempts=2, backoff_base=0.001, backoff_max=0.001, respect_retry_after=False
+    )
+    async with mock_service(handler, retry=policy) as http:
+        with anyio.fail_after(5):  # an hour if Retry-After were honoured
+            assert (await http.get("/")).status_code == 200
+    assert len(calls) == 2
+
+
+async def test_json_bodies_use_the_shared_codec() -> None:
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        assert request.headers["Content-Type"] == "application/json"
+        return httpx.Response(200, json={"ok": True})
+
+    class Item(pydantic.BaseModel):
+        name: str
+
+    async with mock_service(handler) as http:
+        await http.post("/", json={"item": Item(name="a")})
+        with pytest.raises(HttpDataError, match="cannot encode as JSON"):
+            await http.post("/", json={"x": object()})
+    assert bodies == [b'{"item":{"name":"a"}}']

@@ -70,3 +70,13 @@ async def test_percent_encoded_credentials_are_decoded_once(face: Face) -> None:
     async with open_face(face, HttpService(config, transport=httpx.MockTransport(handler))) as http:
         await http.get("/")
     assert seen == [_basic("us@er", "p/w:x")]
+
+
+async def test_the_generic_request_verb(face: Face) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=f"{request.method} {request.url.path}")
+
+    config = HttpConfig(base_url="http://api.test")
+    async with open_face(face, HttpService(config, transport=httpx.MockTransport(handler))) as http:
+        response = await http.request("DELETE", "/items/1", retry=False)
+    assert response.text == "DELETE /items/1"

@@ -44,6 +44,7 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after(later, now) == 30.0
     earlier = format_datetime(now - timedelta(seconds=30), usegmt=True)
     assert parse_retry_after(earlier, now) == 0.0
+    assert parse_retry_after("Tue, 01 Jan 2030 00:00:10 -0000", now) == 10.0  # no zone: UTC
     assert parse_retry_after("soon") is None
     assert parse_retry_after("-3") is None
     assert parse_retry_after(None) is None

@@ -102,10 +102,8 @@ class _MappingEnvSource(EnvSettingsSource):
     """pydantic-settings' environment source, reading the mapping ``from_env`` was given."""
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        environ = _ENVIRON.get()
-        if self.case_sensitive:
-            return dict(environ)
-        return {key.lower(): value for key, value in environ.items()}
+        # Our settings classes are case-insensitive: names are compared lowercased.
+        return {key.lower(): value for key, value in _ENVIRON.get().items()}
 
 
 def _sources(

@@ -154,10 +154,7 @@ def status_error(response: httpx.Response) -> HttpStatusError:
     request = response.request
     url = safe_url(request.url)
     cls = _BY_STATUS.get(response.status_code, HttpCommandError)
-    try:
-        body = response.text[:500]
-    except httpx.ResponseNotRead:
-        body = ""
+    body = response.text[:500]  # read: streamed responses are read before this
     phrase = response.reason_phrase or "error"
     return cls(
         f"{request.method} {url} returned {response.status_code} {phrase}",

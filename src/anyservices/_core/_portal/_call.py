@@ -208,10 +208,7 @@ def drive(portal: Portal, call: Call) -> Generator[Any, Any, Any]:
     while True:
         try:
             sent = yield yielded
-        except GeneratorExit:
-            steps.close()
-            raise
-        except BaseException as exc:  # noqa: BLE001 -- thrown in by the loop: passed on to the call
+        except BaseException as exc:  # noqa: BLE001 -- thrown in by the loop (GeneratorExit too): passed on
             try:
                 yielded = run(steps.throw, exc)
             except StopIteration as done:

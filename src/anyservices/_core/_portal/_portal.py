@@ -14,11 +14,12 @@ import os
 import sys
 import threading
 import time
+import types
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from typing import Any, Final, Literal, ParamSpec, TypeVar, cast
+from typing import Any, Final, Literal, NoReturn, ParamSpec, TypeVar, cast
 
 import anyio
 
@@ -55,6 +56,13 @@ Busy pauses are right when caller and loop run on two CPUs, but when the schedul
 them on one (say another process keeps the other busy) each pause keeps the other thread
 off the CPU; so both yield it too: the caller after a while, the poller after each call.
 Measured with a CPU hog beside: 28 µs a call instead of 204."""
+
+_asyncio_loop: Final = asyncio._get_running_loop  # noqa: SLF001 -- asyncio's cheap, thread-local check
+_sniffio_thread: Any = types.SimpleNamespace(name=None)  # sniffio's thread-local, if installed
+with contextlib.suppress(ImportError):  # no sniffio, no trio: then only asyncio can be running
+    import sniffio
+
+    _sniffio_thread = sniffio.thread_local
 
 _clock: Final = time.perf_counter
 # Pauses that release the GIL but keep the CPU busy: CPython's crc32 drops the GIL for
@@ -136,9 +144,9 @@ class Portal:
         if threading.get_ident() != self._loop_thread_id:
             thread.join()
 
-    def _on_stop(self) -> None:  # runs on the loop thread
-        if self._stopped is not None:
-            self._stopped.set()
+    def _on_stop(self) -> None:  # runs on the loop thread, so after _main set _stopped
+        assert self._stopped is not None  # noqa: S101 -- see above
+        self._stopped.set()
         self._wake_poller()
 
     async def _main(self, ready: threading.Event) -> None:
@@ -180,11 +188,7 @@ class Portal:
         try:
             while not self._closed:
                 self._beat += 1
-                if queue:
-                    call = queue.popleft()
-                    if call.cancelled:
-                        call.finish()
-                        continue
+                if queue and (call := self._next_call()) is not None:
                     call.worker = worker
                     call.polled = True
                     await self._run(call)
@@ -242,19 +246,21 @@ class Portal:
                     self._wake_poller()  # its caller may call again soon: be hot for it
             call.finish()
 
-    async def _run_queued(self, worker: Cancellable) -> None:
-        """Run one queued call (started by a poller leaving the polling, see _on_suspend)."""
-        if self._closed:
-            return
-        try:
-            call = self._queue.popleft()
-        except IndexError:  # the poller took it meanwhile
-            return
-        if call.cancelled:
+    def _next_call(self) -> Call | None:
+        """The next queued call to run, finishing those whose callers gave up; or None."""
+        while True:
+            try:
+                call = self._queue.popleft()
+            except IndexError:  # empty (maybe emptied by another thread meanwhile)
+                return None
+            if not call.cancelled:
+                return call
             call.finish()
-        else:
-            call.worker = worker
-            await self._run(call)
+
+    async def _run_queued(self, call: Call, worker: Cancellable) -> None:
+        """Run a call taken off the queue by a poller leaving the polling (_on_suspend)."""
+        call.worker = worker
+        await self._run(call)
 
     def _on_suspend(self, call: Call) -> None:
         """``call`` suspends for the first time."""
@@ -266,8 +272,8 @@ class Portal:
             # takes one call at a time, so the calls queued meanwhile (concurrent callers)
             # get a task each now: they start together, and the Redis layer can pipeline.
             # (Called outside the call's context, which they must not inherit.)
-            for _ in range(len(self._queue)):
-                self._spawn(self._run_queued)
+            while (queued := self._next_call()) is not None:
+                self._spawn(functools.partial(self._run_queued, queued))
             self._spawn(self._poll)
 
     def _wake_poller(self) -> None:  # runs on the loop thread
@@ -276,11 +282,10 @@ class Portal:
 
     def _fail_queued(self) -> None:
         """Fail the calls no worker will ever start (the portal is closed)."""
-        queue = self._queue
-        while queue:
+        while True:
             try:
-                call = queue.popleft()
-            except IndexError:  # another thread emptied it meanwhile
+                call = self._queue.popleft()
+            except IndexError:  # empty (maybe emptied by another thread meanwhile)
                 return
             call.finish(ServiceClosedError("the portal stopped before the call started"))
 
@@ -288,29 +293,37 @@ class Portal:
 
     def call(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``await func(*args, **kwargs)`` on the loop and return its result."""
-        self._check_caller()
+        if _sniffio_thread.name is not None or _asyncio_loop() is not None:
+            self._refuse_caller()  # this thread runs an event loop: the call would block it
         self._check_open()
         call = Call(func, args, kwargs)
         self._await(call, call, patient=self._submit(call))
         return cast("T", call.result())
 
+    def in_event_loop(self) -> bool:
+        """Whether the calling thread runs an event loop (this portal's or another).
+
+        Cheap, as every sync call asks: trio (and this portal, see ``_claim_thread_for``)
+        name their thread's loop in sniffio's thread-local; asyncio keeps its own.
+        """
+        return _sniffio_thread.name is not None or _asyncio_loop() is not None
+
     def _check_caller(self) -> None:
         """Refuse to block an event loop: this portal's, or one the calling thread runs."""
+        if self.in_event_loop():
+            self._refuse_caller()
+
+    def _refuse_caller(self) -> NoReturn:
         if threading.get_ident() == self._loop_thread_id:
             raise SyncFaceInLoopError(
                 "a sync face was called from inside its own portal's event loop"
             )
-        library = running_loop_library()
-        if library is not None:
-            raise SyncFaceInLoopError(
-                f"a sync face was called from a thread that runs an event loop ({library}),"
-                " which the call would block: use the async face here (await the service's"
-                " method), or make the sync call from a worker thread"
-            )
-
-    def in_event_loop(self) -> bool:
-        """Whether the calling thread runs an event loop (this portal's or another)."""
-        return threading.get_ident() == self._loop_thread_id or running_loop_library() is not None
+        library = _sniffio_thread.name or "asyncio"
+        raise SyncFaceInLoopError(
+            f"a sync face was called from a thread that runs an event loop ({library}),"
+            " which the call would block: use the async face here (await the service's"
+            " method), or make the sync call from a worker thread"
+        )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -431,24 +444,13 @@ _FORKED: Final = (
 )
 
 
-def running_loop_library() -> str | None:
-    """The event loop the calling thread runs ("asyncio", "trio"), or None."""
-    if asyncio._get_running_loop() is not None:  # noqa: SLF001 -- asyncio's cheap, thread-local check
-        return "asyncio"
-    trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_run():
-        return "trio"
-    return None
-
-
 def _not_started(*_: object) -> None:
     raise RuntimeError("the portal's loop has not started")
 
 
 def _claim_thread_for(backend: Backend) -> None:
     """Tell sniffio this thread runs ``backend``, also inside plain loop callbacks."""
-    try:
+    with contextlib.suppress(ImportError):  # no sniffio: anyio then assumes asyncio, rightly
         import sniffio  # noqa: PLC0415 -- optional for anyio on asyncio
-    except ImportError:  # pragma: no cover - anyio then assumes asyncio, which is right
-        return
-    sniffio.thread_local.name = backend
+
+        sniffio.thread_local.name = backend
