@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias
 
-from pydantic import BaseModel
 from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 
-__all__ = ("Document", "IndexKeys", "ModelT", "Query", "Sort", "WriteOperation")
+__all__ = ("Document", "IndexKeys", "Query", "Sort", "WriteOperation")
 
 #: A document as returned: a plain dict (``_id`` as stored, usually an ObjectId).
 Document: TypeAlias = dict[str, Any]
@@ -31,4 +30,3 @@ WriteOperation: TypeAlias = (
     | DeleteMany
     | Mapping[str, Mapping[str, Any]]
 )
-ModelT = TypeVar("ModelT", bound=BaseModel)
