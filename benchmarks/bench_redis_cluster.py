@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from collections.abc import Awaitable, Callable
 
 import anyio
+from bench_redis import run_async  # the same worker loop as the standalone benchmark
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from anyservices.redis import RedisConfig, RedisService
@@ -28,22 +28,7 @@ CONCURRENCY = 64
 
 async def throughput(op: Callable[[int], Awaitable[object]], seconds: float) -> float:
     """Operations per second of CONCURRENCY tasks calling ``op`` for ``seconds``."""
-    done = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(worker_id: int) -> None:
-        nonlocal done
-        i = 0
-        while time.perf_counter() < deadline:
-            await op(worker_id * 1_000_000 + i)
-            i += 1
-        done += i
-
-    started = time.perf_counter()
-    async with anyio.create_task_group() as group:
-        for worker_id in range(CONCURRENCY):
-            group.start_soon(worker, worker_id)
-    return done / (time.perf_counter() - started)
+    return await run_async(op, CONCURRENCY, seconds)
 
 
 async def ours(seconds: float) -> float:

@@ -24,6 +24,10 @@ class Error(str):
     __slots__ = ()
 
 
+class Hang(Exception):  # noqa: N818 -- a scripted event, not an error
+    """Never answer this command."""
+
+
 class Drop(Exception):  # noqa: N818 -- a scripted event, not an error
     """Close the connection instead of answering (after the command ran if ``ran``)."""
 
@@ -115,6 +119,8 @@ class FakeNode:
                     self.log.append(args)
                     try:
                         out += encode(self.answer(conn, args))
+                    except Hang:
+                        continue
                     except Drop:
                         await stream.send(out)
                         return
@@ -175,6 +181,7 @@ class FakeCluster:
             for i, p in enumerate(ports)
         }
         self.shards_unknown = False
+        self.group: anyio.abc.TaskGroup | None = None  # where servers run for unopened clients
         self.replicas: dict[str, str] = {}
         self.views: dict[str, dict[str, list[tuple[int, int]]]] = {}  # per-node disagreement
         for node in self.nodes.values():
@@ -245,8 +252,9 @@ class FakeNodeClient(RedisClient):
             raise RedisConnectError("connection refused", service="redis", operation="connect")
         node.connections += 1
         ours, theirs = Pipe.pair()
-        assert self._task_group is not None
-        self._task_group.start_soon(node.serve, theirs)
+        group = self._task_group or self._fake.group
+        assert group is not None
+        group.start_soon(node.serve, theirs)
         return ours
 
 

@@ -72,6 +72,9 @@ class SentinelClient(RedisClient):
                     "socket_connect_timeout": _ASK_TIMEOUT, "socket_timeout": timeout,
                     "health_check_interval": None}
         )  # fmt: skip
+        return self._new_client(config)
+
+    def _new_client(self, config: RedisConfig) -> RedisClient:
         return RedisClient(config, logger=self._logger)
 
     async def locate(self) -> tuple[str, int]:
@@ -119,7 +122,7 @@ class SentinelClient(RedisClient):
         self.master = (host, port)
         self.connected.append((anyio.current_time(), self.master))
         target = self._config.model_copy(update={"mode": "standalone", "host": host, "port": port})
-        return await RedisClient(target, logger=self._logger)._open_stream()  # noqa: SLF001
+        return await self._new_client(target)._open_stream()  # noqa: SLF001
 
     async def _handshake(self, connection: Connection) -> None:
         await super()._handshake(connection)
