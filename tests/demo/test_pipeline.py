@@ -296,3 +296,27 @@ def test_python_dash_m_anyservices_exits_with_mains_status(
     with pytest.raises(SystemExit) as exited:
         runpy.run_module("anyservices", run_name="__main__")
     assert exited.value.code == 3
+
+
+def test_run_demo_names_the_first_of_failed_concurrent_steps_and_reraises_bugs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failures: list[BaseException] = [
+        ExceptionGroup("stores", [ConnectError("s3 is away"), ConnectError("and so is redis")]),
+        ExceptionGroup("outer", [ExceptionGroup("inner", [ConnectError("nested")])]),
+    ]
+
+    def run_face(face: str, source: str) -> Report:
+        del face, source
+        raise failures.pop(0)
+
+    monkeypatch.setattr(_run, "document_server", _no_server)
+    monkeypatch.setattr(_run, "run_face", run_face)
+    assert _run.run_demo(["asyncio"], start_servers=False) == 1
+    assert _run.run_demo(["trio"], start_servers=False) == 1
+    assert capsys.readouterr().err == "[asyncio] failed: s3 is away\n[trio] failed: nested\n"
+    bug = ExceptionGroup("stores", [ConnectError("s3 is away"), KeyError("size")])
+    failures.append(bug)
+    with pytest.raises(ExceptionGroup) as raised:
+        _run.run_demo(["sync"], start_servers=False)
+    assert raised.value is bug  # a bug keeps its traceback

@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import cast
 
 import anyio
 
@@ -53,6 +54,22 @@ def run_face(face: Face, source: str) -> Report:
     return report
 
 
+def _service_failure(error: BaseException) -> AnyServicesError | None:
+    """The service error to report for ``error``: itself, or the first of a group of them.
+
+    Concurrent steps (the stores) fail as an exception group; anything but service errors
+    in it is a bug, and keeps its traceback.
+    """
+    if isinstance(error, AnyServicesError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        group = cast("BaseExceptionGroup[BaseException]", error)
+        failures = [_service_failure(member) for member in group.exceptions]
+        if all(failures):
+            return failures[0]
+    return None
+
+
 def run_demo(faces: Sequence[Face], *, start_servers: bool = True) -> int:
     """Run the pipeline on each of ``faces``; 0 when every report adds up."""
     if start_servers:
@@ -62,8 +79,11 @@ def run_demo(faces: Sequence[Face], *, start_servers: bool = True) -> int:
         for face in faces:
             try:
                 report = run_face(face, source)
-            except AnyServicesError as exc:  # the demo's boundary: say what failed, no traceback
-                print(f"[{face}] failed: {exc}", file=sys.stderr)
+            except (AnyServicesError, ExceptionGroup) as exc:  # the demo's boundary
+                failure = _service_failure(exc)
+                if failure is None:
+                    raise
+                print(f"[{face}] failed: {failure}", file=sys.stderr)  # what failed, no traceback
                 return 1
             print("\n".join(report.lines()))
             sys.stdout.flush()
