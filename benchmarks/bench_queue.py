@@ -1,0 +1,100 @@
+"""Job queue: enqueue N no-op jobs (32 at a time), then one worker process at concurrency 32
+drains them; the same with sleeping jobs. Ours on asyncio and trio against SAQ and arq,
+each installed in its own virtualenv, on the same Redis, in interleaved rounds (median).
+
+    python benchmarks/bench_queue.py [--jobs 20000] [--sleep-jobs 2000] [--sleep 0.1]
+                                     [--rounds 3] [--install]
+
+Peers live in ``$QUEUE_PEERS_DIR`` (default /tmp/anyservices-queue-peers); ``--install``
+creates them with uv (versions from ../shared QUEUE_PEERS.md). A missing peer is skipped.
+SAQ's burst worker waits ``dequeue_timeout`` (1 s, its minimum) before it stops: that
+second is in its drain time. streaq and taskiq are not wired up yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent / "queue_peers"
+PEERS_DIR = Path(os.environ.get("QUEUE_PEERS_DIR", "/tmp/anyservices-queue-peers"))
+PEERS = {"saq": ["saq[redis]==0.26.4", "typing_extensions"], "arq": ["arq==0.28.0"]}
+URL = os.environ.get("ANYSERVICES_REDIS_URL", "redis://127.0.0.1:6390/0")
+
+
+def install() -> None:
+    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+    for name, packages in PEERS.items():
+        venv = PEERS_DIR / name
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([uv, "venv", "-q", "-p", "3.11", str(venv)], check=True)
+            subprocess.run(
+                [uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *packages],
+                check=True,
+            )
+
+
+def contenders() -> dict[str, list[str]]:
+    found = {
+        "anyservices (asyncio)": [sys.executable, str(HERE / "bench_ours.py"), "{url}", "{jobs}",
+                                  "{sleep}", "asyncio"],
+        "anyservices (trio)": [sys.executable, str(HERE / "bench_ours.py"), "{url}", "{jobs}",
+                               "{sleep}", "trio"],
+    }  # fmt: skip
+    for name in PEERS:
+        python = PEERS_DIR / name / "bin" / "python"
+        if python.exists():
+            found[name] = [
+                str(python),
+                str(HERE / f"bench_{name}.py"),
+                "{url}",
+                "{jobs}",
+                "{sleep}",
+            ]
+        else:
+            print(f"skipping {name}: no {python} (run with --install)")
+    return found
+
+
+def one_round(command: list[str], jobs: int, pause: float) -> dict[str, float]:
+    args = [part.format(url=URL, jobs=jobs, sleep=pause) for part in command]
+    done = subprocess.run(args, capture_output=True, text=True, check=True, timeout=1800)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--sleep-jobs", type=int, default=2_000)
+    parser.add_argument("--sleep", type=float, default=0.1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--install", action="store_true")
+    options, _ = parser.parse_known_args()
+    if options.install:
+        install()
+    libraries = contenders()
+    variants = [("no-op", options.jobs, 0.0)]
+    if options.sleep_jobs:
+        variants.append((f"sleep({options.sleep:g})", options.sleep_jobs, options.sleep))
+    for variant, jobs, pause in variants:
+        times: dict[str, list[dict[str, float]]] = {name: [] for name in libraries}
+        for _ in range(options.rounds):  # interleaved: every library once per round
+            for name, command in libraries.items():
+                times[name].append(one_round(command, jobs, pause))
+        print(f"\n{jobs} {variant} jobs, 1 worker at concurrency 32, median of "
+              f"{options.rounds} rounds (seconds)")  # fmt: skip
+        print("| library | enqueue | drain |\n|---|---|---|")
+        for name, runs in times.items():
+            enqueue = statistics.median(r["enqueue"] for r in runs)
+            drain = statistics.median(r["drain"] for r in runs)
+            print(f"| {name} | {enqueue:.2f} | {drain:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
