@@ -7,16 +7,19 @@ runs the example under ``manage.py runserver`` in a subprocess on each backend.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import django
 import httpx
@@ -109,6 +112,38 @@ def test_django_views_share_one_portal(
     assert acquired == []
     assert _registry._portals[backend] == users
     assert opened.redis.portal is portal
+
+
+def test_django_threads_share_the_faces(
+    opened: Services, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As under a threaded WSGI server: 8 threads at once on the same faces and portal.
+
+    The cache is cold, so all 40 requests want the same user at once: the plain compute
+    runs in ONE request thread (single-flight), the others wait for its value.
+    """
+    opened.mongo.insert_one("users", dict(ADA))
+    lookups: list[str] = []
+    find_one = opened.mongo.find_one
+
+    def counted(collection: str, query: dict[str, Any], projection: dict[str, Any]) -> Any:
+        lookups.append(threading.current_thread().name)
+        return find_one(collection, query, projection)
+
+    monkeypatch.setattr(opened.mongo, "find_one", counted)
+    start = threading.Barrier(8)
+
+    def fetch(_: int) -> object:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            start.wait(timeout=5)  # the first 8 requests start together
+        return Client().get("/users/ada@example.com").json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(fetch, range(40)))
+    assert answers == [ADA] * 40
+    assert len(lookups) == 1
+    assert lookups[0].startswith("ThreadPoolExecutor")  # the compute ran in a request thread
+    assert _registry._portals[backend][0] is opened.redis.portal
 
 
 def test_django_services_close_the_portal(opened: Services, backend: str) -> None:
