@@ -35,6 +35,7 @@ def check_sync_face() -> None:
         assert_type(http.download_to_file("/", "out.bin"), int)
         assert_type(http.stream_bytes("/"), Iterator[bytes])
         assert_type(http.health_check(), bool)
+        assert_type(http.probe(), None)
         assert_type(http.statistics(), HttpStatistics)
         assert_type(http.statistics().breaker.state, BreakerState)
 
@@ -45,4 +46,5 @@ async def check_async() -> None:
         assert_type(await http.get("/"), httpx.Response)
         assert_type(await http.get_model("/", Item), Item)
         assert_type(await http.put_model("/", {"id": 1}, Item), Item)
+        assert_type(await http.probe(), None)
         assert_type(http.statistics(), HttpStatistics)
