@@ -173,3 +173,14 @@ def test_data_that_is_not_a_mapping() -> None:
         ToyConfig.model_validate(["hunter2pw"])
     assert "hunter2pw" not in str(raised.value)
     assert raised.value.errors()[0]["input"] is None
+
+
+def test_json_input_keeps_secrets_too() -> None:
+    with pytest.raises(pydantic.ValidationError) as raised:
+        Echoing.model_validate_json('{"url": "bad://u:hunter2pw@h"}')
+    check(raised.value, "url", "hunter2pw")
+    with pytest.raises(pydantic.ValidationError) as raised:
+        Echoing.model_validate_json('{"url": "hunter2pw')  # not JSON at all
+    assert "hunter2pw" not in str(raised.value)
+    assert raised.value.errors()[0]["input"] is None
+    assert Echoing.model_validate_json('{"mode": "b"}').mode == "b"

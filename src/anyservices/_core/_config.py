@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Self, cast
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, SecretStr
 from pydantic.config import ExtraValues
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
@@ -74,6 +75,30 @@ class ServiceConfig(BaseModel):
             )
         except ValidationError as exc:
             raise _without_secrets(exc, cls, obj) from None
+
+    @classmethod
+    def model_validate_json(
+        cls,
+        json_data: str | bytes | bytearray,
+        *,
+        strict: bool | None = None,
+        extra: ExtraValues | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """Pydantic's ``model_validate_json``, with errors that keep secrets (see the module)."""
+        try:
+            return super().model_validate_json(
+                json_data,
+                strict=strict,
+                extra=extra,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except ValidationError as exc:
+            raise _without_secrets(exc, cls, _parsed(json_data)) from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
@@ -181,6 +206,14 @@ def _without_secrets(exc: ValidationError, model: type[BaseModel], data: object)
             }
         )
     return ValidationError.from_exception_data(model.__name__, line_errors, hide_input=True)
+
+
+def _parsed(json_data: str | bytes | bytearray) -> object:
+    """The JSON's data, to find the secrets in; None when it is not JSON at all."""
+    try:
+        return pydantic_core.from_json(json_data)
+    except ValueError:
+        return None
 
 
 def _secret_parts(data: object, prefix: str = "") -> dict[str, str]:
