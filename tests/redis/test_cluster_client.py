@@ -291,12 +291,16 @@ async def test_transactions_need_one_slot_and_are_resent_after_a_refusal() -> No
 async def test_scan_broadcast_and_commands_outside_the_table() -> None:
     cluster = FakeCluster(A, B)
 
-    def commands(conn: Conn, args: list[str]) -> Any:
+    def commands(conn: Conn, args: list[str]) -> Any:  # noqa: PLR0911 -- one per command
         name = args[0].upper()
         if name == "SCAN":
             return ["0", [f"{conn.node.address}-key"]]
         if name == "SCRIPT":
             return "sha"
+        if name == "KEYS":
+            return [f"{conn.node.address}-key"]
+        if name == "DBSIZE":
+            return 2
         if name == "COMMAND" and args[1].upper() == "INFO":
             known: dict[str, list[Any]] = {
                 "LCS": ["lcs", 3, ["readonly"], 1, 2, 1],
@@ -322,6 +326,8 @@ async def test_scan_broadcast_and_commands_outside_the_table() -> None:
         assert await client.execute("SCAN", cursor) == ["0", ["127.0.0.1:7001-key"]]
         assert await client.execute("SCRIPT", "LOAD", "return 1") == "sha"
         assert all(any(c[0] == "SCRIPT" for c in n.log) for n in cluster.nodes.values())
+        assert await client.execute("KEYS", "*") == ["127.0.0.1:7000-key", "127.0.0.1:7001-key"]
+        assert await client.execute("DBSIZE") == 4
         a = key_on(cluster, A)
         assert await client.execute("LCS", a, a) == "LCS on 127.0.0.1:7000"
         assert await client.execute("SINTERCARD", 1, a) == "SINTERCARD on 127.0.0.1:7000"

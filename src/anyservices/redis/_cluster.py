@@ -419,11 +419,17 @@ class ClusterClient(RedisClient):
         return values
 
     async def _broadcast(self, args: Sequence[Arg], decode: bool | None) -> Any:
-        """SCRIPT LOAD, FLUSHDB...: on every primary; the first primary's reply."""
+        """SCRIPT LOAD, FLUSHDB...: on every primary; KEYS joins their lists, DBSIZE adds
+        them up, the others return the first primary's reply."""
         replies: list[Any] = []
         for primary in self._table.primaries():
             node = await self._node(primary.address)
             replies.append(await node.execute(*args, decode=decode))
+        name = command_name(args)
+        if name == "KEYS":
+            return [key for reply in replies for key in reply]
+        if name == "DBSIZE":
+            return sum(replies)
         return replies[0] if replies else None
 
     async def _scan(self, args: Sequence[Arg], decode: bool | None) -> Any:

@@ -337,11 +337,12 @@ COMMANDS: Final[dict[str, KeySpec]] = {
     "SPUBLISH": KeySpec(1, 1),
 }
 _ANY: Final = frozenset(
-    "PING ECHO TIME INFO DBSIZE LASTSAVE CLIENT CONFIG COMMAND HELLO RANDOMKEY READONLY "  # noqa: SIM905 -- a word list
+    "PING ECHO TIME INFO LASTSAVE CLIENT CONFIG COMMAND HELLO RANDOMKEY READONLY "  # noqa: SIM905 -- a word list
     "READWRITE ROLE LATENCY SLOWLOG ACL CLUSTER WAIT".split()
 )
-_READ_ANYWHERE: Final = frozenset({"PING", "ECHO", "TIME", "INFO", "DBSIZE", "RANDOMKEY"})
-_PRIMARIES: Final = frozenset({"SCRIPT", "FLUSHDB", "FLUSHALL", "FUNCTION"})
+_READ_ANYWHERE: Final = frozenset({"PING", "ECHO", "TIME", "INFO", "RANDOMKEY"})
+# Broadcast to every primary: KEYS joins the lists, DBSIZE adds up, the others say OK.
+_PRIMARIES: Final = frozenset({"SCRIPT", "FLUSHDB", "FLUSHALL", "FUNCTION", "KEYS", "DBSIZE"})
 # On a shared connection these would change its state for every other caller.
 _REFUSED: Final = frozenset({"SELECT", "MULTI", "EXEC", "DISCARD", "UNWATCH", "ASKING"})
 
