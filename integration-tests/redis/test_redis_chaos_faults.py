@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -66,7 +66,9 @@ class Traffic:
                 await anyio.sleep(0.01)
 
 
-async def _with_traffic(redis: RedisService, fault: Callable[[Traffic], Any]) -> Traffic:
+async def _with_traffic(
+    redis: RedisService, fault: Callable[[Traffic], Awaitable[None]]
+) -> Traffic:
     traffic = Traffic(redis)
     async with anyio.create_task_group() as tg:
         for task in range(traffic.tasks):
@@ -78,19 +80,25 @@ async def _with_traffic(redis: RedisService, fault: Callable[[Traffic], Any]) ->
     return traffic
 
 
+def _kill_and_restart(server: Any, *, calls: int) -> Callable[[Traffic], Awaitable[None]]:
+    """After ``calls`` successes SIGKILL the server, restart it after a few failures,
+    and wait for ``calls`` more successes."""
+
+    async def fault(traffic: Traffic) -> None:
+        await traffic.until(lambda: traffic.ok >= calls)
+        server.stop()
+        await traffic.until(lambda: len(traffic.failed) >= 3)
+        server.start()
+        ok = traffic.ok
+        await traffic.until(lambda: traffic.ok >= ok + calls)
+
+    return fault
+
+
 async def test_sigkill_then_restart(face: Face, private_redis: Any) -> None:
     config = private_redis.config(socket_connect_timeout=0.5, socket_timeout=1.0)
     async with open_face(face, RedisService(config)) as redis:
-
-        async def fault(traffic: Traffic) -> None:
-            await traffic.until(lambda: traffic.ok >= 20)
-            private_redis.stop()
-            await traffic.until(lambda: len(traffic.failed) >= 5)
-            private_redis.start()
-            ok = traffic.ok
-            await traffic.until(lambda: traffic.ok >= ok + 20)
-
-        traffic = await _with_traffic(redis, fault)
+        traffic = await _with_traffic(redis, _kill_and_restart(private_redis, calls=20))
         assert not traffic.wrong
         assert set(traffic.failed) <= {RedisConnectError, RedisTimeoutError}
         assert redis.statistics().reconnects >= 1
@@ -160,16 +168,7 @@ async def test_secrets_in_no_error_repr_or_log(
         texts += [str(refused.value), repr(refused.value)]
         async with open_face(face, RedisService(good)) as redis:
             texts.append(repr(redis))
-
-            async def fault(traffic: Traffic) -> None:
-                await traffic.until(lambda: traffic.ok >= 10)
-                server.stop()
-                await traffic.until(lambda: len(traffic.failed) >= 3)
-                server.start()
-                ok = traffic.ok
-                await traffic.until(lambda: traffic.ok >= ok + 10)
-
-            traffic = await _with_traffic(redis, fault)
+            traffic = await _with_traffic(redis, _kill_and_restart(server, calls=10))
             assert not traffic.wrong
             try:
                 await redis.execute_command("AUTH", "nobody", "nothing")

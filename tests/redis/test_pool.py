@@ -138,3 +138,28 @@ async def test_a_broken_connection_forgets_what_was_abandoned() -> None:
 
 async def _append(result: list[Any], awaitable: Any) -> None:
     result.append(await awaitable)
+
+
+async def test_a_cancelled_batch_holds_its_connection_until_its_last_reply() -> None:
+    async with pool_of(2) as (client, streams):
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+
+                async def cancel_when_written() -> None:
+                    await wait_written(streams[0], b"b2")
+                    scope.cancel()
+
+                tg.start_soon(cancel_when_written)
+                await client.execute_many([("ECHO", "b1"), ("ECHO", "b2")])
+        connection = client._connections[0]
+        assert connection is not None
+        assert list(connection.abandoned.values()) == [2]
+        streams[0].feed(b"$2\r\nb1\r\n")
+        with anyio.fail_after(5):
+            while list(connection.abandoned.values()) != [1]:
+                await anyio.lowlevel.checkpoint()
+        streams[0].feed(b"$2\r\nb2\r\n")
+        with anyio.fail_after(5):
+            while connection.abandoned:
+                await anyio.lowlevel.checkpoint()
+        assert connection.pending == 0
