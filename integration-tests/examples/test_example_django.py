@@ -8,24 +8,18 @@ runs the example under ``manage.py runserver`` in a subprocess on each backend.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Literal
 
 import django
-import httpx
 import pytest
 from django.apps import apps
 from django.test import Client
+from example_support import free_port, get_when_serving, running
 from examples.django_app.services import Services, services
 from examples.django_app.views import HELLO_LIMIT
 
@@ -34,7 +28,6 @@ from anyservices import MongoConfig, MongoService
 from anyservices._core import _blocking
 from anyservices._core._portal import Backend, Portal, _registry, acquire_portal
 
-ROOT = Path(__file__).resolve().parents[2]
 ADA = {"email": "ada@example.com", "name": "Ada"}
 SETTINGS = "examples.django_app.settings"
 
@@ -161,43 +154,13 @@ def spy(func: Callable[[Backend], Portal], calls: list[Backend]) -> Callable[[Ba
     return record
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_django_runserver_smoke(app_env: dict[str, str]) -> None:
     """The example under Django's own WSGI server: one request answers, on each backend."""
     with anyservices.blocking(MongoService(MongoConfig.from_env())) as mongo:
         mongo.insert_one("users", dict(ADA))
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env={**os.environ, **app_env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        answer = get_when_serving(process, f"http://127.0.0.1:{port}/users/ada@example.com")
+    command = [sys.executable, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    with running(command, app_env) as server:
+        answer = get_when_serving(server, f"http://127.0.0.1:{port}/users/ada@example.com")
         assert answer.status_code == 200
         assert answer.json() == ADA
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
-
-
-def get_when_serving(process: subprocess.Popen[str], url: str) -> httpx.Response:
-    """GET ``url`` once the server answers (at most 300 tries, 30 s); fail with its log."""
-    for _ in range(300):
-        if process.poll() is not None:
-            pytest.fail(f"the server exited: {process.communicate()[0]}")
-        try:
-            return httpx.get(url, timeout=5)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail(f"the server never answered: {process.communicate()[0]}")

@@ -8,25 +8,20 @@ key it writes) and end the process cleanly.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 import uuid
-from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from example_support import free_port, get_when_serving, running
 from examples.fastapi_app.app import HELLO_LIMIT, app
 
 import anyservices
 from anyservices import MongoConfig, MongoService, RedisConfig, RedisService
 
-ROOT = Path(__file__).resolve().parents[2]
 ADA = {"email": "ada@example.com", "name": "Ada"}
 
 
@@ -81,16 +76,10 @@ async def test_fastapi_in_process(app_env: dict[str, str], anyio_backend: object
     assert await lifespan_stopped() == "yes"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
+APP = "examples.fastapi_app.app:app"
 SERVERS = {
-    "uvicorn-asyncio": ["uvicorn", "--port", "{port}"],
-    "hypercorn-trio": ["hypercorn", "--worker-class", "trio", "--bind", "127.0.0.1:{port}"],
+    "uvicorn-asyncio": ["uvicorn", "--port", "{port}", APP],
+    "hypercorn-trio": ["hypercorn", "--worker-class", "trio", "--bind", "127.0.0.1:{port}", APP],
 }
 # How each ends after a graceful SIGTERM: uvicorn re-raises the signal once it has shut down.
 CLEAN_EXIT = {"uvicorn-asyncio": -signal.SIGTERM, "hypercorn-trio": 0}
@@ -99,18 +88,10 @@ CLEAN_EXIT = {"uvicorn-asyncio": -signal.SIGTERM, "hypercorn-trio": 0}
 @pytest.mark.parametrize("server", SERVERS)
 def test_fastapi_server(app_env: dict[str, str], server: str) -> None:
     port = free_port()
-    command = [arg.format(port=port) for arg in SERVERS[server]]
-    process = subprocess.Popen(
-        [sys.executable, "-m", *command, "examples.fastapi_app.app:app"],
-        cwd=ROOT,
-        env={**os.environ, **app_env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_until_serving(process, f"{base_url}/openapi.json")
+    command = [sys.executable, "-m", *(arg.format(port=port) for arg in SERVERS[server])]
+    base_url = f"http://127.0.0.1:{port}"
+    with running(command, app_env) as process:
+        assert get_when_serving(process, f"{base_url}/openapi.json").status_code == 200
         with anyservices.blocking(RedisService(RedisConfig.from_env())) as redis:
             assert redis.get("lifespan:stopped") is None
             anyio.run(exercise_server, base_url)
@@ -118,26 +99,8 @@ def test_fastapi_server(app_env: dict[str, str], server: str) -> None:
             output, _ = process.communicate(timeout=30)
             assert process.returncode == CLEAN_EXIT[server], output
             assert redis.get("lifespan:stopped") == "yes", output
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
 
 async def exercise_server(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
         await exercise(client)
-
-
-def wait_until_serving(process: subprocess.Popen[str], url: str) -> None:
-    """Poll ``url`` until it answers (at most 300 tries, 30 s); fail with the server's log."""
-    for _ in range(300):
-        if process.poll() is not None:
-            pytest.fail(f"the server exited: {process.communicate()[0]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail(f"the server never answered: {process.communicate()[0]}")

@@ -8,23 +8,21 @@ worker with SIGTERM and wait longer than the grace period before it kills.
 from __future__ import annotations
 
 import configparser
-import os
 import shlex
 import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import anyio
 import pytest
+from example_support import ROOT, running
 from examples.worker_deploy.tasks import Thumbnail, make_thumbnail
 
 from anyservices.queue import JobState, QueueConfig, QueueService
 from anyservices.testing import Face, open_face
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "examples" / "worker_deploy"
 GRACE_SECONDS = 10
 #: The worker's event loop per enqueuer face: the sync face's jobs go to a trio worker.
@@ -70,21 +68,8 @@ def worker_env(redis_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> di
 @pytest.fixture
 def worker(face: Face, worker_env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     """The Procfile's worker, on the event loop ``WORKER_BACKEND`` gives for this face."""
-    command = [*procfile_command(), "--backend", WORKER_BACKEND[face]]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**os.environ, **worker_env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with running([*procfile_command(), "--backend", WORKER_BACKEND[face]], worker_env) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
 
 async def test_worker_runs_jobs_and_stops_on_sigterm(
