@@ -100,6 +100,8 @@ async def test_the_master_is_asked_for_and_checked() -> None:
         assert fake.node(M).data == {"k": "v"}
         assert client.master == ("127.0.0.1", M)
         assert client.switches == 0
+        async with client.dedicated() as own:  # WATCH's kind: a connection of its own
+            assert await own.execute(("PING",)) == "PONG"
         state["role"][M] = "slave"  # demoted: the next connection must refuse it
         await client._drop_connections()
         with pytest.raises(RedisConnectError, match="is a slave now"):
