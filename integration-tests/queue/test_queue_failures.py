@@ -71,12 +71,13 @@ async def test_undecodable_payload_and_unknown_task_go_to_the_dead_letters(
             assert (await handle.info()).state is JobState.DEAD
         assert calls.runs == {}
         letters = await queue.dead_letters()
-        assert [(d.job_id, d.error_type) for d in letters] == [
+        by_id = {d.job_id: d for d in letters}
+        assert {(i, d.error_type) for i, d in by_id.items()} == {
             (bad.id, "InvalidPayload"),
             (unknown.id, "UnknownTask"),
-        ]
-        assert "width" in letters[0].error_message
-        assert letters[0].payload == '{"url":"x"}'
+        }
+        assert "width" in by_id[bad.id].error_message
+        assert by_id[bad.id].payload == '{"url":"x"}'
         assert (await queue.health()).dead_letters == 2
 
 

@@ -27,7 +27,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -170,7 +170,8 @@ class Worker:
                     loops.cancel_scope.cancel()
         finally:
             self._loops = self._reader_id = None
-            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+            # If Redis is away, the entry ages out of the live set on its own.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5), suppress(*_TRANSIENT):
                 await queue.redis.execute_command("ZREM", queue.keys.workers, self.name)
         return self.statistics()
 
