@@ -114,34 +114,6 @@ class RedisConnectionLostError(RedisConnectError):
     maybe_executed: bool = True
 
 
-# -- Redis Cluster (redis/_cluster.py) ------------------------------------------------
-
-
-class RedisCrossSlotError(RedisError, CommandError):
-    """An atomic operation (transaction, script, WATCH) names keys of different cluster slots.
-
-    Raised before anything is sent; build such keys with ``hash_tag()``.
-    """
-
-
-class RedisRedirectError(RedisError, ConnectError):
-    """The cluster kept redirecting (MOVED, ASK) or stayed down past ``cluster_retry_timeout``.
-
-    ``maybe_executed`` is False when the command is known not to have run.
-    """
-
-    maybe_executed: bool = False
-
-
-class RedisConnectionLostError(RedisConnectError):
-    """A cluster node's connection broke after the command was sent: it may have run.
-
-    Writes are never resent (so never applied twice); ``maybe_executed`` is True.
-    """
-
-    maybe_executed: bool = True
-
-
 class RedisLockError(RedisError, ConflictError):
     """A lock (``RedisService.lock``) was not acquired in time, or was lost before release.
 
