@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from pydantic import BaseModel, ValidationError
+
+from anyservices.mongo import MongoDuplicateKeyError
 
 from .services import services
+
+
+class User(BaseModel):
+    email: str
+    name: str
+
 
 #: Each client may call ``/hello`` this many times per minute.
 HELLO_LIMIT = 5
@@ -17,10 +25,17 @@ HELLO_LIMIT = 5
 
 @csrf_exempt
 @require_POST
-def create_user(request: HttpRequest) -> JsonResponse:
-    user = json.loads(request.body)
-    services.mongo.insert_one("users", {"email": str(user["email"]), "name": str(user["name"])})
-    return JsonResponse({"email": user["email"], "name": user["name"]}, status=201)
+def create_user(request: HttpRequest) -> HttpResponse:
+    try:
+        user = User.model_validate_json(request.body)
+    except ValidationError as error:  # names the field, never echoes the input
+        errors = error.json(include_input=False, include_url=False)
+        return HttpResponse(errors, status=400, content_type="application/json")
+    try:
+        services.mongo.insert_one("users", user.model_dump())
+    except MongoDuplicateKeyError:  # the unique index on email
+        return HttpResponse(f"{user.email} is taken", status=409)
+    return JsonResponse(user.model_dump(), status=201)
 
 
 @require_GET

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 from anyservices import MongoConfig, MongoService, RedisConfig, RedisService
+from anyservices.mongo import MongoDuplicateKeyError
 
 #: Each client may call ``/hello`` this many times per minute.
 HELLO_LIMIT = 5
@@ -64,7 +65,10 @@ app = FastAPI(lifespan=lifespan)
 
 @app.post("/users", status_code=201)
 async def create_user(user: User, mongo: Mongo) -> User:
-    await mongo.insert_one("users", user.model_dump())
+    try:
+        await mongo.insert_one("users", user.model_dump())
+    except MongoDuplicateKeyError:  # the unique index on email
+        raise HTTPException(409, f"{user.email} is taken") from None
     return user
 
 

@@ -88,6 +88,10 @@ def test_django_views_share_one_portal(
     client = Client()
     created = client.post("/users", ADA, content_type="application/json")
     assert created.status_code == 201, created.content
+    assert client.post("/users", ADA, content_type="application/json").status_code == 409
+    invalid = client.post("/users", {"email": "x@example.com"}, content_type="application/json")
+    assert invalid.status_code == 400
+    assert invalid.json()[0]["loc"] == ["name"]
     assert client.get("/users/ada@example.com").json() == ADA
     # The next read comes from Redis: the document is gone from Mongo behind the app's back.
     assert opened.mongo.delete_one("users", {"email": "ada@example.com"}).deleted_count == 1
@@ -98,7 +102,7 @@ def test_django_views_share_one_portal(
     denied = client.get("/hello")
     assert denied.status_code == 429
     assert denied["Retry-After"] == "60"
-    for _ in range(20 - 4 - HELLO_LIMIT - 1):  # 20 requests in all
+    for _ in range(20 - 6 - HELLO_LIMIT - 1):  # 20 requests in all
         assert client.get("/users/ada@example.com").status_code == 200
 
     # 20 requests later: no portal was acquired, the one opened at start still serves.

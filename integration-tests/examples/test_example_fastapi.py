@@ -46,6 +46,8 @@ async def exercise(client: httpx.AsyncClient) -> None:
     """Every endpoint once, with what each must answer."""
     created = await client.post("/users", json=ADA)
     assert created.status_code == 201, created.text
+    assert (await client.post("/users", json=ADA)).status_code == 409  # the unique index
+    assert (await client.post("/users", json={"email": "x@example.com"})).status_code == 422
     assert (await client.get("/users/ada@example.com")).json() == ADA
 
     # The next read comes from Redis: the document is gone from Mongo behind the app's back.
