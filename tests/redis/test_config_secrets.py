@@ -90,3 +90,9 @@ def test_issue_10_reproductions(url: str, message: str) -> None:
     for text in (str(caught.value), repr(caught.value), caught.value.json()):
         assert "hun" not in text
         assert "pa/" not in text
+
+
+def test_a_url_may_leave_out_the_host_and_the_database() -> None:
+    config = RedisConfig(url=SecretStr("redis://:6380"))
+    assert (config.host, config.port, config.db) == ("127.0.0.1", 6380, 0)
+    assert RedisConfig(url=SecretStr("redis://cache.example")).db == 0

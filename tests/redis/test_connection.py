@@ -384,3 +384,14 @@ async def test_an_undecodable_message_reaches_the_subscriber_as_bytes(resp: byte
             assert await connection.pushes.receive() == ["message", "ch", b"\xff\xfe"]
             assert await connection.pushes.receive() == ["message", "ch", "ok"]
         assert not connection.broken
+
+
+async def test_a_write_slower_than_socket_timeout_breaks_the_connection() -> None:
+    async with connected(socket_timeout=0.05) as (connection, stream):
+        stream.gate = anyio.Event()  # the send never finishes
+        connection.send_only("SUBSCRIBE", "ch")  # no reply awaited: only the write times out
+        with anyio.fail_after(5):
+            while not connection.broken:
+                await anyio.lowlevel.checkpoint()
+        with pytest.raises(RedisTimeoutError, match="writing"):
+            await connection.execute(["PING"])
