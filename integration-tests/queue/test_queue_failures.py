@@ -13,10 +13,11 @@ from anyservices.queue import (
     JobFailedError,
     JobState,
     QueueConfig,
+    QueueDataError,
     QueueService,
     Worker,
 )
-from anyservices.redis import RedisConfig
+from anyservices.redis import RedisConfig, RedisResponseError, RedisService
 from anyservices.testing import Face, open_face
 
 
@@ -201,3 +202,28 @@ async def test_graceful_stop_lets_running_jobs_finish(face: Face, config: QueueC
         assert worker.statistics().succeeded == 1
         assert await handle.result() == "done"
         assert calls.cancelled == []
+
+
+async def test_a_result_that_does_not_validate_fails_the_job(
+    face: Face, config: QueueConfig
+) -> None:
+    async with open_face(face, QueueService(config)) as queue, worker_for(config, Calls()):
+        await queue.probe()
+        assert "on redis://" in repr(queue)
+        # "resize" promises a Resized; a payload that makes it return one is fine, so
+        # ask "flaky" (-> int) by name with a result type it cannot meet instead:
+        handle = await queue.enqueue("flaky", 0, result_type=str)
+        assert "JobHandle" in repr(handle)
+        with pytest.raises(QueueDataError, match="the result of flaky is not valid"):
+            await handle.result(timeout=10)
+
+
+async def test_a_foreign_key_in_the_way_is_reported(face: Face, config: QueueConfig) -> None:
+    async with QueueService(config) as raw:
+        await raw.redis.execute_command("DEL", raw.keys.streams[0])
+        await raw.redis.execute_command("SET", raw.keys.streams[0], "not a stream")
+    with pytest.raises(RedisResponseError, match="WRONGTYPE"):
+        async with open_face(face, QueueService(config)):
+            pass
+    async with RedisService(config.redis) as redis:  # out of the way for the clean-up
+        await redis.execute_command("DEL", QueueService(config).keys.streams[0])

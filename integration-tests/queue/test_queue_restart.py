@@ -31,7 +31,7 @@ async def test_sigterm_stops_a_worker_gracefully(face: Face, redis_config: Redis
         worker = Worker(queue, concurrency=2)
         async with anyio.create_task_group() as tg:
             tg.start_soon(worker.run)
-            await wait_for(lambda: handle.id in calls.runs)
+            await wait_for(lambda: handle.id in calls.runs, 20)
             os.kill(os.getpid(), signal.SIGTERM)
         assert worker.statistics().succeeded == 1
         worker.stop()  # stopping a stopped worker does nothing
@@ -77,6 +77,7 @@ async def test_workers_reconnect_after_a_redis_restart(
     port, folder, first = private_redis
     config = make_config(RedisConfig(port=port), lease_seconds=1.0)
     calls = Calls()
+    restarted: subprocess.Popen[bytes] | None = None
     await _until_up(config)
     async with open_face(face, QueueService(config)) as queue:
         tasks = define(queue, calls)
@@ -85,7 +86,7 @@ async def test_workers_reconnect_after_a_redis_restart(
             define(worker_queue, calls)
             worker = Worker(worker_queue, concurrency=4, handle_signals=False)
             tg.start_soon(worker.run)
-            await wait_for(lambda: len(calls.runs) >= 2)
+            await wait_for(lambda: len(calls.runs) >= 2, 20)
             await anyio.run_process(
                 ["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False
             )
@@ -97,6 +98,7 @@ async def test_workers_reconnect_after_a_redis_restart(
                     assert await handle.result(timeout=30) == "done"
             finally:
                 worker.stop()
+    assert restarted is not None
     restarted.kill()
     restarted.wait(10)
     assert set(calls.runs) == {h.id for h in handles}
