@@ -11,6 +11,7 @@ from typing import cast
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import pytest
 
 from anyservices._core._caller import call_user
@@ -184,45 +185,46 @@ def test_eight_threads_each_run_their_own(portal: Portal) -> None:
 
 
 def test_cancelled_wait_drops_the_result_and_keeps_the_thread_sane(portal: Portal) -> None:
-    started = threading.Event()
+    given_up = threading.Event()
     finished: list[str] = []
 
     def slow_user_function() -> str:
-        started.set()
-        time.sleep(0.1)  # cannot be interrupted: the thread finishes it
+        assert given_up.wait(5)  # cannot be interrupted: runs on after the wait is cancelled
         finished.append("done")
         return "dropped"
 
     async def body() -> str:
         with anyio.move_on_after(0.02):
             await call_user(slow_user_function)
-            return "not cancelled"  # pragma: no cover
-        # The thread is busy with the function: this request waits for it.
+            return "not cancelled"
+        given_up.set()
+        # The thread is still busy with the function: this request waits for it.
         return (await call_user(whoami, "after"))[1]
 
     assert portal.call(body) == "after"
-    assert started.is_set()
     assert finished == ["done"]
+    given_up.clear()
     assert portal.call(body) == "after"
+    assert finished == ["done", "done"]
 
 
 def test_a_request_cancelled_before_it_runs_never_runs(portal: Portal) -> None:
     ran: list[str] = []
+    started, release = threading.Event(), threading.Event()
 
     def user_function(tag: str) -> None:
         ran.append(tag)
-        time.sleep(0.05)
+        if tag == "first":
+            started.set()
+            assert release.wait(5)  # keeps the thread busy until "second" is given up
 
     async def body() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(call_user, user_function, "first")
-            await anyio.sleep(0.01)  # the thread runs "first" now
-
-            async def second() -> None:
-                with anyio.move_on_after(0.001):
-                    await call_user(user_function, "second")
-
-            tg.start_soon(second)
+            assert await anyio.to_thread.run_sync(started.wait, 5)  # the thread runs "first"
+            with anyio.move_on_after(0.001):
+                await call_user(user_function, "second")
+            release.set()
 
     portal.call(body)
     assert ran == ["first"]
@@ -318,3 +320,23 @@ def test_wrap_iter_closed_by_the_collector_uses_a_worker_thread(portal: Portal) 
     loop_thread = portal.call(drop_on_the_loop, iterator)
     assert closed.wait(5)
     assert closed_in[0] not in {threading.get_ident(), loop_thread}
+
+
+def test_a_call_that_finishes_while_its_thread_serves(portal: Portal) -> None:
+    given_up = threading.Event()
+    finished: list[str] = []
+
+    def slow_user_function() -> None:
+        assert given_up.wait(5)
+        time.sleep(0.05)  # the call ends meanwhile
+        finished.append("done")
+
+    async def body() -> str:
+        with anyio.move_on_after(0.01):
+            await call_user(slow_user_function)
+        given_up.set()
+        return "gave up waiting"
+
+    assert portal.call(body) == "gave up waiting"
+    assert finished == ["done"]  # the thread finished the function before it returned
+    assert portal.call(async_whoami, "next")[1] == "next"

@@ -345,15 +345,12 @@ class Portal:
 
     def _await(self, call: Call, outcome: Outcome, *, patient: bool = False) -> None:
         """Block until ``outcome`` is done, running the requests it brings meanwhile."""
-        while True:
-            self._wait(call, outcome.lock, patient=patient)
-            outcome.signalled = False  # re-armed: the loop's next signal releases it
-            requests = outcome.requests
-            if requests:
-                self._serve(call, requests)
-            if outcome.done:
-                return
-            patient = False
+        self._wait(call, outcome.lock, patient=patient)
+        while not outcome.done:  # woken to run plain functions for the loop (call_user)
+            outcome.signalled = False  # re-armed: the loop's next signal releases the lock
+            self._serve(call, cast("deque[Request]", outcome.requests))
+            if not outcome.done:  # (done meanwhile, its signal may have found us signalled)
+                self._wait(call, outcome.lock)
 
     def _serve(self, call: Call, requests: deque[Request]) -> None:
         """Run the plain functions the loop asked this (waiting) thread to run."""
