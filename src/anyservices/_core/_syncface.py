@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 if TYPE_CHECKING:
     from ._portal import Portal
 
-__all__ = ("SyncFace", "register_face", "sync_face", "unwrap")
+__all__ = ("SyncFace", "has_face", "register_face", "sync_face", "unwrap")
 
 W = TypeVar("W")
 
@@ -67,6 +67,11 @@ def sync_face(portal: Portal, wrapped: object) -> Any:
         if face_class is not None:
             return face_class(portal, wrapped)
     raise TypeError(f"no sync face is registered for {type(wrapped).__qualname__}")
+
+
+def has_face(value: object) -> bool:
+    """Whether a sync face is registered for ``value``'s class (or a base of it)."""
+    return any(klass in _FACES for klass in type(value).__mro__)
 
 
 def unwrap(value: object) -> object:

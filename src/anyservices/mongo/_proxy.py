@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import anyio
 from pymongo.asynchronous.collection import AsyncCollection
 
-from .._core._syncface import sync_face, unwrap
+from .._core._syncface import has_face, sync_face, unwrap
 from ._session import MongoSession
 
 if TYPE_CHECKING:
@@ -244,9 +244,7 @@ def wrap_driver(service: MongoService, value: object, resource: str | None) -> A
     if twin is None:
         return value
     if twin is AsyncCollection:
-        from ._collection import MongoCollection  # noqa: PLC0415 -- it imports this module
-
-        return MongoCollection(service, cast("Collection[dict[str, Any]]", value))
+        return service._handle(cast("Collection[dict[str, Any]]", value))  # noqa: SLF001
     return _async_proxy_class(twin)(service, value, resource)
 
 
@@ -255,9 +253,7 @@ def wrap_driver(service: MongoService, value: object, resource: str | None) -> A
 
 def sync_wrap(portal: Portal, value: object) -> Any:
     """An async proxy's result as the sync face hands it out."""
-    from ._collection import MongoCollection  # noqa: PLC0415 -- it imports this module
-
-    if isinstance(value, MongoCollection):
+    if has_face(value):  # a collection handle: its generated face
         return sync_face(portal, value)
     if isinstance(value, AsyncProxy):
         return _sync_proxy_class(type(value))(portal, value)

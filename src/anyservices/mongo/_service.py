@@ -208,7 +208,11 @@ class MongoService(Service[MongoConfig]):
         Plus the service's data methods PyMongo lacks (``find_many_models``...); see
         :class:`~anyservices.mongo.MongoCollection`.
         """
-        return MongoCollection(self, self._collection(collection_name))
+        return self._handle(self._collection(collection_name))
+
+    def _handle(self, collection: Collection[dict[str, Any]]) -> MongoCollection:
+        """Our handle on a PyMongo collection (also for those PyMongo hands back)."""
+        return MongoCollection(self, collection)
 
     async def ping(self) -> dict[str, Any]:
         """Round trip to the server; its answer (``{"ok": 1.0}``), or ``MongoConnectError``."""
