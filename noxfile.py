@@ -43,7 +43,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict and pyright strict over src and tests (tests/typing pins the faces)."""
-    install(session, "typing", "test", "lint", "devservers")
+    install(session, "typing", "test", "lint", "devservers", "examples")
     session.run("mypy")
     python = Path(session.virtualenv.location) / "bin" / "python"
     session.run("pyright", "--pythonpath", str(python))
@@ -78,7 +78,7 @@ def tests(session: nox.Session, face: str) -> None:
 @nox.parametrize("face", FACES)
 def integration(session: nox.Session, face: str) -> None:
     """Integration tests against real local servers (started if not configured)."""
-    install(session, "test", "devservers")
+    install(session, "test", "devservers", "examples")
     _pytest(session, "integration-tests", face)
 
 
