@@ -119,11 +119,15 @@ def data_ports(env: dict[str, str]) -> list[int]:
     return ports
 
 
+@pytest.mark.faces("asyncio")  # once per run: a second SENTINEL FAILOVER soon after the first
+# finds the group still settling (NOGOODSLAVE, or acknowledged writes lost: issue 12, open)
 async def test_sentinel_failover_loses_nothing(redis_sentinel_env: dict[str, str]) -> None:
     env = redis_sentinel_env
     await wait_until_healthy(env)
     # The master refuses writes once its replica left (promoted): none can be lost.
-    redis_command(master_port(env), "CONFIG", "SET", "min-replicas-to-write", "1")
+    master = master_port(env)
+    redis_command(master, "CONFIG", "SET", "min-replicas-to-write", "1")
+    redis_command(master, "CONFIG", "SET", "min-replicas-max-lag", "1")  # not 10 s
     async with RedisService(config(env)) as redis:
         load = Load(redis)
         old = master_port(env)
@@ -142,10 +146,12 @@ async def test_sentinel_failover_loses_nothing(redis_sentinel_env: dict[str, str
         assert isinstance(client, SentinelClient)
         assert client.master is not None
         assert client.master[1] != old
+        switches, connected = client.switches, list(client.connected)
     for port in data_ports(env):
         with contextlib.suppress(RespError, OSError):
             redis_command(port, "CONFIG", "SET", "min-replicas-to-write", "0")
     assert sum(load.acked.values()) > 100
+    assert switches >= 1, connected  # the +switch-master announcement was followed
     for key in KEYS:  # nothing acknowledged was lost; errors may or may not have applied
         assert load.acked[key] <= applied[key] <= load.acked[key] + len(load.errors)
     if load.errors:

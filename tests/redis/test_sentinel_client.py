@@ -125,6 +125,10 @@ async def test_a_switch_moves_every_connection() -> None:
             )
             assert client.switches == 1
             assert subscribed.broken  # subscriptions reconnect to the new master
+            state["master"] = M  # a sentinel that has not heard of the switch yet
+            with pytest.raises(RedisConnectError, match=f"still names 127.0.0.1:{M}"):
+                await client.locate()
+            state["master"] = R
             assert subscribed.pushes is not None
             subscribed.pushes.close()
         assert await client.execute("SET", "k", "2") == "OK"

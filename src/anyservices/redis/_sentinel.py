@@ -51,6 +51,7 @@ class SentinelClient(RedisClient):
         self._sentinels = [parse_address(a, "sentinels") for a in config.sentinels]
         self._subscribed: set[Connection] = set()
         self._switches = 0
+        self._announced: tuple[str, int] | None = None  # the last +switch-master's master
         self.master: tuple[str, int] | None = None  # where the last connection went
         self.connected: list[tuple[float, tuple[str, int]]] = []  # (when, where) per connect
 
@@ -89,11 +90,19 @@ class SentinelClient(RedisClient):
             except (RedisError, TimeoutError) as exc:
                 reasons.append(f"{host}:{port}: {exc}")
                 continue
-            if reply:
-                if index:  # ask the one that answered first next time
-                    self._sentinels.insert(0, self._sentinels.pop(index))
-                return _text(reply[0]), int(reply[1])
-            reasons.append(f"{host}:{port} does not know {self._master_name!r}")
+            if not reply:
+                reasons.append(f"{host}:{port} does not know {self._master_name!r}")
+                continue
+            found = (_text(reply[0]), int(reply[1]))
+            if self._announced is not None and found != self._announced:
+                # A sentinel that has not heard of the switch yet: the old master still
+                # says "master" until it is demoted, and writes to it would be lost.
+                reasons.append(f"{host}:{port} still names {found[0]}:{found[1]}")
+                continue
+            self._announced = None  # the sentinels agree again
+            if index:  # ask the one that answered first next time
+                self._sentinels.insert(0, self._sentinels.pop(index))
+            return found
         raise RedisConnectError(
             f"no sentinel named a master for {self._master_name!r} ({'; '.join(reasons)})",
             service="redis",
@@ -182,8 +191,9 @@ class SentinelClient(RedisClient):
         if len(parts) != 3 or _text(parts[0]) != "message":  # noqa: PLR2004 -- a message frame
             return
         words = _text(parts[2]).split()
-        if words and words[0] == self._master_name:
+        if len(words) == 5 and words[0] == self._master_name:  # noqa: PLR2004 -- name old new
             self._switches += 1
+            self._announced = (words[3], int(words[4]))
             self._logger.warning("sentinel: %s moved to %s", self._master_name, words[3:5])
             await self._drop_connections()
 
