@@ -185,14 +185,7 @@ async def test_a_caller_deadline_passing_mid_round_trip_leaves_no_key(
 @pytest.mark.parametrize(
     "backend",
     [
-        pytest.param(
-            "asyncio",
-            marks=pytest.mark.xfail(
-                reason="the portal cancels an asyncio worker with Task.cancel(), which pierces "
-                "anyio's shield around the SET (_core/_portal/_asyncio.py)",
-                strict=True,
-            ),
-        ),
+        "asyncio",
         "trio",
     ],
 )

@@ -6,9 +6,9 @@ import asyncio
 import threading
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import anyio
+import anyio
 
+if TYPE_CHECKING:
     from ._call import WorkerBody
     from ._portal import Portal
 
@@ -21,9 +21,10 @@ async def serve(portal: Portal, ready: threading.Event, stopped: anyio.Event) ->
     workers: set[asyncio.Task[None]] = set()  # strong references: asyncio keeps weak ones
 
     async def worker(body: WorkerBody) -> None:
-        task = asyncio.current_task()
-        assert task is not None  # noqa: S101 -- a coroutine run by a task
-        await body(task)
+        # A caller that gives up cancels this scope, not the task: Task.cancel() would
+        # pierce the shields inside the call (a lock's SET NX that must complete).
+        with anyio.CancelScope() as scope:
+            await body(scope)
 
     def spawn(body: WorkerBody) -> None:
         task = loop.create_task(worker(body))
