@@ -82,13 +82,17 @@ class Parser:
         self._reader = hiredis.Reader(
             notEnoughData=NOT_ENOUGH_DATA, encoding=encoding, errors=_ERRORS
         )
+        self._decoding = True
 
     def feed(self, data: bytes) -> None:
         self._reader.feed(data)
 
     def next(self, decode: bool) -> Any:
+        if decode is not self._decoding:  # rare: set once per change, not per frame
+            self._reader.set_encoding(self._encoding if decode else None, _ERRORS)
+            self._decoding = decode
         try:
-            frame = self._reader.gets(decode)
+            frame = self._reader.gets()
         except hiredis.ProtocolError:
             _marks.failed = False  # a mark from a frame that never came must not outlive it
             raise
