@@ -85,7 +85,7 @@ def integration(session: nox.Session, face: str) -> None:
 @nox.session
 def coverage(session: nox.Session) -> None:
     """Combine the coverage of every session and report it (branches included)."""
-    session.install("coverage[toml]")
+    session.install("coverage[toml]>=7.10")
     session.run("coverage", "combine", success_codes=[0, 1])
     session.run("coverage", "report")
 

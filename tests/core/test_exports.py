@@ -25,6 +25,8 @@ SERVICES = {
     "MinioConfig": "anyservices.minio",
     "HttpService": "anyservices.http",
     "HttpConfig": "anyservices.http",
+    "QueueService": "anyservices.queue",
+    "QueueConfig": "anyservices.queue",
 }
 DRIVERS = ("pymongo", "minio", "httpx")
 
