@@ -10,7 +10,7 @@ import functools
 import logging
 import socket
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any, cast
@@ -175,13 +175,14 @@ async def test_cancel_mid_upload_stores_nothing(
     async with open_face(face, MinioService(minio_config)) as s3:
         with anyio.CancelScope() as scope:
 
-            async def source() -> AsyncIterator[bytes]:
+            async def source() -> AsyncGenerator[bytes]:
                 for index in range(20):
                     if index == after_chunks:
                         scope.cancel()
                     yield block
 
-            await s3.upload_data("cut.bin", source())
+            async with aclosing(source()) as chunks:  # the owner closes its source
+                await s3.upload_data("cut.bin", chunks)
         assert scope.cancelled_caught
         with pytest.raises(MinioNotFoundError):
             await s3.stat_object("cut.bin")

@@ -197,8 +197,8 @@ async def test_file_round_trip_with_progress(
         assert [done for done, _ in seen] == sorted(done for done, _ in seen)
         if face != "sync":  # on the event loop's thread, never in a worker
             assert threads == {threading.get_ident()}
-        else:  # on the portal's thread
-            assert len(threads) == 1
+        else:  # the portal's thread, or the caller's (the runner runs calls there)
+            assert 1 <= len(threads) <= 2
         assert (await s3.stat_object("f.bin")).size == len(payload)
         target = tmp_path / "out" / "got.bin"
         target.parent.mkdir()

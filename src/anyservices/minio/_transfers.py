@@ -1,19 +1,19 @@
 """Uploads and downloads: whole bytes in one SDK call, streams without holding them whole.
 
-Streamed upload: a pump task on the event loop reads the source (async iterables
-directly; files and plain iterables in worker threads) into a bounded memory stream; the
-SDK's ``put_object(length=-1)`` (multipart in ``part_size`` parts, one at a time) runs
-in a worker thread of the runner and pulls from that stream through ``_StreamReader``,
-which hops to the loop with ``anyio.from_thread.run``. Every way an upload can fail
-makes the reader's ``read`` raise inside the SDK, which then aborts its multipart upload,
-so no object and no open upload remain:
+Streamed upload: the SDK's ``put_object(length=-1)`` (multipart in ``part_size`` parts, one
+at a time) runs in a worker thread of the runner and reads ``_StreamReader``, whose
+``read(n)`` hops to the event loop (``anyio.from_thread.run``) to pull up to ``n`` bytes
+from the source: async iterables directly, files and plain iterables in worker threads.
+That hop runs in the caller's cancel scope. Every way an upload can fail makes ``read``
+raise inside the SDK, which then aborts its multipart upload, so no object and no open
+upload remain:
 
 - the source raises (its own exception reaches the caller);
-- the caller is cancelled (the pump is cancelled and stops feeding);
+- the caller is cancelled (the cancellation reaches the caller once the SDK aborted);
 - the source gives more or fewer bytes than ``length`` (``MinioDataError``).
 
 The length is checked here, not by the SDK (which stops reading after ``length`` bytes
-and stores a truncated object). The memory stream is only touched on the loop's thread.
+and stores a truncated object).
 """
 
 from __future__ import annotations
@@ -21,152 +21,108 @@ from __future__ import annotations
 import functools
 import io
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import aclosing
 from os import PathLike
 from typing import IO, BinaryIO, cast
 
 import anyio
 import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 import urllib3
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from minio.helpers import DictType
 
 from ._calls import SdkCalls
-from ._errors import MinioDataError, MinioError
+from ._errors import MinioDataError
 from ._types import ProgressCallback, UploadSource
 
 __all__ = ("download_bytes", "download_chunks", "download_to_file", "upload")
 
-#: Chunks the pump may read ahead of the SDK.
-_QUEUE_CHUNKS = 4
-
 
 class _SourceFailed(Exception):  # noqa: N818 -- internal signal to abort, never escapes
-    """Raised in the worker when the source failed or the caller was cancelled."""
+    """Raised in the worker when the source raised or the caller was cancelled."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
 
 
-class _Where:
-    """The operation, bucket and object of one upload, for its errors."""
-
-    def __init__(self, op: str, bucket: str, obj: str) -> None:
-        self.op, self.bucket, self.obj = op, bucket, obj
-
-    def length_error(self, length: int, received: int) -> MinioDataError:
-        if received > length:
-            text = f"the source holds more than length={length} bytes"
-        else:
-            text = f"the source ended after {received} bytes, short of length={length}"
-        msg = f"{self.op}: {text}; nothing was stored bucket={self.bucket!r} object={self.obj!r}"
-        return MinioDataError(msg, operation=self.op, resource=f"{self.bucket}/{self.obj}")
-
-
-class _Pump:
-    """The task on the loop that reads the source into the memory stream.
-
-    ``finished`` only when it read the whole source; ``error`` is what the source (or
-    the progress callback) raised.
-    """
-
-    def __init__(
-        self,
-        source: UploadSource,
-        chunk_size: int,
-        length: int | None,
-        progress: ProgressCallback | None,
-    ) -> None:
-        self._source = source
-        self._chunk_size = chunk_size
-        self._length = length
-        self._progress = progress
-        self.finished = False
-        self.error: Exception | None = None
-        self.sent = 0
-
-    async def run(self, send: MemoryObjectSendStream[bytes]) -> None:
-        progress, length = self._progress, self._length
-        chunks = _chunks_of(self._source, self._chunk_size)
-        async with send, aclosing(chunks):
-            try:
-                if progress is not None:
-                    progress(0, length)
-                async for chunk in chunks:
-                    if chunk:
-                        await send.send(bytes(chunk))
-                        self.sent += len(chunk)
-                        if progress is not None:
-                            progress(self.sent, length)
-                self.finished = True
-            except Exception as exc:  # noqa: BLE001 -- the source's (or progress's) own error,
-                self.error = exc  # raised to the caller once the SDK has aborted
+def _length_error(where: tuple[str, str, str], length: int, received: int) -> MinioDataError:
+    op, bucket, obj = where
+    if received > length:
+        text = f"the source holds more than length={length} bytes"
+    else:
+        text = f"the source ended after {received} bytes, short of length={length}"
+    msg = f"{op}: {text}; nothing was stored bucket={bucket!r} object={obj!r}"
+    return MinioDataError(msg, operation=op, resource=f"{bucket}/{obj}")
 
 
 class _StreamReader:
-    """A file-like ``read(n)`` for the SDK (in a worker thread), pulling chunks from the loop.
+    """A file-like ``read(n)`` for the SDK (in a worker thread), pulling from the source.
 
-    Chunks are handed over in batches (whatever the memory stream holds) to keep thread
-    hops few; each ``read`` copies the bytes it returns once (a join). The source's
-    length is checked against ``length`` as the bytes arrive.
+    One hop to the loop per ``read``: the SDK asks for a whole part (``part_size + 1``).
+    The bytes are counted against ``length`` as they arrive, and ``progress`` is told.
     """
 
     def __init__(
         self,
-        receive: MemoryObjectReceiveStream[bytes],
-        pump: _Pump,
+        chunks: AsyncIterator[bytes],
         length: int | None,
-        where: _Where,
+        progress: ProgressCallback | None,
+        where: tuple[str, str, str],
     ) -> None:
-        self._receive = receive
-        self._pump = pump
+        self._chunks = chunks
         self._length = length
+        self._progress = progress
         self._where = where
-        self._received = 0
+        self.received = 0
         self._pending = b""
         self._eof = False
 
-    async def _take(self) -> list[bytes]:
-        chunks = [await self._receive.receive()]
-        while True:
-            try:
-                chunks.append(self._receive.receive_nowait())
-            except (anyio.WouldBlock, anyio.EndOfStream):
-                return chunks
-
-    def _batch(self) -> list[bytes] | None:
-        """The next chunks, or None at the end of a source that gave exactly ``length``."""
+    async def _pull(self, want: int) -> list[bytes]:
+        """Chunks of at least ``want`` bytes in all, fewer only at the end of the source."""
+        parts: list[bytes] = []
+        got = 0
         length = self._length
-        try:
-            batch = anyio.from_thread.run(self._take)
-        except anyio.EndOfStream:
-            if not self._pump.finished:  # the source raised, or the caller was cancelled
-                raise _SourceFailed from None
-            if length is not None and self._received < length:
-                raise self._where.length_error(length, self._received) from None
-            return None
-        except BaseException as exc:
-            # The caller's cancellation, delivered in this thread (``_take`` runs in the
-            # caller's cancel scope). The SDK aborts only on an Exception: hand it one; the
-            # runner raises the cancellation to the caller once this thread is done.
-            raise _SourceFailed from exc
-        self._received += sum(map(len, batch))
-        if length is not None and self._received > length:
-            raise self._where.length_error(length, self._received)
-        return batch
+        while got < want:
+            # A source that never waits would otherwise run to its end when cancelled.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._eof = True
+                if length is not None and self.received < length:
+                    raise _length_error(self._where, length, self.received) from None
+                break
+            except Exception as exc:  # the source's own error: wrapped, so map_errors keeps off it
+                raise _SourceFailed(exc) from exc
+            if not chunk:
+                continue
+            parts.append(bytes(chunk))
+            got += len(chunk)
+            self.received += len(chunk)
+            if length is not None and self.received > length:
+                raise _length_error(self._where, length, self.received)
+            if self._progress is not None:
+                self._progress(self.received, length)
+        return parts
 
     def read(self, size: int = -1) -> bytes:
         want = size if size >= 0 else 1 << 62
-        parts: list[bytes] = []
-        have = 0
-        if self._pending:
-            parts.append(self._pending)
-            have = len(self._pending)
-            self._pending = b""
-        while have < want and not self._eof:
-            batch = self._batch()
-            if batch is None:
-                self._eof = True
-                break
+        parts: list[bytes] = [self._pending] if self._pending else []
+        have = len(self._pending)
+        self._pending = b""
+        if have < want and not self._eof:
+            try:
+                batch = anyio.from_thread.run(self._pull, want - have)
+            except (MinioDataError, _SourceFailed):
+                raise
+            except BaseException as exc:
+                # The caller's cancellation, delivered in this thread. The SDK aborts only
+                # on an Exception: hand it one; the runner raises the cancellation to the
+                # caller once this thread is done.
+                raise _SourceFailed(exc) from exc
             parts.extend(batch)
             have += sum(map(len, batch))
         if have > want:  # keep the excess for the next read, copying as little as possible
@@ -223,7 +179,7 @@ async def upload(
     payload = bytes(data)
     total = len(payload)
     if length is not None and length != total:
-        raise _Where(op, bucket, obj).length_error(length, total)
+        raise _length_error((op, bucket, obj), length, total)
     if progress is not None:
         progress(0, total)
     put = functools.partial(
@@ -253,9 +209,10 @@ async def _upload_stream(
     headers: DictType | None,
     progress: ProgressCallback | None,
 ) -> None:
-    send, receive = anyio.create_memory_object_stream[bytes](_QUEUE_CHUNKS)
-    pump = _Pump(source, calls.config.chunk_size, length, progress)
-    reader = _StreamReader(receive, pump, length, _Where(op, bucket, obj))
+    if progress is not None:
+        progress(0, length)
+    chunks = _chunks_of(source, calls.config.chunk_size)
+    reader = _StreamReader(chunks, length, progress, (op, bucket, obj))
     put = functools.partial(
         calls.client.put_object,
         bucket,
@@ -267,22 +224,14 @@ async def _upload_stream(
         part_size=calls.config.part_size,
         num_parallel_uploads=1,  # parallel parts queue without bound
     )
-    failed: MinioError | _SourceFailed | None = None
-    with receive:  # closed here, on the loop's thread (trio refuses it from a worker)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(pump.run, send)
-            try:
-                await calls.run(put, op, bucket, obj)
-            except (MinioError, _SourceFailed) as exc:  # carried out of the task group
-                failed = exc
-            finally:  # the pump may still wait on the source or on a full stream
-                tg.cancel_scope.cancel()
-    if isinstance(failed, _SourceFailed):
-        assert pump.error is not None  # noqa: S101 -- a cancelled caller never gets here
-        raise pump.error
-    if failed is not None:
-        raise failed
-    calls.counts.uploaded(pump.sent)
+    try:
+        await calls.run(put, op, bucket, obj)
+    except _SourceFailed as exc:  # the source raised: its own exception, unmapped
+        raise exc.error from None
+    finally:
+        with anyio.CancelScope(shield=True):
+            await chunks.aclose()
+    calls.counts.uploaded(reader.received)
 
 
 def _read_all(calls: SdkCalls, bucket: str, obj: str) -> bytes:
