@@ -50,8 +50,9 @@ return {1, limit - count}
 """)
 
 # Sliding window over a sorted set of request timestamps (server time, microseconds).
-# A denied request is not recorded; each member is unique so that two requests in the
-# same microsecond both count.
+# A denied request is not recorded; each member carries the caller's random token
+# (ARGV[3]) so that two requests in the same microsecond both count. It touches only
+# KEYS[1], so it runs on a cluster too.
 SLIDING_WINDOW: Final = Script("""
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
@@ -62,9 +63,7 @@ local count = redis.call('ZCARD', KEYS[1])
 if count >= limit then
   return {0, 0}
 end
-local seq = redis.call('INCR', KEYS[1] .. ':seq')
-redis.call('PEXPIRE', KEYS[1] .. ':seq', ARGV[2])
-redis.call('ZADD', KEYS[1], now, now .. '-' .. seq)
+redis.call('ZADD', KEYS[1], now, now .. '-' .. ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return {1, limit - count - 1}
 """)

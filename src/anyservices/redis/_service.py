@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
@@ -451,7 +452,10 @@ class RedisService(Service[RedisConfig]):
         script = SLIDING_WINDOW if sliding else FIXED_WINDOW
         window_ms = max(1, round(window_seconds * 1000))
         full_key = self._keys(f"ratelimit:{key}")
-        allowed, remaining = await script(self._client, [full_key], [max_requests, window_ms])
+        args: list[Arg] = [max_requests, window_ms]
+        if sliding:
+            args.append(secrets.token_hex(8))  # this request's member: unique, no counter key
+        allowed, remaining = await script(self._client, [full_key], args)
         return bool(allowed), int(remaining)
 
     # -- single flight -------------------------------------------------------------
