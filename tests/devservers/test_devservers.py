@@ -177,7 +177,8 @@ def test_ceph_conf_keeps_everything_private_and_on_loopback(tmp_path: Path) -> N
     assert {settings[f"auth_{who}_required"] for who in ("cluster", "service", "client")} == {
         "none"
     }
-    assert settings["rgw_frontends"] == "beast endpoint=127.0.0.1:9010"
+    assert settings["rgw_frontends"] == "beast endpoint=127.0.0.1:9010 tcp_nodelay=1"
+    assert settings["rgw_gc_obj_min_wait"] == "0"  # deleted objects are freed at once
     paths = [value for value in settings.values() if value.startswith("/")]
     assert paths
     assert all(value.startswith(str(tmp_path)) for value in paths)
