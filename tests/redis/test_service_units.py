@@ -53,7 +53,7 @@ def test_pubsub_frames_that_are_no_messages_are_dropped() -> None:
     assert frame("PONG") is None
     assert frame([]) is None
     assert frame(["pong", ""]) is None
-    assert frame([b"message", b"ns:c", b"\xff"]) == Message("c", b"\xff")  # type: ignore[arg-type]
+    assert frame([b"message", b"ns:c", b"\xff"]) == Message("c", b"\xff")
     assert frame(["unsubscribe", None, 0]) == Message("", "0", None, "unsubscribe")
     assert frame(["subscribe", "ns:c", 1], ignore=True) is None
 

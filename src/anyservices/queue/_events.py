@@ -63,7 +63,8 @@ class ResultWatch:
         async with subscription as messages:
             task_status.started()
             async for message in messages:
-                self._dispatch(message.data)
+                if isinstance(message.data, str):  # ours are JSON text; others are not ours
+                    self._dispatch(message.data)
 
     def _dispatch(self, data: str) -> None:
         try:

@@ -455,6 +455,8 @@ class Worker:
         async with self.queue.redis.subscribe(self.queue.keys.control_channel) as messages:
             task_status.started()
             async for message in messages:
+                if not isinstance(message.data, str):  # not ours: ours are text
+                    continue
                 if message.data == "due":
                     if self._wake is not None:
                         self._wake.set()

@@ -36,11 +36,12 @@ class Message:
     ``kind`` is ``"message"`` (or ``"pmessage"`` when a pattern matched); only
     ``get_message(ignore_subscribe_messages=False)`` also hands out the server's
     confirmations (``"subscribe"``, ``"unsubscribe"``, ``"psubscribe"``...), whose
-    ``data`` is the number of subscriptions left, as text.
+    ``data`` is the number of subscriptions left, as text. ``data`` is bytes when the
+    payload is not valid text in the config's encoding (or ``decode_responses`` is off).
     """
 
     channel: str
-    data: str
+    data: str | bytes
     pattern: str | None = None
     kind: str = "message"
 
