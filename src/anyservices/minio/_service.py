@@ -90,7 +90,6 @@ class MinioService(Service[MinioConfig]):
 
     async def _open(self, stack: AsyncExitStack) -> None:
         cfg = self.config
-        stack.callback(self._runner.close)  # last: its worker threads end with the service
         http = urllib3.PoolManager(
             num_pools=4,
             maxsize=cfg.max_concurrency,
