@@ -9,7 +9,7 @@ threads. Services bound the wait by passing the caller's deadline on to the driv
 (see ``budget``) through ``wrap``, which runs in the worker thread around the call.
 
 The worker threads are the runner's own: long-lived, fed by a queue, each result
-handed back with the backend's thread-safe callback (about three quarters of the CPU of
+handed back with the backend's thread-safe callback (about half the CPU of
 ``anyio.to_thread.run_sync`` per hop, see benchmarks/bench_threads.py). A thread idle
 for ``idle_seconds`` ends; ``close()`` (the service's close) ends the idle ones.
 
