@@ -33,10 +33,6 @@ def to_ours() -> Generator[None]:
         raise OurError(f"mapped: {exc}") from exc
 
 
-def _noop() -> None:
-    return None
-
-
 def held(runner: ThreadRunner) -> int:
     """Tokens of the runner's limiter borrowed right now."""
     return int(runner.limiter.borrowed_tokens)
@@ -347,60 +343,3 @@ async def test_a_task_outliving_its_sync_face_call_uses_a_worker_thread() -> Non
         assert await runner.run(threading.get_ident) != threading.get_ident()
     finally:
         waiter_var.reset(token)
-
-
-# -- the pool of worker threads ----------------------------------------------------------
-
-
-def workers(runner: ThreadRunner) -> int:
-    return len(runner._threads)  # the pool's own count
-
-
-async def test_worker_threads_are_reused_end_when_idle_and_stop_on_close() -> None:
-    runner = ThreadRunner(4, name="t")
-    ran_in = {await runner.run(threading.get_ident) for _ in range(20)}
-    assert len(ran_in) == 1  # one caller at a time: one long-lived thread
-    assert threading.get_ident() not in ran_in
-    assert workers(runner) == 1
-    runner.close()
-    assert workers(runner) == 0
-    runner.idle_seconds = 0.01
-    assert await runner.run(lambda: 3) == 3  # usable after close; the idle thread ends itself
-    with anyio.fail_after(5):
-        while workers(runner):  # noqa: ASYNC110 -- polls a thread's end, bounded
-            await anyio.sleep(0.01)
-    assert runner.statistics().calls == 21
-
-
-async def test_an_idle_worker_promised_a_call_as_it_times_out_takes_it() -> None:
-    from anyservices._core._portal._call import Request  # noqa: PLC0415 -- the pool's job type
-
-    runner = ThreadRunner(1, name="t")
-    runner.idle_seconds = 0.05
-    await runner.run(_noop)  # one idle worker now
-    lock = runner._lock  # held across the worker's time-out
-    delivered = threading.Event()
-    request = Request(lambda: "taken", (), {})
-    with lock:
-        await anyio.sleep(0.2)  # the worker timed out and waits for the lock
-        runner._idle -= 1  # what a caller's _post does under the lock
-
-        def on_loop(_: object) -> None:
-            delivered.set()
-
-        runner._jobs.put((request, on_loop))
-    assert await anyio.to_thread.run_sync(delivered.wait, 5)
-    assert request.value == "taken"
-    runner.close()
-
-
-async def test_a_worker_thread_killed_by_its_call_fails_the_call_only() -> None:
-    runner = ThreadRunner(1, name="t")
-
-    def exits() -> None:
-        raise SystemExit  # ends the thread (threading ignores SystemExit)
-
-    with pytest.raises(RuntimeError, match="worker thread was interrupted"):
-        await runner.run(exits)
-    assert await runner.run(lambda: "next") == "next"  # a new thread
-    runner.close()

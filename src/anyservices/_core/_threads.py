@@ -8,11 +8,6 @@ honest: a token is held exactly while a thread runs a call, so ``size`` bounds t
 threads. Services bound the wait by passing the caller's deadline on to the driver
 (see ``budget``) through ``wrap``, which runs in the worker thread around the call.
 
-The worker threads are the runner's own: long-lived, fed by a queue, each result
-handed back with the backend's thread-safe callback (about half the CPU of
-``anyio.to_thread.run_sync`` per hop, see benchmarks/bench_threads.py). A thread idle
-for ``idle_seconds`` ends; ``close()`` (the service's close) ends the idle ones.
-
 On the sync face the "worker thread" is the caller's own: a call made through
 ``anyservices.blocking`` has a thread blocked waiting for it (the portal's caller), so
 the blocking call runs there (as ``call_user`` runs a user's function), saving the
@@ -24,9 +19,7 @@ cancellation is raised. A task that outlives its sync-face call uses a worker th
 
 from __future__ import annotations
 
-import asyncio
 import math
-import queue
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -35,10 +28,10 @@ from typing import Any, Final, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
-import sniffio
+import anyio.to_thread
 
 from ._portal import current_waiter
-from ._portal._call import Request
+from ._portal._call import Outcome, Request
 
 __all__ = ("ThreadRunner", "ThreadStatistics", "budget")
 
@@ -98,12 +91,6 @@ class ThreadRunner:
         self._peak = 0
         self._calls = 0
         self._errors = 0
-        #: Seconds an idle worker thread waits for a call before it ends.
-        self.idle_seconds = 10.0
-        self._jobs: queue.SimpleQueue[tuple[Request, Callable[..., object]] | None]
-        self._jobs = queue.SimpleQueue()
-        self._idle = 0  # worker threads waiting for a job (not yet promised one)
-        self._threads: set[threading.Thread] = set()
 
     def __repr__(self) -> str:
         return f"<ThreadRunner {self.name} size={int(self.limiter.total_tokens)}>"
@@ -137,10 +124,8 @@ class ThreadRunner:
                 self._errors += failed
         return result
 
-    async def _hand_off(
-        self, post: Callable[[Request], None], work: Callable[[], T]
-    ) -> T | _Failure:
-        """``work`` in the thread ``post`` hands the request to; see the module doc."""
+    async def _in_caller(self, waiter: Outcome, work: Callable[[], T]) -> T | _Failure:
+        """``work`` in the sync-face caller's thread blocked on ``waiter``; see the module doc."""
         gate = threading.Lock()  # decides, once, between "started" and "cancelled first"
         state: list[bool] = [False, False]  # started, cancelled
 
@@ -152,7 +137,7 @@ class ThreadRunner:
             return self._in_thread(work)
 
         request = Request(start, (), {})
-        post(request)
+        waiter.post(request)
         try:
             await request.done.wait()
         finally:
@@ -162,71 +147,10 @@ class ThreadRunner:
                 # Cancelled while it runs: the thread cannot be interrupted; wait for it.
                 with anyio.CancelScope(shield=True):
                     await request.done.wait()
-        if request.error is not None:  # the thread was interrupted (Ctrl-C, SystemExit)
+        if request.error is not None:  # the caller thread was interrupted (Ctrl-C)
             error, request.error = request.error, None
             raise error
         return cast("T | _Failure", request.value)
-
-    # -- the pool: long-lived worker threads fed by a queue ------------------------------
-
-    def _post(self, request: Request) -> None:
-        """Queue ``request`` for an idle worker (starting one if none is idle)."""
-        on_loop: Callable[[Callable[[], object]], object]
-        if sniffio.current_async_library() == "trio":
-            import trio  # noqa: PLC0415 -- only on trio (already imported then)
-
-            on_loop = trio.lowlevel.current_trio_token().run_sync_soon
-        else:
-            on_loop = asyncio.get_running_loop().call_soon_threadsafe
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-            else:
-                thread = threading.Thread(
-                    target=self._worker, name=f"anyservices-{self.name}", daemon=True
-                )
-                self._threads.add(thread)
-                thread.start()
-            self._jobs.put((request, on_loop))
-
-    def _worker(self) -> None:
-        try:
-            while True:
-                try:
-                    job = self._jobs.get(timeout=self.idle_seconds)
-                except queue.Empty:
-                    with self._lock:
-                        if self._jobs.empty():  # else a caller counted on an idle thread
-                            self._idle -= 1
-                            return
-                    continue
-                if job is None:  # close()
-                    return
-                request, on_loop = job
-                try:
-                    request.value = request.func()
-                except BaseException:  # noqa: BLE001 -- the caller gets it, as RuntimeError
-                    # SystemExit and the like end this thread; the call fails, the pool
-                    # starts another thread when it needs one.
-                    request.error = RuntimeError("the worker thread was interrupted")
-                    on_loop(request.done.set)
-                    return
-                with self._lock:
-                    self._idle += 1  # before the caller wakes: its next call finds us idle
-                on_loop(request.done.set)
-        finally:
-            with self._lock:
-                self._threads.discard(threading.current_thread())
-
-    def close(self) -> None:
-        """Stop the idle worker threads (calls still running finish first); reusable after."""
-        with self._lock:
-            threads = list(self._threads)
-            for _ in threads:
-                self._jobs.put(None)
-            self._idle = 0
-        for thread in threads:
-            thread.join()
 
     async def run(
         self,
@@ -241,16 +165,11 @@ class ThreadRunner:
         """
         work = func if wrap is None else wrap(func)
         waiter = current_waiter()
-        await anyio.lowlevel.checkpoint_if_cancelled()  # cancelled already: never starts
-        try:
-            self.limiter.acquire_nowait()  # the common case: no trip round the loop
-        except anyio.WouldBlock:
-            await self.limiter.acquire()
-        try:
-            post = self._post if waiter is None or waiter.done else waiter.post
-            outcome = await self._hand_off(post, work)
-        finally:
-            self.limiter.release()
+        if waiter is None or waiter.done:
+            outcome = await anyio.to_thread.run_sync(self._in_thread, work, limiter=self.limiter)
+        else:
+            async with self.limiter:
+                outcome = await self._in_caller(waiter, work)
         # A cancelled caller waited for its thread; it gets the cancellation, not the
         # outcome, on every backend (trio and asyncio would otherwise hand it back).
         await anyio.lowlevel.checkpoint_if_cancelled()

@@ -119,7 +119,6 @@ class MongoService(Service[MongoConfig]):
         await self.ping()
 
     async def _open(self, stack: AsyncExitStack) -> None:
-        stack.callback(self._runner.close)  # last: its worker threads end with the service
         url = self.config.url.get_secret_value()
         options = self.config.client_options()
         client: MongoClient[dict[str, Any]] = await self._call(
