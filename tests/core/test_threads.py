@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from typing import TypeVar
 
 import anyio
 import pytest
 
-from anyservices._core._portal import Backend, Portal, acquire_portal, release_portal
-from anyservices._core._portal._call import NO_WAITER, waiter_var
 from anyservices._core._threads import ThreadRunner, ThreadStatistics, budget
 
 T = TypeVar("T")
@@ -208,138 +206,3 @@ async def test_cancelled_while_the_thread_runs_waits_for_it_then_raises(fails: b
     assert tokens_in_thread == [1]
     stats = runner.statistics()
     assert (stats.calls, stats.errors, stats.threads_in_use, held(runner)) == (1, int(fails), 0, 0)
-
-
-# -- the sync face: the blocked caller thread runs the call ------------------------------
-
-BACKENDS: list[Backend] = ["asyncio", "trio"]
-
-
-@pytest.fixture(params=BACKENDS)
-def portal(request: pytest.FixtureRequest) -> Iterator[Portal]:
-    portal = acquire_portal(request.param)
-    yield portal
-    release_portal(portal)
-
-
-def test_sync_face_calls_run_in_the_calling_thread_holding_a_token(portal: Portal) -> None:
-    runner = ThreadRunner(2, name="t")
-    seen: list[tuple[str, int, int]] = []
-
-    def wrap(func: Callable[[], T]) -> Callable[[], T]:
-        def run() -> T:
-            seen.append(("wrap", threading.get_ident(), held(runner)))
-            return func()
-
-        return run
-
-    def fail() -> None:
-        raise DriverError("boom")
-
-    async def body() -> tuple[int, int]:
-        value = await runner.run(threading.get_ident, wrap=wrap)
-        with pytest.raises(OurError, match="mapped: boom"):
-            await runner.run(fail, map_errors=to_ours)
-        return value, threading.get_ident()
-
-    ran_in, loop_thread = portal.call(body)
-    assert ran_in == threading.get_ident() != loop_thread
-    assert seen == [("wrap", threading.get_ident(), 1)]
-    stats = runner.statistics()
-    assert (stats.calls, stats.errors, stats.peak_threads_in_use, held(runner)) == (2, 1, 1, 0)
-
-
-def test_sync_face_cancelled_while_it_runs_waits_for_it_then_raises(portal: Portal) -> None:
-    runner = ThreadRunner(1, name="t")
-    started = threading.Event()
-    finish = threading.Event()
-
-    def work() -> str:
-        started.set()
-        finish.wait(5)
-        return "dropped"
-
-    async def body() -> list[str]:
-        outcomes: list[str] = []
-        scope = anyio.CancelScope()
-
-        async def caller() -> None:
-            with scope:
-                try:
-                    outcomes.append(await runner.run(work))
-                except anyio.get_cancelled_exc_class():
-                    outcomes.append(f"cancelled, tokens={held(runner)}, done={finish.is_set()}")
-                    raise
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(caller)
-            await anyio.to_thread.run_sync(started.wait, 5)
-            scope.cancel()
-            await anyio.wait_all_tasks_blocked()
-            outcomes.append(f"waiting, tokens={held(runner)}")
-            finish.set()  # the caller thread is busy in work(): the loop lets it go
-        return outcomes
-
-    assert portal.call(body) == ["waiting, tokens=1", "cancelled, tokens=0, done=True"]
-    assert (runner.statistics().calls, held(runner)) == (1, 0)
-
-
-def test_sync_face_call_cancelled_before_it_starts_never_runs(portal: Portal) -> None:
-    runner = ThreadRunner(2, name="t")
-    started = threading.Event()
-    release = threading.Event()
-    ran: list[str] = []
-
-    def first() -> None:
-        started.set()
-        release.wait(5)
-        ran.append("first")
-
-    async def body() -> bool:
-        scope = anyio.CancelScope()
-
-        async def second() -> None:
-            with scope:
-                await runner.run(lambda: ran.append("second"))
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(runner.run, first)
-            await anyio.to_thread.run_sync(started.wait, 5)
-            tg.start_soon(second)  # queued behind first(): the caller thread is busy
-            await anyio.wait_all_tasks_blocked()
-            scope.cancel()
-            await anyio.wait_all_tasks_blocked()
-            release.set()
-        return scope.cancelled_caught
-
-    assert portal.call(body)
-    assert ran == ["first"]
-    assert (runner.statistics().calls, held(runner)) == (1, 0)
-
-
-def test_sync_face_interrupt_in_the_call_cancels_it(portal: Portal) -> None:
-    runner = ThreadRunner(1, name="t")
-    ended = threading.Event()
-
-    def interrupted() -> None:
-        raise KeyboardInterrupt
-
-    async def body() -> None:
-        try:
-            await runner.run(interrupted)
-        finally:
-            ended.set()
-
-    with pytest.raises(KeyboardInterrupt):
-        portal.call(body)
-    assert ended.wait(5)
-    assert portal.call(runner.run, threading.get_ident) == threading.get_ident()
-
-
-async def test_a_task_outliving_its_sync_face_call_uses_a_worker_thread() -> None:
-    runner = ThreadRunner(1, name="t")
-    token = waiter_var.set(NO_WAITER)  # what such a task sees: a finished call's waiter
-    try:
-        assert await runner.run(threading.get_ident) != threading.get_ident()
-    finally:
-        waiter_var.reset(token)

@@ -7,14 +7,6 @@ cancelled while it waits for a thread never starts one. Waiting keeps the limite
 honest: a token is held exactly while a thread runs a call, so ``size`` bounds the
 threads. Services bound the wait by passing the caller's deadline on to the driver
 (see ``budget``) through ``wrap``, which runs in the worker thread around the call.
-
-On the sync face the "worker thread" is the caller's own: a call made through
-``anyservices.blocking`` has a thread blocked waiting for it (the portal's caller), so
-the blocking call runs there (as ``call_user`` runs a user's function), saving the
-hop to a worker thread and back. The token is held on the loop while it runs, the
-error mapping and ``wrap`` are the same, and so is cancellation: a call cancelled
-before it starts never runs; one cancelled while it runs is waited for, then the
-cancellation is raised. A task that outlives its sync-face call uses a worker thread.
 """
 
 from __future__ import annotations
@@ -24,20 +16,15 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar, cast
+from typing import TypeVar
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from ._portal import current_waiter
-from ._portal._call import Outcome, Request
-
 __all__ = ("ThreadRunner", "ThreadStatistics", "budget")
 
 T = TypeVar("T")
-
-_SKIPPED: Final = object()
 
 
 @dataclass(frozen=True)
@@ -124,34 +111,6 @@ class ThreadRunner:
                 self._errors += failed
         return result
 
-    async def _in_caller(self, waiter: Outcome, work: Callable[[], T]) -> T | _Failure:
-        """``work`` in the sync-face caller's thread blocked on ``waiter``; see the module doc."""
-        gate = threading.Lock()  # decides, once, between "started" and "cancelled first"
-        state: list[bool] = [False, False]  # started, cancelled
-
-        def start() -> Any:
-            with gate:
-                if state[1]:
-                    return _SKIPPED
-                state[0] = True
-            return self._in_thread(work)
-
-        request = Request(start, (), {})
-        waiter.post(request)
-        try:
-            await request.done.wait()
-        finally:
-            with gate:
-                state[1] = not state[0]
-            if state[0] and not request.done.is_set():
-                # Cancelled while it runs: the thread cannot be interrupted; wait for it.
-                with anyio.CancelScope(shield=True):
-                    await request.done.wait()
-        if request.error is not None:  # the caller thread was interrupted (Ctrl-C)
-            error, request.error = request.error, None
-            raise error
-        return cast("T | _Failure", request.value)
-
     async def run(
         self,
         func: Callable[[], T],
@@ -164,12 +123,7 @@ class ThreadRunner:
         ``wrap(func)`` is what the thread runs (e.g. ``func`` under a driver timeout).
         """
         work = func if wrap is None else wrap(func)
-        waiter = current_waiter()
-        if waiter is None or waiter.done:
-            outcome = await anyio.to_thread.run_sync(self._in_thread, work, limiter=self.limiter)
-        else:
-            async with self.limiter:
-                outcome = await self._in_caller(waiter, work)
+        outcome = await anyio.to_thread.run_sync(self._in_thread, work, limiter=self.limiter)
         # A cancelled caller waited for its thread; it gets the cancellation, not the
         # outcome, on every backend (trio and asyncio would otherwise hand it back).
         await anyio.lowlevel.checkpoint_if_cancelled()
