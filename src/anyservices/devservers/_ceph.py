@@ -21,7 +21,7 @@ PACKAGES = ("radosgw", "ceph-mon", "ceph-osd")
 RGW_NAME = "client.rgw"
 _MON_TIMEOUT = 30.0
 _RGW_TIMEOUT = 90.0
-_STORE_BYTES = 4 * 1024**3  # memstore's advertised size; memory is used only as data arrives
+_STORE_BYTES = 8 * 1024**3  # memstore's advertised size; memory is used only as data arrives
 
 Spawn = Callable[[list[str]], subprocess.Popen[bytes]]
 
