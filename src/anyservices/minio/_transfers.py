@@ -76,9 +76,6 @@ class _StreamReader:
         self._length = length
         self._progress = progress
         self._where = where
-        # Made on the loop: read() runs in whichever thread the runner picks (its own, or
-        # a sync-face caller's), none of them an anyio worker thread, so it names the loop.
-        self._loop = anyio.lowlevel.current_token()
         self.received = 0
         self._pending = b""
         self._eof = False
@@ -118,7 +115,7 @@ class _StreamReader:
         self._pending = b""
         if have < want and not self._eof:
             try:
-                batch = anyio.from_thread.run(self._pull, want - have, token=self._loop)
+                batch = anyio.from_thread.run(self._pull, want - have)
             except (MinioDataError, _SourceFailed):
                 raise
             except BaseException as exc:
