@@ -49,10 +49,20 @@ def typing(session: nox.Session) -> None:
     session.run("pyright", "--pythonpath", str(python))
 
 
+# A whole pytest run's wall-clock cap: pytest-timeout's signal method cannot stop a test
+# whose worker thread is blocked, so a hang ends here with faulthandler's stack dump
+# (SIGABRT) and a failed session, well inside CI's budget, instead of CI's own timeout.
+SESSION_CAP_S = {"tests": 600, "integration": 1200}
+
+
 def _pytest(session: nox.Session, folder: str, face: str) -> None:
     REPORTS.mkdir(exist_ok=True)
     name = f"{folder}-{face}"
+    cap = SESSION_CAP_S["tests" if folder == "tests" else "integration"]
     session.run(
+        "timeout",
+        "--signal=ABRT",
+        f"{cap}s",
         "coverage",
         "run",
         "-m",
@@ -63,6 +73,7 @@ def _pytest(session: nox.Session, folder: str, face: str) -> None:
         f"--junitxml={REPORTS / name}.xml",
         *session.posargs,
         env={"COVERAGE_FILE": str(ROOT / f".coverage.{name}")},
+        external=True,
     )
 
 

@@ -33,10 +33,6 @@ from anyservices.minio import (
 )
 from anyservices.testing import Face, open_face
 
-# Quarantined 2026-12-01: under load these uploads hung or failed on radosgw (see issue 10
-# notes); the next session must fix and unquarantine them.
-pytestmark = pytest.mark.skip(reason="quarantined: hangs under load (issue 10 notes)")
-
 MiB = 1024 * 1024
 _BUCKETS_XML = (
     b'<?xml version="1.0" encoding="UTF-8"?>'
@@ -290,8 +286,9 @@ _CONFIGS = st.fixed_dictionaries(
             st.from_regex(r"\A127\.0\.0\.1:[0-9a-z:\-\[\]]{0,7}\Z"),
         ),
         "access_key": st.text(_ANY_CHAR, max_size=20),
-        "secret_key": st.text(_ANY_CHAR, max_size=20),
-        "session_token": st.text(_ANY_CHAR, max_size=20),
+        # A marker in front: a secret like "region" would be found in any error's text.
+        "secret_key": st.text(_ANY_CHAR, max_size=20).map("Zq7".__add__),
+        "session_token": st.text(_ANY_CHAR, max_size=20).map("Zq7".__add__),
         "region": st.text(_ANY_CHAR, max_size=12),
         "secure": st.booleans(),
     },
