@@ -26,8 +26,11 @@ them on the same one), so an idle portal costs no CPU and a busy machine no live
 The poller runs each call inline: most calls finish without suspending, and then no task
 was created or switched to. When a call first suspends, the poller hands the polling to
 a new worker task and stays with that call, so every call in flight has a task of its
-own and concurrent callers' calls overlap. Each call runs in its own copy of the
-context, as a task would.
+own and concurrent callers' calls overlap. Each call runs in its own copy of its
+calling thread's context, as a task started there would: it sees the caller's context
+variables (an OpenTelemetry span, say) and what it sets does not leak back. The plain
+functions a call asks its caller thread to run (``call_user``) run in a copy of the
+asking task's context, as they would inline on an async face.
 
 Calls are independent: an exception (even ``KeyboardInterrupt``) in one call is
 re-raised in its caller only; a caller interrupted while waiting cancels its call (by

@@ -97,13 +97,18 @@ class Outcome:
 
 
 class Request:
-    """A plain function the loop asks a waiting caller thread to run (``call_user``)."""
+    """A plain function the loop asks a waiting caller thread to run (``call_user``).
 
-    __slots__ = ("abandoned", "args", "done", "error", "func", "kwargs", "value")
+    It runs in a copy of the requesting task's context, as it would inline on an async
+    face: it sees the context variables the call set (a tracing span, say).
+    """
+
+    __slots__ = ("abandoned", "args", "context", "done", "error", "func", "kwargs", "value")
 
     def __init__(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
+        self.context = contextvars.copy_context()
         self.func = func
         self.args = args
         self.kwargs = kwargs
@@ -149,12 +154,18 @@ async def run_in_caller(waiter: Outcome, func: Callable[..., T], /, *args: Any, 
 
 
 class Call(Outcome):
-    """One ``await func(*args, **kwargs)``, queued for the poller, run by a worker task."""
+    """One ``await func(*args, **kwargs)``, queued for the poller, run by a worker task.
+
+    It runs in a copy of the context of the thread that creates it (the caller's), so
+    the call sees the caller's context variables (a tracing span, say) and what it sets
+    stays in the call.
+    """
 
     __slots__ = (
         "args",
         "background",
         "cancelled",
+        "context",
         "func",
         "kwargs",
         "polled",
@@ -171,6 +182,7 @@ class Call(Outcome):
         background: bool = False,
     ) -> None:
         super().__init__()
+        self.context = contextvars.copy_context()
         self.func = func
         self.args = args
         self.kwargs = kwargs
@@ -193,12 +205,13 @@ def _start(call: Call) -> Generator[Any, Any, Any]:
 
 @types.coroutine
 def drive(portal: Portal, call: Call) -> Generator[Any, Any, Any]:
-    """``await func(*args, **kwargs)`` in a copy of the context, noticing its first suspension.
+    """``await func(*args, **kwargs)`` in the call's context, noticing its first suspension.
 
     This is ``yield from`` (PEP 380) spelled out, so that the worker can hand the polling
-    over before the call suspends, and each step runs in the call's own context.
+    over before the call suspends, and each step runs in the call's own context (a copy
+    of its caller's, see :class:`Call`), not in the worker task's.
     """
-    run = contextvars.copy_context().run
+    run = call.context.run
     steps = run(_start, call)
     try:
         yielded = run(steps.send, None)

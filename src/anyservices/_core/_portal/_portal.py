@@ -359,7 +359,7 @@ class Portal:
             if request.abandoned:
                 continue
             try:
-                request.value = request.func(*request.args, **request.kwargs)
+                request.value = request.context.run(request.func, *request.args, **request.kwargs)
             except Exception as exc:  # noqa: BLE001 -- handed to the loop, which re-raises it
                 request.error = exc
             except BaseException:
