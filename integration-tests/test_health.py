@@ -6,6 +6,7 @@ in the sync session) start ``python -m anyservices health`` as a subprocess.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 
+import anyio
 import pytest
 from pydantic import SecretStr
 
@@ -24,6 +26,7 @@ from anyservices.minio import MinioConfig, MinioNotFoundError, MinioService
 from anyservices.mongo import MongoConfig, MongoService
 from anyservices.redis import RedisConfig, RedisService
 from anyservices.testing import Face, open_face
+from anyservices.testing._cleanup import drop_redis_namespace
 
 # check_health is async; its sync entry point is the CLI, tested by the plain tests below.
 pytestmark = pytest.mark.faces("asyncio", "trio")
@@ -51,6 +54,23 @@ def live_env(
     env["ANYSERVICES_HTTP_BASE_URL"] = http_url
     env["ANYSERVICES_HTTP_HEALTH_PATH"] = "/health"
     return env
+
+
+@pytest.fixture
+def full_env(live_env: dict[str, str], redis_stack_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """``live_env`` plus Redis Stack and a job queue of its own on the local Redis."""
+    namespace = f"health-{uuid.uuid4().hex[:12]}"
+    env = {
+        **live_env,
+        "ANYSERVICES_REDIS_STACK_URL": redis_stack_env["ANYSERVICES_REDIS_STACK_URL"],
+        "ANYSERVICES_QUEUE_NAME": "health",
+        "ANYSERVICES_QUEUE_REDIS__URL": live_env["ANYSERVICES_REDIS_URL"],
+        "ANYSERVICES_QUEUE_REDIS__NAMESPACE": namespace,
+    }
+    yield env
+    # Opening the queue created its streams: remove them.
+    config = RedisConfig(url=SecretStr(live_env["ANYSERVICES_REDIS_URL"]))
+    assert anyio.run(drop_redis_namespace, config, namespace) > 0
 
 
 def _free_port() -> int:
@@ -163,6 +183,32 @@ async def test_an_http_error_status_is_down_naming_it(http_url: str) -> None:
     )
 
 
+async def test_redis_stack_and_the_queue_are_checked_when_configured(
+    full_env: dict[str, str],
+) -> None:
+    report = await check_env_health(full_env, deadline=10)
+    assert report.ok, report.format_table()
+    assert [s.name for s in report.services] == [
+        "redis",
+        "redis-stack",
+        "mongo",
+        "minio",
+        "http",
+        "queue",
+    ]
+    targets = {s.name: s.target for s in report.services}
+    assert targets["redis-stack"] == full_env["ANYSERVICES_REDIS_STACK_URL"]
+    assert targets["queue"] == f"health on {full_env['ANYSERVICES_REDIS_URL']}"
+
+
+async def test_a_queue_on_a_dead_redis_is_down(dead_redis_url: str) -> None:
+    report = await check_env_health({"ANYSERVICES_QUEUE_REDIS__URL": dead_redis_url}, deadline=10)
+    (queue,) = report.services
+    assert (queue.name, queue.ok) == ("queue", False)
+    assert queue.error is not None
+    assert queue.error.startswith(f"RedisConnectError: could not connect to {dead_redis_url}")
+
+
 # -- each service's probe, on every face ---------------------------------------------
 
 
@@ -243,6 +289,39 @@ def test_cli_exits_1_on_a_bad_value_without_a_traceback(live_env: dict[str, str]
     )
     assert "hunter2" not in result.stdout
     assert result.stdout.endswith("3 up, 1 down (mongo)\n")
+
+
+def test_cli_json_is_one_object_with_every_service(full_env: dict[str, str]) -> None:
+    result = _health(full_env, "--json", "--deadline", "10")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    data = json.loads(result.stdout)
+    assert data["ok"] is True
+    assert data["summary"] == "6 up, 0 down"
+    assert list(data["services"]) == ["redis", "redis-stack", "mongo", "minio", "http", "queue"]
+    for entry in data["services"].values():
+        assert entry["ok"] is True
+        assert entry["reason"] is None
+        assert entry["elapsed_ms"] >= 0
+
+
+def test_cli_json_exits_1_naming_the_reason_without_secrets(
+    live_env: dict[str, str], dead_redis_url: str
+) -> None:
+    secret_url = dead_redis_url.replace("redis://", "redis://user:hunter2@")
+    result = _health({**live_env, "ANYSERVICES_REDIS_URL": secret_url}, "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "hunter2" not in result.stdout
+    data = json.loads(result.stdout)
+    redis = data["services"]["redis"]
+    assert redis["ok"] is False
+    assert redis["reason"].startswith(f"RedisConnectError: could not connect to {dead_redis_url}")
+    assert redis["target"] == dead_redis_url
+    assert [name for name, entry in data["services"].items() if entry["ok"]] == [
+        "mongo",
+        "minio",
+        "http",
+    ]
 
 
 def test_cli_exits_2_when_nothing_is_configured() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import types
 from collections.abc import Awaitable, Callable
@@ -28,7 +29,8 @@ from anyservices.health import (
     services_from_env,
 )
 from anyservices.http import HttpConfig, HttpService, RetryPolicy
-from anyservices.redis import RedisConfig
+from anyservices.queue import QueueConfig, QueueService
+from anyservices.redis import RedisConfig, RedisService
 
 # check_health is async: its tests run on both event loops. Its sync entry point is
 # main() (the CLI), tested by the plain tests at the end, which run in the sync session.
@@ -387,6 +389,52 @@ def test_format_table_and_summary() -> None:
     assert HealthReport(services=()).summary() == "0 up, 0 down"
 
 
+def test_to_dict_and_to_json_mask_every_url() -> None:
+    report = HealthReport(
+        services=(
+            ServiceHealth("redis", ok=True, latency_ms=1.23456, target="redis://h:6390/0"),
+            ServiceHealth(
+                "api",
+                ok=False,
+                latency_ms=2.5,
+                error="HttpConnectError: cannot reach https://user:hunter2@api.test/x?token=t0k3n",
+                target="https://user:hunter2@api.test",
+            ),
+            ServiceHealth("http", ok=False, latency_ms=None, error="misconfigured: x"),
+        )
+    )
+    expected = {
+        "ok": False,
+        "summary": "1 up, 2 down (api, http)",
+        "services": {
+            "redis": {
+                "ok": True,
+                "reason": None,
+                "elapsed_ms": 1.235,
+                "target": "redis://h:6390/0",
+            },
+            "api": {
+                "ok": False,
+                "reason": "HttpConnectError: cannot reach https://***@api.test/x?token=***",
+                "elapsed_ms": 2.5,
+                "target": "https://***@api.test",
+            },
+            "http": {"ok": False, "reason": "misconfigured: x", "elapsed_ms": None, "target": ""},
+        },
+    }
+    assert report.to_dict() == expected
+    text = report.to_json()
+    assert "\n" not in text
+    assert "hunter2" not in text
+    assert "t0k3n" not in text
+    assert json.loads(text) == expected
+    assert json.loads(HealthReport(services=()).to_json()) == {
+        "ok": True,
+        "summary": "0 up, 0 down",
+        "services": {},
+    }
+
+
 def test_an_error_without_a_target_has_no_leading_blanks() -> None:
     report = HealthReport((ServiceHealth("x", ok=False, latency_ms=0.5, error="boom"),))
     assert report.format_table().splitlines()[1] == "x        DOWN    0.5 ms   boom"
@@ -406,7 +454,6 @@ def test_services_from_env_reads_the_given_mapping_only(
             "ANYSERVICES_HTTP_BASE_URL": "http://api.test",
             "ANYSERVICES_HTTP_RETRY__MAX_ATTEMPTS": "7",
             "anyservices_http_user_agent": "lower-case works too",
-            "ANYSERVICES_REDIS_STACK_URL": "redis://127.0.0.1:6391/0",  # no field: ignored
             "PATH": "/usr/bin",
         }
     )
@@ -488,6 +535,64 @@ def test_a_bad_value_is_reported_naming_the_variable_never_the_value(
     assert broken.target == f"ANYSERVICES_{broken.name.upper()}_*"
 
 
+def test_redis_stack_is_a_second_redis_read_from_its_own_variables() -> None:
+    found = services_from_env(
+        {
+            "ANYSERVICES_REDIS_URL": "redis://127.0.0.1:6390/0",
+            "ANYSERVICES_REDIS_STACK_URL": "redis://10.0.0.9:6391/2",
+            "ANYSERVICES_REDIS_STACK_PASSWORD": "hunter2",
+            "anyservices_redis_stack_socket_timeout": "7",
+        }
+    )
+    assert found.broken == ()
+    assert list(found.services) == ["redis", "redis-stack"]
+    plain, stack = found.services["redis"], found.services["redis-stack"]
+    assert isinstance(plain, RedisService)
+    assert isinstance(stack, RedisService)
+    assert (plain.config.port, plain.config.password) == (6390, None)  # STACK_* not read
+    assert (stack.config.host, stack.config.port, stack.config.db) == ("10.0.0.9", 6391, 2)
+    assert stack.config.password is not None
+    assert stack.config.password.get_secret_value() == "hunter2"
+    assert stack.config.socket_timeout == 7
+
+
+def test_a_bad_redis_stack_value_names_its_own_variable() -> None:
+    found = services_from_env({"ANYSERVICES_REDIS_STACK_URL": "ftp://user:hunter2@x/0"})
+    assert found.services == {}
+    (broken,) = found.broken
+    assert broken.name == "redis-stack"
+    assert broken.target == "ANYSERVICES_REDIS_STACK_*"
+    assert broken.error is not None
+    assert broken.error.startswith("misconfigured: ANYSERVICES_REDIS_STACK_URL: the scheme")
+    assert "hunter2" not in broken.error
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"ANYSERVICES_QUEUE_NAME": "media"},
+        {"ANYSERVICES_QUEUE_REDIS__URL": "redis://127.0.0.1:6390/1"},
+        {"ANYSERVICES_QUEUE_REDIS__HOST": "127.0.0.1"},
+    ],
+)
+def test_the_job_queue_is_built_from_its_variables(environ: dict[str, str]) -> None:
+    found = services_from_env(environ)
+    assert found.broken == ()
+    (queue,) = found.services.values()
+    assert list(found.services) == ["queue"]
+    assert isinstance(queue, QueueService)
+    assert queue.config == QueueConfig.from_env(environ)
+
+
+def test_a_bad_queue_value_names_its_variable() -> None:
+    found = services_from_env({"ANYSERVICES_QUEUE_NAME": "no spaces allowed"})
+    (broken,) = found.broken
+    assert (broken.name, broken.target) == ("queue", "ANYSERVICES_QUEUE_*")
+    assert broken.error == (
+        "misconfigured: ANYSERVICES_QUEUE_NAME: the name must be 1-100 letters, digits or _ . : -"
+    )
+
+
 async def test_check_env_health_reports_misconfigured_services_in_order() -> None:
     report = await check_env_health(
         {"ANYSERVICES_HTTP_BASE_URL": "ftp://x", "ANYSERVICES_REDIS_URL": "ftp://x"}
@@ -500,15 +605,17 @@ async def test_checked_and_misconfigured_services_merge_in_env_order() -> None:
         return ServiceHealth(name, ok=False, latency_ms=None, error="misconfigured: x")
 
     env = EnvServices(
-        services={"http": FakeService(), "mongo": FakeService()},
-        broken=(broken("minio"), broken("redis")),
+        services={"queue": FakeService(), "http": FakeService(), "mongo": FakeService()},
+        broken=(broken("minio"), broken("redis-stack"), broken("redis")),
     )
     report = await health._check_env(env, deadline=5)
     assert [(s.name, s.ok) for s in report.services] == [
         ("redis", False),
+        ("redis-stack", False),
         ("mongo", True),
         ("minio", False),
         ("http", True),
+        ("queue", True),
     ]
 
 
@@ -551,6 +658,41 @@ def test_main_exits_1_when_one_is_down(
     assert "\nbad      DOWN    " in out
     assert "ConnectionRefusedError: refused" in out
     assert out.endswith("1 up, 1 down (bad)\n")
+
+
+def test_main_prints_one_json_object_with_the_table_s_exit_codes(
+    fake_env: dict[str, Service[FakeConfig]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_env["one"] = FakeService()
+    assert cli.main(["health", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("\n")
+    assert out.count("\n") == 1
+    data = json.loads(out)
+    assert data["ok"] is True
+    assert data["summary"] == "1 up, 0 down"
+    assert list(data["services"]) == ["one"]
+    one = data["services"]["one"]
+    assert (one["ok"], one["reason"], one["target"]) == (True, None, "fake://fake.invalid")
+    assert isinstance(one["elapsed_ms"], float)
+    fake_env["one"] = FakeService()  # the first check closed the first one
+    fake_env["bad"] = FakeService(open_error=ConnectionRefusedError("refused"))
+    assert cli.main(["health", "--json", "--deadline", "3"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False
+    assert data["services"]["bad"]["reason"] == "ConnectionRefusedError: refused"
+    assert data["services"]["one"]["ok"] is True
+
+
+def test_main_json_when_nothing_is_configured(
+    clean_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert health.main(deadline=5, as_json=True) == 2
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False
+    assert data["services"] == {}
+    assert data["summary"].startswith("no services configured: set ANYSERVICES_REDIS_URL, ")
+    assert "ANYSERVICES_QUEUE_NAME" in data["summary"]
 
 
 def test_main_exits_2_when_nothing_is_configured(

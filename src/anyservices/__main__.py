@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         default=5.0,
         help="seconds each service has to answer (default: 5)",
     )
+    health.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (per service: ok, reason, elapsed_ms, target) "
+        "instead of the table; same exit codes",
+    )
     _add_queue_commands(commands)
     options = parser.parse_args(argv)
     if options.command in {"worker", "info", "dlq"}:
@@ -39,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.command == "health":
         from .health import main as health_main  # noqa: PLC0415 -- keep `--help` fast
 
-        return health_main(deadline=options.deadline)
+        return health_main(deadline=options.deadline, as_json=options.json)
     from ._demo import run_demo  # noqa: PLC0415 -- keep `--help` fast
 
     # "demo": argparse accepts no other command

@@ -16,15 +16,18 @@ failure becomes a one-line message (our errors never carry secrets); the checker
 not raise for a failed service, but it never catches cancellation, and an error that
 is not a service's (a bug) still propagates.
 
-``python -m anyservices health`` builds the services from the ``ANYSERVICES_*``
-variables (:func:`services_from_env`), checks them (:func:`check_env_health`) and
-exits 0 when all are up, 1 when one is down or misconfigured, 2 when none is set.
+``python -m anyservices health [--json]`` builds the services from the
+``ANYSERVICES_*`` variables (:func:`services_from_env`), checks them
+(:func:`check_env_health`), prints the table (or one JSON object,
+:meth:`HealthReport.to_json`) and exits 0 when all are up, 1 when one is down or
+misconfigured, 2 when none is set.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
 import re
 import sys
@@ -38,6 +41,7 @@ from pydantic_settings import SettingsError as _SettingsError
 
 from ._core._config import ServiceConfig
 from ._core._errors import AnyServicesError
+from ._core._secrets import mask_url
 from ._core._service import Service, State
 
 __all__ = (
@@ -56,6 +60,14 @@ __all__ = (
 _PROBE_ERRORS = (AnyServicesError, OSError)
 
 _MAX_MESSAGE = 240
+
+#: Something that looks like a URL inside a message or a target.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
+
+
+def _masked(text: str) -> str:
+    """``text`` with every URL in it passed through ``mask_url`` (credentials hidden)."""
+    return _URL.sub(lambda found: mask_url(found[0]), text)
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,28 @@ class HealthReport:
             for row in rows
         ]
         return "\n".join(line.rstrip() for line in lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data: ``ok``, ``summary`` and, per service name, its
+        ``ok``, ``reason`` (None when up), ``elapsed_ms`` (None when never probed) and
+        ``target``; URLs in them pass through ``mask_url``."""
+        return {
+            "ok": self.ok,
+            "summary": self.summary(),
+            "services": {
+                s.name: {
+                    "ok": s.ok,
+                    "reason": None if s.error is None else _masked(s.error),
+                    "elapsed_ms": None if s.latency_ms is None else round(s.latency_ms, 3),
+                    "target": _masked(s.target),
+                }
+                for s in self.services
+            },
+        }
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as one line of JSON."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
 # -- probing ---------------------------------------------------------------------------
@@ -193,13 +227,22 @@ async def check_health(
 
 # -- from the environment ------------------------------------------------------------
 
-#: The services the CLI knows, in report order: the variables that say one is
-#: configured (any of them), and where its classes live.
+#: The services the CLI knows, in report order: the variables' prefix, the names of which
+#: (any one set) say the service is configured, and where its classes live. Redis Stack
+#: is a second Redis read from ``ANYSERVICES_REDIS_STACK_*`` (``_URL``, ``_PASSWORD``...).
 _ENV_SERVICES = (
-    ("redis", "anyservices.redis", "RedisService", "RedisConfig", ("URL", "HOST")),
-    ("mongo", "anyservices.mongo", "MongoService", "MongoConfig", ("URL",)),
-    ("minio", "anyservices.minio", "MinioService", "MinioConfig", ("ENDPOINT",)),
-    ("http", "anyservices.http", "HttpService", "HttpConfig", ("BASE_URL",)),
+    ("redis", "ANYSERVICES_REDIS_", ("URL", "HOST"), "anyservices.redis", "Redis"),
+    ("redis-stack", "ANYSERVICES_REDIS_STACK_", ("URL",), "anyservices.redis", "Redis"),
+    ("mongo", "ANYSERVICES_MONGO_", ("URL",), "anyservices.mongo", "Mongo"),
+    ("minio", "ANYSERVICES_MINIO_", ("ENDPOINT",), "anyservices.minio", "Minio"),
+    ("http", "ANYSERVICES_HTTP_", ("BASE_URL",), "anyservices.http", "Http"),
+    (
+        "queue",
+        "ANYSERVICES_QUEUE_",
+        ("NAME", "REDIS__URL", "REDIS__HOST"),
+        "anyservices.queue",
+        "Queue",
+    ),
 )
 
 
@@ -207,7 +250,8 @@ _ENV_SERVICES = (
 class EnvServices:
     """What :func:`services_from_env` found."""
 
-    #: The configured services, built but not opened, in the order redis, mongo, minio, http.
+    #: The configured services, built but not opened, in the order redis, redis-stack,
+    #: mongo, minio, http, queue.
     services: dict[str, Service[Any]] = field(default_factory=dict[str, Service[Any]])
     #: Configured services that could not be built (a bad value): a DOWN result each,
     #: naming the variable and what is wrong with it, never its value.
@@ -229,20 +273,32 @@ def _config_problem(exc: ValidationError | _SettingsError, prefix: str) -> str:
     return "misconfigured: " + "; ".join(problems)
 
 
+def _rebased(env: Mapping[str, str], prefix: str, env_prefix: str) -> Mapping[str, str]:
+    """The variables under ``prefix``, renamed to the config's own ``env_prefix``."""
+    if prefix == env_prefix:
+        return env
+    return {
+        env_prefix + key[len(prefix) :]: value
+        for key, value in env.items()
+        if key.upper().startswith(prefix)
+    }
+
+
 def services_from_env(environ: Mapping[str, str] | None = None) -> EnvServices:
     """The services whose ``ANYSERVICES_<SVC>_*`` variables are set in ``environ``
     (default ``os.environ``), each built by ``<Svc>Config.from_env(environ)``.
 
     A service counts as configured when ``ANYSERVICES_REDIS_URL`` or ``_HOST``,
-    ``ANYSERVICES_MONGO_URL``, ``ANYSERVICES_MINIO_ENDPOINT`` or
-    ``ANYSERVICES_HTTP_BASE_URL`` is set. One whose variables do not validate is
-    returned in ``broken``, never raised.
+    ``ANYSERVICES_REDIS_STACK_URL`` (a second Redis, read from the
+    ``ANYSERVICES_REDIS_STACK_*`` variables), ``ANYSERVICES_MONGO_URL``,
+    ``ANYSERVICES_MINIO_ENDPOINT``, ``ANYSERVICES_HTTP_BASE_URL``, or
+    ``ANYSERVICES_QUEUE_NAME`` or ``_REDIS__URL`` or ``_REDIS__HOST`` (the job queue)
+    is set. One whose variables do not validate is returned in ``broken``, never raised.
     """
     env = dict(os.environ if environ is None else environ)
     services: dict[str, Service[Any]] = {}
     broken: list[ServiceHealth] = []
-    for name, module_name, service_name, config_name, keys in _ENV_SERVICES:
-        prefix = f"ANYSERVICES_{name.upper()}_"
+    for name, prefix, keys, module_name, kind in _ENV_SERVICES:
         if not any(f"{prefix}{key}" in env for key in keys):
             continue
         target = f"{prefix}*"
@@ -255,15 +311,15 @@ def services_from_env(environ: Mapping[str, str] | None = None) -> EnvServices:
             )
             continue
         try:
-            config_class: type[ServiceConfig] = getattr(module, config_name)
-            config = config_class.from_env(env)
+            config_class: type[ServiceConfig] = getattr(module, f"{kind}Config")
+            config = config_class.from_env(_rebased(env, prefix, config_class.env_prefix))
         except (ValidationError, _SettingsError) as exc:
             problem = _config_problem(exc, prefix)
             broken.append(
                 ServiceHealth(name, ok=False, latency_ms=None, error=problem, target=target)
             )
             continue
-        services[name] = getattr(module, service_name)(config)
+        services[name] = getattr(module, f"{kind}Service")(config)
     return EnvServices(services=services, broken=tuple(broken))
 
 
@@ -271,31 +327,47 @@ async def check_env_health(
     environ: Mapping[str, str] | None = None, *, deadline: float = 5.0
 ) -> HealthReport:
     """:func:`services_from_env` then :func:`check_health`; misconfigured services are
-    in the report as DOWN, in the same order (redis, mongo, minio, http)."""
+    in the report as DOWN, in the same order (redis, redis-stack, mongo, minio, http,
+    queue)."""
     return await _check_env(services_from_env(environ), deadline)
 
 
 async def _check_env(env: EnvServices, deadline: float) -> HealthReport:
     report = await check_health(env.services, deadline=deadline)
-    order = {name: index for index, (name, *_) in enumerate(_ENV_SERVICES)}
+    order = {entry[0]: index for index, entry in enumerate(_ENV_SERVICES)}
     merged = sorted(report.services + env.broken, key=lambda s: order.get(s.name, len(order)))
     return HealthReport(services=tuple(merged))
 
 
-def main(deadline: float) -> int:
-    """``python -m anyservices health``: print the table; exit 0 if every configured
-    service is up, 1 if one is down or misconfigured, 2 if none is configured."""
+_NOTHING = (
+    "no services configured: set ANYSERVICES_REDIS_URL, ANYSERVICES_REDIS_STACK_URL,\n"
+    "ANYSERVICES_MONGO_URL, ANYSERVICES_MINIO_ENDPOINT, ANYSERVICES_HTTP_BASE_URL or\n"
+    "ANYSERVICES_QUEUE_NAME (see docs/health.md)"
+)
+
+
+def main(deadline: float, *, as_json: bool = False) -> int:
+    """``python -m anyservices health [--json]``: print the table (or, with ``as_json``,
+    one JSON object: :meth:`HealthReport.to_json`); exit 0 if every configured service is
+    up, 1 if one is down or misconfigured, 2 if none is configured."""
     if not deadline > 0:
         sys.stderr.write(f"--deadline must be a positive number of seconds, not {deadline}\n")
         return 2
     env = services_from_env()
     if not env.services and not env.broken:
-        sys.stdout.write(
-            "no services configured: set ANYSERVICES_REDIS_URL, ANYSERVICES_MONGO_URL,\n"
-            "ANYSERVICES_MINIO_ENDPOINT or ANYSERVICES_HTTP_BASE_URL (see docs/health.md)\n"
-        )
+        if as_json:
+            nothing: dict[str, object] = {
+                "ok": False,
+                "summary": " ".join(_NOTHING.split()),
+                "services": {},
+            }
+            sys.stdout.write(json.dumps(nothing) + "\n")
+        else:
+            sys.stdout.write(_NOTHING + "\n")
         return 2
     report = anyio.run(functools.partial(_check_env, env, deadline))
-    sys.stdout.write(f"{report.format_table()}\n{report.summary()}\n")
+    sys.stdout.write(
+        report.to_json() + "\n" if as_json else f"{report.format_table()}\n{report.summary()}\n"
+    )
     sys.stdout.flush()
     return 0 if report.ok else 1

@@ -23,9 +23,9 @@ from typing import Any, Final, Literal, TypeVar, cast
 
 import anyio.to_thread
 
-from ._core._blocking import SupportsBlocking, blocking
-from ._core._portal import Backend
-from ._core._syncface import SyncFace
+from .._core._blocking import SupportsBlocking, blocking
+from .._core._portal import Backend
+from .._core._syncface import SyncFace
 
 __all__ = ("FACES", "AsyncView", "Face", "backend_of", "open_face")
 
