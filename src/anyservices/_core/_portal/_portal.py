@@ -6,7 +6,6 @@ See the package docstring for the design; the backend's serve loop (``_asyncio``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import importlib
@@ -57,12 +56,31 @@ them on one (say another process keeps the other busy) each pause keeps the othe
 off the CPU; so both yield it too: the caller after a while, the poller after each call.
 Measured with a CPU hog beside: 28 µs a call instead of 204."""
 
-_asyncio_loop: Final = asyncio._get_running_loop  # noqa: SLF001 -- asyncio's cheap, thread-local check
 _sniffio_thread: Any = types.SimpleNamespace(name=None)  # sniffio's thread-local, if installed
 with contextlib.suppress(ImportError):  # no sniffio, no trio: then only asyncio can be running
     import sniffio
 
     _sniffio_thread = sniffio.thread_local
+_modules: Final = sys.modules
+
+
+def _in_event_loop() -> bool:
+    """Whether the calling thread runs an event loop; cheap, as every sync call asks.
+
+    Trio (and the portal, see ``_claim_thread_for``) name their thread's loop in sniffio's
+    thread-local; asyncio keeps its own, asked only if asyncio was imported: a process
+    that never imported it runs no asyncio loop. Importing anyservices must not import
+    asyncio. Tools that import a package to locate it and then drop from ``sys.modules``
+    what that import brought in (``coverage run --source=anyservices.redis`` does, for
+    the parent package) leave the C ``_asyncio`` module, which is never re-initialised,
+    raising the first import's ``CancelledError`` while the program's re-imported asyncio
+    (and anyio) catch another class: every cancellation then escapes.
+    """
+    if _sniffio_thread.name is not None:
+        return True
+    asyncio = _modules.get("asyncio")
+    return asyncio is not None and asyncio._get_running_loop() is not None  # noqa: SLF001 -- its cheap thread-local check
+
 
 _clock: Final = time.perf_counter
 # Pauses that release the GIL but keep the CPU busy: CPython's crc32 drops the GIL for
@@ -293,7 +311,7 @@ class Portal:
 
     def call(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``await func(*args, **kwargs)`` on the loop and return its result."""
-        if _sniffio_thread.name is not None or _asyncio_loop() is not None:
+        if _in_event_loop():
             self._refuse_caller()  # this thread runs an event loop: the call would block it
         self._check_open()
         call = Call(func, args, kwargs)
@@ -301,12 +319,8 @@ class Portal:
         return cast("T", call.result())
 
     def in_event_loop(self) -> bool:
-        """Whether the calling thread runs an event loop (this portal's or another).
-
-        Cheap, as every sync call asks: trio (and this portal, see ``_claim_thread_for``)
-        name their thread's loop in sniffio's thread-local; asyncio keeps its own.
-        """
-        return _sniffio_thread.name is not None or _asyncio_loop() is not None
+        """Whether the calling thread runs an event loop (this portal's or another)."""
+        return _in_event_loop()
 
     def _check_caller(self) -> None:
         """Refuse to block an event loop: this portal's, or one the calling thread runs."""
