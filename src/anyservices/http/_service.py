@@ -16,6 +16,7 @@ import pydantic
 from .._core._models import dump_json, load_json, load_model
 from .._core._secrets import mask_url
 from .._core._service import Service, shielded
+from .._core._telemetry import http_attributes, http_telemetry
 from ._breaker import CircuitBreaker
 from ._config import HttpConfig
 from ._errors import (
@@ -65,6 +66,7 @@ class HttpService(Service[HttpConfig]):
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._breaker = CircuitBreaker(config.breaker)
+        self._telemetry = http_telemetry()
         self._requests = 0
         self._retries = 0
         self._failures = 0
@@ -148,10 +150,13 @@ class HttpService(Service[HttpConfig]):
             self._requests += 1
             with self._breaker.guard() as outcome:
                 try:
-                    with map_errors(method, url):
-                        response = await client.send(
-                            request, stream=stream, auth=auth or httpx.USE_CLIENT_DEFAULT
-                        )
+                    attributes = http_attributes(url, attempt - 1)  # a span per attempt
+                    with self._telemetry.operation(method, None, attributes) as op:
+                        with map_errors(method, url):
+                            response = await client.send(
+                                request, stream=stream, auth=auth or httpx.USE_CLIENT_DEFAULT
+                            )
+                        op.set_status_code(response.status_code)
                 except HttpError as error:
                     self._failures += 1
                     outcome.failed = True

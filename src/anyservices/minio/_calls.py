@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from minio import Minio
 
+from .._core._telemetry import s3_telemetry
 from .._core._threads import ThreadRunner
 from ._config import MinioConfig
 from ._errors import map_errors
@@ -34,6 +35,7 @@ class SdkCalls:
         self.config = config
         self.counts = counts
         self._runner = runner
+        self._telemetry = s3_telemetry(config.endpoint)
 
     async def run(
         self,
@@ -43,6 +45,7 @@ class SdkCalls:
         obj: str | None = None,
     ) -> T:
         """``func()`` in a worker thread; SDK, urllib3 and socket errors become ours."""
-        return await self._runner.run(
-            func, map_errors=functools.partial(map_errors, op, bucket, obj)
-        )
+        with self._telemetry.operation(op, bucket):  # a span: the thread hop too, no object
+            return await self._runner.run(
+                func, map_errors=functools.partial(map_errors, op, bucket, obj)
+            )

@@ -36,6 +36,7 @@ from pymongo.results import BulkWriteResult, DeleteResult, InsertOneResult, Upda
 
 from .._core._caller import call_user
 from .._core._service import Service
+from .._core._telemetry import mongo_telemetry
 from .._core._threads import ThreadRunner, budget
 from ._collection import MongoCollection
 from ._config import MongoConfig
@@ -107,6 +108,7 @@ class MongoService(Service[MongoConfig]):
     def __init__(self, config: MongoConfig, *, logger: logging.Logger | None = None) -> None:
         super().__init__(config, logger=logger)
         self._runner = ThreadRunner(config.max_pool_size, name="mongo")
+        self._telemetry = mongo_telemetry(config.safe_url, config.database)
         self._timeout = None if config.timeout_ms is None else config.timeout_ms / 1000
         self._client: MongoClient[dict[str, Any]] | None = None
         self._db: Database[dict[str, Any]] | None = None
@@ -172,11 +174,12 @@ class MongoService(Service[MongoConfig]):
         deadline still applies.
         """
         seconds = budget(self._timeout if driver_timeout is None else driver_timeout)
-        return await self._runner.run(
-            func,
-            map_errors=functools.partial(map_errors, operation, resource),
-            wrap=None if seconds is None else _DriverTimeout(seconds),
-        )
+        with self._telemetry.operation(operation, resource):  # span: the thread hop too
+            return await self._runner.run(
+                func,
+                map_errors=functools.partial(map_errors, operation, resource),
+                wrap=None if seconds is None else _DriverTimeout(seconds),
+            )
 
     async def _run(self, func: Callable[[], R], operation: str, collection: str | None) -> R:
         self._check_open()

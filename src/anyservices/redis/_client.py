@@ -20,6 +20,7 @@ import anyio
 import anyio.abc
 import hiredis
 
+from .._core._telemetry import redis_telemetry
 from ._config import RedisConfig
 from ._connection import Connection
 from ._errors import RedisConnectError, RedisError, RedisTimeoutError, response_error
@@ -53,6 +54,13 @@ class RedisClient:
         spare = max(1, config.max_connections - config.multiplexed_connections)
         self._dedicated_slots = anyio.Semaphore(spare)
         self._closed_stats = (0, 0)
+        self._telemetry = redis_telemetry(
+            config.host,
+            config.port,
+            config.db,
+            unix_socket=config.unix_socket_path,
+            namer=_command_name,
+        )
 
     async def open(self, task_group: anyio.abc.TaskGroup) -> None:
         """Connect the first connection now, so a bad address or password fails at once."""
@@ -97,13 +105,14 @@ class RedisClient:
     async def execute(self, *args: Arg, decode: bool | None = None) -> Any:
         """Run one command; an error reply raises the matching RedisError."""
         _check_shareable(args)
-        connection = self._pick()
-        if connection is None:
-            connection = await self._replace_broken()
-        reply = await connection.execute(args, decode)
-        if isinstance(reply, hiredis.ReplyError):
-            raise response_error(str(reply), _command_name(args))
-        return reply
+        with self._telemetry.operation(args):  # a span per command (_core/_telemetry.py)
+            connection = self._pick()
+            if connection is None:
+                connection = await self._replace_broken()
+            reply = await connection.execute(args, decode)
+            if isinstance(reply, hiredis.ReplyError):
+                raise response_error(str(reply), _command_name(args))
+            return reply
 
     async def execute_many(
         self, commands: Sequence[Sequence[Arg]], *, decode: bool | None = None
@@ -111,16 +120,19 @@ class RedisClient:
         """Run commands back to back on one connection; error replies come back as values."""
         for args in commands:
             _check_shareable(args)
-        connection = self._pick()
-        if connection is None:
-            connection = await self._replace_broken()
-        replies = await connection.execute_many(commands, decode)
-        return [
-            response_error(str(reply), _command_name(args))
-            if isinstance(reply, hiredis.ReplyError)
-            else reply
-            for args, reply in zip(commands, replies, strict=True)
-        ]
+        with self._telemetry.batch(commands) as batch:  # still a span per command
+            connection = self._pick()
+            if connection is None:
+                connection = await self._replace_broken()
+            replies = await connection.execute_many(commands, decode)
+            results = [
+                response_error(str(reply), _command_name(args))
+                if isinstance(reply, hiredis.ReplyError)
+                else reply
+                for args, reply in zip(commands, replies, strict=True)
+            ]
+            batch.results(results)
+        return results
 
     @asynccontextmanager
     async def dedicated(self, *, push: bool = False) -> AsyncGenerator[Connection, None]:
