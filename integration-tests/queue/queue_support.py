@@ -5,16 +5,21 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import anyio
 from pydantic import BaseModel
 
+from anyservices._core._syncface import SyncFace
 from anyservices.queue import JobContext, QueueConfig, QueueService, Retry, Task, Worker
 from anyservices.redis import RedisConfig
+from anyservices.testing import AsyncView
+
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 def make_config(redis_config: RedisConfig, **overrides: Any) -> QueueConfig:
@@ -63,9 +68,19 @@ class Tasks:
     calls: Calls
 
 
+def _registrar(queue: QueueService) -> QueueService:
+    """The sync face itself under an AsyncView (its ``task()`` makes SyncTasks)."""
+    return cast("QueueService", queue.sync_face) if isinstance(queue, AsyncView) else queue
+
+
 def define(queue: QueueService, calls: Calls | None = None) -> Tasks:
-    """Register the test tasks on ``queue`` (the client's and the worker's queue alike)."""
+    """Register the test tasks on ``queue`` (the client's and the worker's queue alike).
+
+    On the sync face they are registered through the face itself, so each is the
+    ``SyncTask`` a sync caller gets (``as_async`` gives its async view).
+    """
     calls = calls or Calls()
+    queue = _registrar(queue)
 
     @queue.task(name="resize")
     async def resize(ctx: JobContext, payload: Image) -> Resized:
@@ -116,13 +131,27 @@ def define(queue: QueueService, calls: Calls | None = None) -> Tasks:
     return Tasks(resize, resize_sync, flaky, slow, blocked, timeout, echo, calls)
 
 
+def as_async(task: Task[P, R]) -> Task[P, R]:
+    """The task with the async API: itself, or the AsyncView of the sync face's task."""
+    if isinstance(task, SyncFace):
+        return cast("Task[P, R]", AsyncView(cast("SyncFace[Any]", task)))
+    return task
+
+
 @asynccontextmanager
 async def worker_for(
-    config: QueueConfig, calls: Calls | None = None, **options: Any
+    config: QueueConfig,
+    calls: Calls | None = None,
+    *,
+    setup: Callable[[QueueService, Tasks], object] | None = None,
+    **options: Any,
 ) -> AsyncGenerator[Worker, None]:
-    """A worker with its own QueueService (as in another process), running for the block."""
+    """A worker with its own QueueService (as in another process), running for the block;
+    ``setup(queue, tasks)`` adds to its queue (periodic schedules) before it starts."""
     async with QueueService(config) as queue, anyio.create_task_group() as tg:
-        define(queue, calls)
+        tasks = define(queue, calls)
+        if setup is not None:
+            setup(queue, tasks)
         worker = Worker(queue, handle_signals=False, **options)
         tg.start_soon(worker.run)
         try:

@@ -13,13 +13,16 @@ from ._errors import QueueError as QueueError
 from ._errors import QueueTimeoutError as QueueTimeoutError
 from ._events import JobEvents as JobEvents
 from ._handle import JobHandle as JobHandle
+from ._periodic import Periodic as Periodic
 from ._service import QueueService as QueueService
 from ._statistics import QueueHealth as QueueHealth
 from ._statistics import QueueStatistics as QueueStatistics
 from ._statistics import WorkerStatistics as WorkerStatistics
 from ._sync import SyncJobEvents as SyncJobEvents
 from ._sync import SyncQueueService as SyncQueueService
+from ._sync import SyncTaskDecorator as SyncTaskDecorator
 from ._sync_extras import SyncJobHandle as SyncJobHandle
+from ._sync_extras import SyncTask as SyncTask
 from ._task import JobContext as JobContext
 from ._task import Task as Task
 from ._types import DeadLetter as DeadLetter
@@ -39,6 +42,7 @@ __all__ = (
     "JobInfo",
     "JobNotFoundError",
     "JobState",
+    "Periodic",
     "QueueConfig",
     "QueueDataError",
     "QueueError",
@@ -50,6 +54,8 @@ __all__ = (
     "SyncJobEvents",
     "SyncJobHandle",
     "SyncQueueService",
+    "SyncTask",
+    "SyncTaskDecorator",
     "Task",
     "Worker",
     "WorkerStatistics",

@@ -7,4 +7,9 @@ FACES = [
         "anyservices.queue._sync_extras:SyncQueueExtras",
     ),
     ("anyservices.queue._events", "JobEvents"),
+    (
+        "anyservices.queue._task",
+        "TaskDecorator",
+        "anyservices.queue._sync_extras:SyncTaskDecoratorExtras",
+    ),
 ]

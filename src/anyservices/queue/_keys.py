@@ -23,6 +23,8 @@ class QueueKeys:
         self.delayed = f"{self.prefix}delayed"
         self.dead = f"{self.prefix}dead"
         self.workers = f"{self.prefix}workers"
+        #: The last tick each periodic schedule fired (schedule name -> ms).
+        self.periodic = f"{self.prefix}periodic"
         #: Channels without the namespace (RedisService.subscribe adds it) ...
         self.events_channel = f"{name}:job_events"
         self.control_channel = f"{name}:control"

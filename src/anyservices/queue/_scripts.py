@@ -33,6 +33,7 @@ __all__ = (
     "PROGRESS",
     "PROMOTE",
     "REQUEUE_DEAD",
+    "TICK",
     "run",
 )
 
@@ -94,40 +95,63 @@ def _script(body: str) -> Script:
     return Script(_COMMON + body)
 
 
+_ENQUEUE = """
+local function enqueue(job, stream, delayed, ukey, id, task, payload, priority, delay, unique,
+    prefix, events, control)
+  local state = redis.call('HGET', job, 'state')
+  if ACTIVE[state] then return {0, id, state} end
+  if unique ~= '' then
+    local holder = redis.call('GET', ukey)
+    if holder then
+      local held = redis.call('HGET', prefix .. 'j:' .. holder, 'state')
+      if ACTIVE[held] then return {0, holder, held} end
+    end
+    redis.call('SET', ukey, id)
+  end
+  local now = now_ms()
+  redis.call('DEL', job)
+  if delay > 0 then
+    local due = now + delay
+    redis.call('HSET', job, 'task', task, 'state', 'delayed', 'priority', priority, 'attempt', 0,
+      'deliveries', 0, 'enqueued_at', now, 'due', due, 'payload', payload, 'unique', unique)
+    schedule(delayed, id, due, control)
+    state = 'delayed'
+  else
+    local entry = redis.call('XADD', stream, '*', 'id', id, 't', task, 'p', payload)
+    redis.call('HSET', job, 'task', task, 'state', 'queued', 'priority', priority, 'attempt', 0,
+      'deliveries', 0, 'enqueued_at', now, 'entry', entry, 'unique', unique)
+    state = 'queued'
+  end
+  emit(events, id, task, state, 0, now)
+  return {1, id, state}
+end
+"""
+
 # KEYS: job, stream, delayed, unique key (the job key when there is none)
 # ARGV: id, task, payload, priority, delay_ms, unique, prefix, events, control
 # -> {created (0/1), job id (the holder's when deduplicated), state}
-ENQUEUE: Final = _script("""
-local job, stream, delayed, ukey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local id, task, payload, priority = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local delay, unique, prefix = tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local state = redis.call('HGET', job, 'state')
-if ACTIVE[state] then return {0, id, state} end
-if unique ~= '' then
-  local holder = redis.call('GET', ukey)
-  if holder then
-    local held = redis.call('HGET', prefix .. 'j:' .. holder, 'state')
-    if ACTIVE[held] then return {0, holder, held} end
-  end
-  redis.call('SET', ukey, id)
-end
-local now = now_ms()
-redis.call('DEL', job)
-if delay > 0 then
-  local due = now + delay
-  redis.call('HSET', job, 'task', task, 'state', 'delayed', 'priority', priority, 'attempt', 0,
-    'deliveries', 0, 'enqueued_at', now, 'due', due, 'payload', payload, 'unique', unique)
-  schedule(delayed, id, due, ARGV[9])
-  state = 'delayed'
-else
-  local entry = redis.call('XADD', stream, '*', 'id', id, 't', task, 'p', payload)
-  redis.call('HSET', job, 'task', task, 'state', 'queued', 'priority', priority, 'attempt', 0,
-    'deliveries', 0, 'enqueued_at', now, 'entry', entry, 'unique', unique)
-  state = 'queued'
-end
-emit(ARGV[8], id, task, state, 0, now)
-return {1, id, state}
-""")
+ENQUEUE: Final = _script(
+    _ENQUEUE
+    + """
+return enqueue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
+  tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+"""
+)
+
+# Fire one tick of a periodic job: enqueue it unless this tick, or a later one, was
+# fired already (by any worker).
+# KEYS: job, stream, periodic hash; ARGV: id, task, payload, priority, prefix, events,
+#   schedule name, tick (ms) -> {created (0/1), job id, state} ({0, "", "skipped"})
+TICK: Final = _script(
+    _ENQUEUE
+    + """
+local fired = tonumber(redis.call('HGET', KEYS[3], ARGV[7]) or '-1')
+if fired >= tonumber(ARGV[8]) then return {0, '', 'skipped'} end
+redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
+return enqueue(KEYS[1], KEYS[2], '', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 0, '',
+  ARGV[5], ARGV[6], '')
+"""
+)
 
 # Claim jobs for a consumer and mark them running (aborted, superseded and
 # over-delivered entries are acknowledged and deleted on the way).

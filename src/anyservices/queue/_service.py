@@ -6,8 +6,8 @@ import math
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 import anyio
 import anyio.abc
@@ -28,8 +28,9 @@ from ._errors import (
 from ._events import JobEvents, ResultWatch
 from ._handle import JobHandle
 from ._keys import GROUP, QueueKeys
+from ._periodic import Periodic
 from ._statistics import QueueHealth, QueueStatistics
-from ._task import Task, TaskDecorator, decode
+from ._task import EnqueueOptions, Task, TaskDecorator, decode
 from ._types import TERMINAL, DeadLetter, JobInfo, JobState, from_ms
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class QueueService(Service[QueueConfig]):
         self.redis = RedisService(config.redis.model_copy(update={"decode_responses": True}))
         self.keys = QueueKeys(config.redis.namespace, config.name, config.priority_levels)
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.periodics: dict[str, Periodic[Any]] = {}
         self._watch = ResultWatch(self.redis, self.keys.events_channel)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._enqueued = self._deduplicated = self._aborts = 0
@@ -104,61 +106,57 @@ class QueueService(Service[QueueConfig]):
             raise ValueError(f"a task named {task.name!r} is registered already")
         self.tasks[task.name] = task
 
+    def periodic(
+        self,
+        task: Task[P, Any],
+        payload: P,
+        *,
+        cron: str | None = None,
+        every: float | timedelta | None = None,
+        name: str | None = None,
+        priority: int | None = None,
+    ) -> Periodic[P]:
+        """Enqueue ``task(payload)`` on a schedule, once per tick across all workers.
+
+        ``every`` (seconds or a timedelta) ticks at the multiples of the interval since
+        the epoch; ``cron`` takes a cron expression (5 fields, or 6 with seconds last;
+        UTC; needs ``anyservices[cron]``). ``name`` (default: the task's) tells two
+        schedules of one task apart. The workers of this queue fire it.
+        """
+        schedule = Periodic(
+            task, payload, cron=cron, every=every, name=name, priority=self._priority(priority)
+        )
+        if schedule.name in self.periodics:
+            raise ValueError(f"a periodic schedule named {schedule.name!r} is registered already")
+        self.periodics[schedule.name] = schedule
+        return schedule
+
     # -- enqueue and follow ----------------------------------------------------------
 
     @overload
     async def enqueue(
-        self,
-        task: Task[P, R],
-        payload: P,
-        *,
-        delay: float | None = None,
-        at: datetime | None = None,
-        job_id: str | None = None,
-        unique_key: str | None = None,
-        priority: int | None = None,
+        self, task: Task[P, R], payload: P, **options: Unpack[EnqueueOptions]
     ) -> JobHandle[R]: ...
     @overload
     async def enqueue(
-        self,
-        task: str,
-        payload: Any,
-        *,
-        delay: float | None = None,
-        at: datetime | None = None,
-        job_id: str | None = None,
-        unique_key: str | None = None,
-        priority: int | None = None,
-        result_type: type[R],
+        self, task: str, payload: Any, *, result_type: type[R], **options: Unpack[EnqueueOptions]
     ) -> JobHandle[R]: ...
     @overload
     async def enqueue(
-        self,
-        task: str,
-        payload: Any,
-        *,
-        delay: float | None = None,
-        at: datetime | None = None,
-        job_id: str | None = None,
-        unique_key: str | None = None,
-        priority: int | None = None,
+        self, task: str, payload: Any, **options: Unpack[EnqueueOptions]
     ) -> JobHandle[Any]: ...
     async def enqueue(
         self,
         task: Task[Any, Any] | str,
         payload: Any,
         *,
-        delay: float | None = None,
-        at: datetime | None = None,
-        job_id: str | None = None,
-        unique_key: str | None = None,
-        priority: int | None = None,
         result_type: type[Any] | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> JobHandle[Any]:
         """Queue a job; returns its handle.
 
-        ``delay`` (seconds) or ``at`` (an aware datetime) schedule it for later.
-        ``job_id`` and ``unique_key`` deduplicate: while a job with that id, or
+        Options: ``delay`` (seconds) or ``at`` (an aware datetime) schedule it for
+        later. ``job_id`` and ``unique_key`` deduplicate: while a job with that id, or
         holding that key, is queued, delayed or running, the existing job's handle
         comes back instead. ``priority`` 0 (default) .. ``priority_levels - 1``;
         higher runs first. A task given by name travels with its payload as JSON
@@ -171,9 +169,10 @@ class QueueService(Service[QueueConfig]):
             name, adapter = task, _ANY if result_type is None else TypeAdapter(result_type)
             with map_errors(f"the payload of {name}", operation="enqueue", resource=name):
                 raw = pydantic_core.to_json(payload).decode()
-        level = self._priority(priority)
-        delay_ms = _delay_ms(delay, at)
-        job_id = job_id or uuid.uuid4().hex
+        unique_key = options.get("unique_key")
+        level = self._priority(options.get("priority"))
+        delay_ms = _delay_ms(options.get("delay"), options.get("at"))
+        job_id = options.get("job_id") or uuid.uuid4().hex
         keys = self.keys
         job_key = keys.job(job_id)
         unique = keys.unique(unique_key) if unique_key else job_key

@@ -49,3 +49,5 @@ class WorkerStatistics:
     dead: int
     released: int
     lost: int
+    #: Periodic ticks this worker enqueued (each tick is fired by one worker).
+    fired: int

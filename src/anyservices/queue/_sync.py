@@ -2,6 +2,7 @@
 # anyservices.queue._events
 # anyservices.queue._service
 # anyservices.queue._sync_extras
+# anyservices.queue._task
 # Do not edit: change the async code and run `python scripts/gen_sync_faces.py`.
 """Generated sync faces; see ``scripts/gen_sync_faces.py``."""
 
@@ -16,13 +17,14 @@ from anyservices.queue._config import Retry
 from anyservices.queue._events import JobEvents
 from anyservices.queue._service import QueueService
 from anyservices.queue._statistics import QueueHealth, QueueStatistics
-from anyservices.queue._sync_extras import SyncQueueExtras
+from anyservices.queue._sync_extras import SyncQueueExtras, SyncTaskDecoratorExtras
 from anyservices.queue._task import Task, TaskDecorator
 from anyservices.queue._types import DeadLetter, JobEvent, JobInfo
 
 __all__ = (
     "SyncJobEvents",
     "SyncQueueService",
+    "SyncTaskDecorator",
 )
 
 
@@ -39,9 +41,11 @@ class SyncQueueService(SyncQueueExtras, SyncFace[QueueService]):
 
     def task(
         self, name: str | None = None, *, retry: Retry | None = None, timeout: float | None = None
-    ) -> TaskDecorator:
+    ) -> SyncTaskDecorator:
         """Register ``async def f(ctx, payload) -> R`` (or a plain ``def``) as a task."""
-        return self._wrapped.task(name, retry=retry, timeout=timeout)
+        return SyncTaskDecorator(
+            self._portal, self._wrapped.task(name, retry=retry, timeout=timeout)
+        )
 
     def register(self, task: Task[Any, Any]) -> None:
         """Make ``task`` known to this queue's workers (``task()`` does it)."""
@@ -87,5 +91,10 @@ class SyncJobEvents(SyncFace[JobEvents]):
         return self._portal.wrap_iter(self._wrapped.__aiter__())
 
 
+class SyncTaskDecorator(SyncTaskDecoratorExtras, SyncFace[TaskDecorator]):
+    """The sync face of :class:`anyservices.queue.TaskDecorator`."""
+
+
 register_face(QueueService, SyncQueueService)
 register_face(JobEvents, SyncJobEvents)
+register_face(TaskDecorator, SyncTaskDecorator)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, overload
 
 import anyio.from_thread
 import anyio.to_thread
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._handle import JobHandle
     from ._service import QueueService
 
-__all__ = ("JobContext", "Task", "TaskDecorator", "decode", "encode")
+__all__ = ("EnqueueOptions", "JobContext", "Task", "TaskDecorator", "decode", "encode")
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -39,6 +39,16 @@ def decode(adapter: TypeAdapter[T], raw: str, what: str, resource: str) -> T:
     """Decode and validate JSON (QueueDataError names a bad field)."""
     with map_errors(what, operation="decode", resource=resource):
         return adapter.validate_json(raw)
+
+
+class EnqueueOptions(TypedDict, total=False):
+    """The options of ``enqueue`` (see ``QueueService.enqueue``)."""
+
+    delay: float | None
+    at: datetime | None
+    job_id: str | None
+    unique_key: str | None
+    priority: int | None
 
 
 class JobContext:
@@ -115,26 +125,9 @@ class Task(Generic[P, R]):
         func = typing.cast("Callable[[JobContext, P], R]", self.func)
         return await anyio.to_thread.run_sync(func, ctx, payload, limiter=limiter)
 
-    async def enqueue(
-        self,
-        payload: P,
-        *,
-        delay: float | None = None,
-        at: datetime | None = None,
-        job_id: str | None = None,
-        unique_key: str | None = None,
-        priority: int | None = None,
-    ) -> JobHandle[R]:
-        """``queue.enqueue(task, payload, ...)``."""
-        return await self.queue.enqueue(
-            self,
-            payload,
-            delay=delay,
-            at=at,
-            job_id=job_id,
-            unique_key=unique_key,
-            priority=priority,
-        )
+    async def enqueue(self, payload: P, **options: Unpack[EnqueueOptions]) -> JobHandle[R]:
+        """``queue.enqueue(task, payload, **options)``."""
+        return await self.queue.enqueue(self, payload, **options)
 
 
 def _adapter(annotation: Any) -> TypeAdapter[Any]:

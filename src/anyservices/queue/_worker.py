@@ -12,6 +12,8 @@ Loops, all in the task group of ``run()``:
   following its cursor;
 - promote: moves due delayed jobs to their stream, sleeping until the next one is due
   and woken by an earlier enqueue;
+- periodic: at each tick of the queue's periodic schedules, one script enqueues the
+  tick's job unless a worker fired that tick already;
 - control: abort requests (a running job's cancel scope is cancelled at once) and
   wake-ups for the promoter, over pub/sub;
 - signals: SIGTERM/SIGINT stop reading; running jobs get ``shutdown_grace_seconds``,
@@ -25,6 +27,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
@@ -40,6 +43,7 @@ from ..redis._protocol import Arg
 from . import _scripts as scripts
 from ._errors import QueueDataError
 from ._keys import GROUP
+from ._periodic import Periodic
 from ._service import QueueService
 from ._statistics import WorkerStatistics
 from ._task import JobContext, Task
@@ -78,6 +82,11 @@ class _Counts:
     dead: int = 0
     released: int = 0
     lost: int = 0
+    fired: int = 0
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class Worker:
@@ -130,6 +139,7 @@ class Worker:
             dead=c.dead,
             released=c.released,
             lost=c.lost,
+            fired=c.fired,
         )
 
     def stop(self) -> None:
@@ -159,6 +169,7 @@ class Worker:
                         self._forever, lambda: self._reclaim(jobs), queue.config.lease_seconds / 4
                     )
                     loops.start_soon(self._promote_loop)
+                    loops.start_soon(self._periodic_loop)
                     await loops.start(self._control_loop)
                     if (
                         self._handle_signals
@@ -450,6 +461,35 @@ class Worker:
                 continue
             with anyio.move_on_after(min(wait, _MAX_IDLE_SLEEP)):
                 await wake.wait()
+
+    async def _periodic_loop(self) -> None:
+        """Fire each periodic schedule at its ticks (a tick missed while Redis was away is
+        skipped)."""
+        schedules = list(self.queue.periodics.values())
+        if not schedules:
+            return
+        start = _now_ms()
+        ticks = {schedule.name: schedule.next_tick(start) for schedule in schedules}
+        while True:
+            schedule = min(schedules, key=lambda s: ticks[s.name])
+            tick = ticks[schedule.name]
+            await anyio.sleep(max(0, tick - _now_ms()) / 1000)
+            try:
+                await self._fire(schedule, tick)
+            except _TRANSIENT as exc:
+                self._logger.warning("worker %s: %s", self.name, exc)
+            ticks[schedule.name] = schedule.next_tick(max(tick, _now_ms()))
+
+    async def _fire(self, schedule: Periodic[Any], tick: int) -> None:
+        keys = self.queue.keys
+        job_id = schedule.job_id(tick)
+        created, _, _ = await scripts.run(
+            self.queue.redis, scripts.TICK,
+            [keys.job(job_id), keys.stream(schedule.priority), keys.periodic],
+            [job_id, schedule.task.name, schedule.payload, schedule.priority, keys.prefix,
+             keys.events_full, schedule.name, tick],
+        )  # fmt: skip
+        self._counts.fired += int(created)
 
     async def _control_loop(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         async with self.queue.redis.subscribe(self.queue.keys.control_channel) as messages:
