@@ -214,3 +214,25 @@ async def test_http_requests_hold_method_masked_url_and_status(
     assert_no_value_in([ok, missing], "hunter2", "tok-secret")
     points = otel.points("http.client.request.duration")
     assert {attrs(p)["http.response.status_code"] for p in points} == {200, 400, 404}
+
+
+@pytest.mark.faces("asyncio", "trio")  # a cancel scope around a sync-face call cannot cancel it
+async def test_a_cancelled_redis_command_ends_its_span_without_an_error(
+    face: Face, redis_config: RedisConfig, otel: Recorded
+) -> None:
+    async with open_face(face, RedisService(redis_config)) as redis:
+        with otel.tracer.start_as_current_span("request") as request:
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                await redis.get("k")
+            assert scope.cancelled_caught
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                async with redis.pipeline(transaction=False) as pipe:
+                    pipe.set("a", "1").get("a")
+                    await pipe.execute()
+            assert scope.cancelled_caught
+    spans = otel.children(request)
+    assert [span.name for span in spans] == ["GET", "SET", "GET"]
+    assert all("error.type" not in attrs(span) for span in spans)
+    assert all(point.value == 0 for point in otel.points(_IN_FLIGHT))

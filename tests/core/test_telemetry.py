@@ -154,9 +154,8 @@ def test_without_opentelemetry_every_operation_is_the_shared_noop(
         operation.set_attribute("x", 1)
         operation.set_status_code(500)
     assert telemetry.operation(("GET", "k")) is module.NOOP
-    batch = telemetry.batch([("GET", "k")])
-    assert batch is module.NOOP
-    batch.results([ValueError()])
+    assert telemetry.start(("GET", "k")) is None
+    assert telemetry.start_batch([("GET", "k")]) is None
     module.refresh()
     assert repr(telemetry) == "<Telemetry redis recording=False>"
 
@@ -169,7 +168,8 @@ def test_without_a_provider_it_is_the_noop_and_looks_again_only_after_a_while(
     lookups = _install(monkeypatch, trace.ProxyTracerProvider(), _ProxyMeterProvider())
     telemetry = _redis()
     assert telemetry.operation(("GET", "k")) is NOOP
-    assert telemetry.batch([("GET", "k")]) is NOOP
+    assert telemetry.start_batch([("GET", "k")]) is None
+    assert telemetry.start(("GET", "k")) is None
     assert (lookups.tracers, lookups.meters) == (1, 1)
     clock.now += RECHECK_SECONDS / 2
     assert telemetry.operation(("GET", "k")) is NOOP
@@ -278,12 +278,13 @@ def test_a_batch_has_a_span_per_command_and_marks_error_replies(sdk: _Sdk) -> No
     telemetry = _redis()
     outer = sdk.tracer_provider.get_tracer("test")
     with outer.start_as_current_span("request") as request:
-        with telemetry.batch([("SET", "a"), ("INCR", "a")]) as batch:
-            batch.results(["OK", RedisResponseError("ERR not an integer", service="redis")])
-        with pytest.raises(_Stop), telemetry.batch([("GET", "a")]):
-            raise _Stop
-        with pytest.raises(ValueError, match="lost"), telemetry.batch([("GET", "b")]):
-            raise ValueError("lost")
+        batch = telemetry.start_batch([("SET", "a"), ("INCR", "a")])
+        assert batch is not None
+        batch.end(replies=["OK", RedisResponseError("ERR not an integer", service="redis")])
+        for error in (_Stop(), ValueError("lost")):
+            batch = telemetry.start_batch([("GET", "a")])
+            assert batch is not None
+            batch.end(error)
     spans = {span.name + str(index): span for index, span in enumerate(sdk.finished())}
     assert list(spans) == ["SET0", "INCR1", "GET2", "GET3", "request4"]
     for span in list(spans.values())[:4]:
@@ -295,6 +296,24 @@ def test_a_batch_has_a_span_per_command_and_marks_error_replies(sdk: _Sdk) -> No
     assert (spans["GET3"].attributes or {})["error.type"] == "builtins.ValueError"
     (points,) = [sdk.points("db.client.operation.duration")]
     assert sum(point.count for point in points) == 4
+
+
+def test_the_hot_path_form_starts_an_operation_to_end(sdk: _Sdk) -> None:
+    telemetry = _redis()
+    inner = sdk.tracer_provider.get_tracer("test")
+    operation = telemetry.start(("GET", "k"))
+    assert operation is not None
+    with inner.start_as_current_span("inside"):
+        pass
+    operation.end(RedisResponseError("ERR", service="redis"))
+    inside, span = sdk.finished()
+    assert span.name == "GET"
+    assert inside.parent is not None
+    context = span.get_span_context()
+    assert context is not None
+    assert inside.parent.span_id == context.span_id  # current until ended
+    assert _attrs(span)["error.type"] == "anyservices.redis.RedisResponseError"
+    assert not trace.get_current_span().get_span_context().is_valid  # no longer current
 
 
 def test_http_spans_hold_the_masked_url_and_the_status(sdk: _Sdk) -> None:
@@ -326,12 +345,13 @@ def test_http_spans_hold_the_masked_url_and_the_status(sdk: _Sdk) -> None:
 
 
 @pytest.mark.parametrize("found", ["tracer", "meter"])
-def test_one_provider_found_the_other_is_still_looked_for(
+def test_one_provider_found_is_kept_and_the_other_still_looked_for(
     monkeypatch: pytest.MonkeyPatch, found: str
 ) -> None:
     clock = _Clock()
     monkeypatch.setattr(_telemetry, "monotonic", clock)
     _, tracer_provider, _, meter_provider = _sdk_providers()
+    _, other_tracers, _, other_meters = _sdk_providers()
     if found == "tracer":
         lookups = _install(monkeypatch, tracer_provider, _ProxyMeterProvider())
     else:
@@ -339,14 +359,18 @@ def test_one_provider_found_the_other_is_still_looked_for(
     telemetry = _redis()
     with telemetry.operation(("GET", "k")):
         pass
+    state = _telemetry._providers
+    assert not state.settled
+    # Later both report others: the one found is kept, the missing one is taken.
+    lookups.tracer_provider, lookups.meter_provider = other_tracers, other_meters
     clock.now += 2 * RECHECK_SECONDS
     with telemetry.operation(("GET", "k")):
         pass
-    assert not _telemetry._providers.settled
+    assert state.settled
     if found == "tracer":
-        assert (lookups.tracers, lookups.meters) == (1, 2)  # the found one is kept
+        assert (state.tracer_provider, state.meter_provider) == (tracer_provider, other_meters)
     else:
-        assert (lookups.tracers, lookups.meters) == (2, 1)
+        assert (state.tracer_provider, state.meter_provider) == (other_tracers, meter_provider)
 
 
 def test_only_a_tracer_or_only_a_meter(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -146,9 +146,6 @@ class _NoOp:
     def set_status_code(self, status: int) -> None:
         """Ignored."""
 
-    def results(self, replies: Iterable[object]) -> None:
-        """Ignored."""
-
 
 NOOP: Final = _NoOp()
 
@@ -226,24 +223,30 @@ class Telemetry:
             self._bind()
         return self._live
 
+    def start(
+        self, name: object, target: str | None = None, attributes: Attributes | None = None
+    ) -> _Operation | None:
+        """The hot path's form (Redis): a started operation to ``end()``, or None.
+
+        ``None`` when nothing records; cheaper than a ``with`` block around the call.
+        """
+        if not self._recording():
+            return None
+        return _Operation(self, self.namer(name), target, attributes, current=True).__enter__()
+
+    def start_batch(self, names: Sequence[object]) -> _Batch | None:
+        """A started span per command of a batch sent together, or None."""
+        if not self._recording():
+            return None
+        return _Batch([_Operation(self, self.namer(n), None, None, current=False) for n in names])
+
     def operation(
         self, name: object, target: str | None = None, attributes: Attributes | None = None
     ) -> _Operation | _NoOp:
         """A context manager timing (and tracing) one operation, or the no-op."""
-        state = _providers  # _recording() inlined: this is the hot path
-        if not state.settled and monotonic() >= state.next_check:
-            _discover()
-        if self._generation != state.generation:
-            self._bind()
-        if not self._live:
-            return NOOP
-        return _Operation(self, self.namer(name), target, attributes, current=True)
-
-    def batch(self, names: Sequence[object]) -> _Batch | _NoOp:
-        """One span per command of a batch sent together (``results`` marks error replies)."""
         if not self._recording():
             return NOOP
-        return _Batch([_Operation(self, self.namer(n), None, None, current=False) for n in names])
+        return _Operation(self, self.namer(name), target, attributes, current=True)
 
 
 class _Operation:
@@ -301,14 +304,10 @@ class _Operation:
         if self._span is not None:
             self._span.set_status(trace.StatusCode.ERROR, kind)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is not None and issubclass(exc_type, Exception):
-            self.fail(error_type(exc_type))  # not the message: it may quote a value
+    def end(self, error: BaseException | None = None) -> None:
+        """Record the duration and end the span; an Exception (not a cancellation) is an error."""
+        if isinstance(error, Exception):
+            self.fail(error_type(type(error)))  # not the message: it may quote a value
         elapsed = time.perf_counter() - self._start
         telemetry = self._telemetry
         if telemetry._duration is not None:  # noqa: SLF001 -- one module
@@ -321,6 +320,14 @@ class _Operation:
                 otel_context.detach(self._token)  # type: ignore[arg-type]
             self._span.end()
 
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.end(exc)
+
 
 class _Batch:
     """Commands sent together: a span each, started and ended together."""
@@ -329,26 +336,16 @@ class _Batch:
 
     def __init__(self, operations: list[_Operation]) -> None:
         self._operations = operations
-
-    def __enter__(self) -> Self:
-        for operation in self._operations:
+        for operation in operations:
             operation.__enter__()
-        return self
 
-    def results(self, replies: Iterable[object]) -> None:
-        """Mark the commands whose reply is an error (error replies come back as values)."""
+    def end(self, error: BaseException | None = None, replies: Iterable[object] = ()) -> None:
+        """End every span; ``replies`` that are errors (they come back as values) mark theirs."""
         for operation, reply in zip(self._operations, replies, strict=False):
             if isinstance(reply, Exception):
                 operation.fail(error_type(type(reply)))
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
         for operation in self._operations:
-            operation.__exit__(exc_type, exc, traceback)
+            operation.end(error)
 
 
 # -- the services' attributes (OpenTelemetry semantic conventions) -------------------

@@ -105,14 +105,21 @@ class RedisClient:
     async def execute(self, *args: Arg, decode: bool | None = None) -> Any:
         """Run one command; an error reply raises the matching RedisError."""
         _check_shareable(args)
-        with self._telemetry.operation(args):  # a span per command (_core/_telemetry.py)
+        operation = self._telemetry.start(args)  # a span per command; None: nothing records
+        try:
             connection = self._pick()
             if connection is None:
                 connection = await self._replace_broken()
             reply = await connection.execute(args, decode)
             if isinstance(reply, hiredis.ReplyError):
-                raise response_error(str(reply), _command_name(args))
-            return reply
+                raise response_error(str(reply), _command_name(args))  # noqa: TRY301 -- recorded below
+        except BaseException as error:  # recorded, then re-raised as it is
+            if operation is not None:
+                operation.end(error)
+            raise
+        if operation is not None:
+            operation.end()
+        return reply
 
     async def execute_many(
         self, commands: Sequence[Sequence[Arg]], *, decode: bool | None = None
@@ -120,18 +127,24 @@ class RedisClient:
         """Run commands back to back on one connection; error replies come back as values."""
         for args in commands:
             _check_shareable(args)
-        with self._telemetry.batch(commands) as batch:  # still a span per command
+        batch = self._telemetry.start_batch(commands)  # still a span per command, or None
+        try:
             connection = self._pick()
             if connection is None:
                 connection = await self._replace_broken()
             replies = await connection.execute_many(commands, decode)
-            results = [
-                response_error(str(reply), _command_name(args))
-                if isinstance(reply, hiredis.ReplyError)
-                else reply
-                for args, reply in zip(commands, replies, strict=True)
-            ]
-            batch.results(results)
+        except BaseException as error:  # recorded, then re-raised as it is
+            if batch is not None:
+                batch.end(error)
+            raise
+        results = [
+            response_error(str(reply), _command_name(args))
+            if isinstance(reply, hiredis.ReplyError)
+            else reply
+            for args, reply in zip(commands, replies, strict=True)
+        ]
+        if batch is not None:
+            batch.end(replies=results)
         return results
 
     @asynccontextmanager
