@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import runpy
+import sys
 import types
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -743,3 +745,54 @@ def test_a_service_whose_driver_cannot_be_imported_is_reported(
     (broken,) = found.broken
     assert broken.name == "minio"
     assert broken.error == "cannot import anyservices.minio: No module named 'minio'"
+
+
+# -- the other commands: each is handed to its module -----------------------------------
+
+
+def test_the_commands_are_handed_to_their_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anyservices import _demo  # noqa: PLC0415 -- only this test needs them
+    from anyservices.queue import _cli  # noqa: PLC0415
+
+    calls: list[tuple[str, object]] = []
+
+    def record(name: str, code: int) -> Callable[..., int]:
+        def called(*args: object, **kwargs: object) -> int:
+            calls.append((name, (args, kwargs)))
+            return code
+
+        return called
+
+    monkeypatch.setattr(_demo, "run_demo", record("demo", 3))
+    monkeypatch.setattr(_cli, "worker_main", record("worker", 4))
+    monkeypatch.setattr(_cli, "info_main", record("info", 5))
+    monkeypatch.setattr(_cli, "dlq_main", record("dlq", 6))
+    assert cli.main(["demo"]) == 3
+    assert cli.main(["demo", "--face", "trio", "--face", "sync", "--no-start"]) == 3
+    assert cli.main(["worker", "pkg.mod:queue", "--concurrency", "2", "--burst"]) == 4
+    assert cli.main(["info", "pkg.mod:queue"]) == 5
+    assert cli.main(["dlq", "requeue", "pkg.mod:queue", "1-0", "2-0"]) == 6
+    assert calls == [
+        ("demo", ((), {"faces": ["asyncio", "trio", "sync"], "start_servers": True})),
+        ("demo", ((), {"faces": ["trio", "sync"], "start_servers": False})),
+        (
+            "worker",
+            (("pkg.mod:queue",), {"concurrency": 2, "burst": True, "backend": "asyncio"}),
+        ),
+        ("info", (("pkg.mod:queue",), {})),
+        ("dlq", (("pkg.mod:queue", "requeue", ["1-0", "2-0"]), {})),
+    ]
+
+
+def test_python_dash_m_runs_main(
+    fake_env: dict[str, Service[FakeConfig]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake_env["one"] = FakeService()
+    monkeypatch.setattr(sys, "argv", ["python -m anyservices", "health", "--json"])
+    monkeypatch.delitem(sys.modules, "anyservices.__main__")  # runpy runs a fresh copy
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("anyservices.__main__", run_name="__main__")
+    assert exited.value.code == 0
+    assert json.loads(capsys.readouterr().out)["summary"] == "1 up, 0 down"

@@ -14,24 +14,27 @@ from ..redis import RedisConfig, RedisService
 
 __all__ = ("drop_mongo_database", "drop_redis_namespace", "remove_bucket")
 
-_SCAN_COUNT = 500
+_BATCH = 500
 
 
 async def drop_redis_namespace(config: RedisConfig, namespace: str) -> int:
     """Delete every key under ``namespace:``; return how many were deleted."""
     pattern = f"{_escaped(namespace)}:*"
-    deleted = 0
     plain = config.model_copy(update={"namespace": None, "decode_responses": True})
     async with RedisService(plain) as redis:
+        keys: list[str] = []
         cursor = "0"
         while True:
-            cursor, keys = await redis.execute_command(
-                "SCAN", cursor, "MATCH", pattern, "COUNT", _SCAN_COUNT
+            cursor, page = await redis.execute_command(
+                "SCAN", cursor, "MATCH", pattern, "COUNT", _BATCH
             )
-            if keys:
-                deleted += int(await redis.execute_command("UNLINK", *keys))
+            keys += page
             if cursor == "0":
-                return deleted
+                break
+        deleted = 0
+        for start in range(0, len(keys), _BATCH):
+            deleted += int(await redis.execute_command("UNLINK", *keys[start : start + _BATCH]))
+    return deleted
 
 
 def _escaped(namespace: str) -> str:
