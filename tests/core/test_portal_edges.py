@@ -19,7 +19,6 @@ import pytest
 from anyservices import blocking
 from anyservices._core._errors import ServiceClosedError
 from anyservices._core._portal import Backend, Portal, acquire_portal, release_portal
-from anyservices._core._portal import _portal as portal_module
 from anyservices._core._portal._call import Call
 from tests.core._toy import ToyConfig, ToyService
 
@@ -172,12 +171,7 @@ def test_a_cancelled_call_that_swallows_it_still_fails_its_caller(
         release_portal(portal)
 
 
-@pytest.mark.parametrize("yield_after", [0.0, 10.0])
-def test_callers_wait_with_or_without_yielding_the_cpu(
-    portal: Portal, monkeypatch: pytest.MonkeyPatch, yield_after: float
-) -> None:
-    monkeypatch.setattr(portal_module, "_CALLER_YIELD_AFTER", yield_after)
-
+def test_callers_wait_out_short_suspending_calls(portal: Portal) -> None:
     async def short() -> int:
         await anyio.sleep(0.001)
         return 1

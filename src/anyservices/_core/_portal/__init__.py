@@ -10,11 +10,12 @@ thread until it finishes. On a small VM the dominant cost is waking a sleeping t
 (~20 µs: its vCPU has halted), and under the GIL a thread also sleeps whenever it wants
 the GIL while the other thread holds it. So while calls are flowing nobody sleeps:
 
-* a caller appends its call to a deque (no lock, no syscall), then waits in pauses that
-  release the GIL but keep the CPU busy (``_long_pause`` first, about the time the loop
-  takes to see and run a call, then ``_short_pause``), polling its result lock between
-  them, for up to ``_CALLER_SPIN``, or less if the poller stalls; then it parks on the
-  lock. One caller spins at a time: more spinners would only take the GIL from the loop;
+* a caller appends its call to a deque (no lock), yields its CPU once (the poller may
+  share it), then waits in pauses that release the GIL but keep the CPU busy
+  (``_long_pause`` first, about the time the loop takes to see and run a call, then
+  ``_short_pause``s, each followed by a yield), polling its result lock between them,
+  for up to ``_CALLER_SPIN``, or less if the poller stalls; then it parks on the lock.
+  One caller spins at a time: more spinners would only take the GIL from the loop;
 * on the loop, one *poller* task watches the deque. For ``_LOOP_SPIN`` after the last
   call it stays hot, waiting in the same GIL-free pauses while no call is in flight;
   then it blocks in the selector, and the next caller wakes it thread-safely.
@@ -23,10 +24,11 @@ Both spins are bounded, and both sides also yield the CPU (in case the scheduler
 them on the same one), so an idle portal costs no CPU and a busy machine no livelock.
 ``sys.setswitchinterval`` is left alone.
 
-The poller runs each call inline: most calls finish without suspending, and then no task
-was created or switched to. When a call first suspends, the poller hands the polling to
-a new worker task and stays with that call, so every call in flight has a task of its
-own and concurrent callers' calls overlap. Each call runs in its own copy of its
+The poller runs each call inline: most calls finish without suspending, and then no task,
+coroutine or generator was created or switched to (``Call.first_step``). When a call
+first suspends, the poller hands the polling to a new worker task and stays with that
+call, so every call in flight has a task of its own and concurrent callers' calls
+overlap. Each call runs in its own copy of its
 calling thread's context, as a task started there would: it sees the caller's context
 variables (an OpenTelemetry span, say) and what it sets does not leak back. The plain
 functions a call asks its caller thread to run (``call_user``) run in a copy of the

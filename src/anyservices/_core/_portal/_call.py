@@ -169,8 +169,10 @@ class Call(Outcome):
         "func",
         "kwargs",
         "polled",
+        "steps",
         "suspended",
         "worker",
+        "yielded",
     )
 
     def __init__(
@@ -191,11 +193,29 @@ class Call(Outcome):
         self.polled = False  # run by the poller, which hands the polling over if it suspends
         self.suspended = False
         self.worker: Cancellable | None = None  # cancels the worker task running it
+        self.steps: Generator[Any, Any, Any] | None = None  # the started call's steps
+        self.yielded: Any = None  # what its first step yielded to the loop
 
     def finish(self, error: BaseException | None = None) -> None:
         if self.cancelled and error is None:
             error = RuntimeError("the call was cancelled by its caller")
         super().finish(error)
+
+    def first_step(self) -> bool:
+        """Start the call and run it up to its first suspension; whether it finished.
+
+        A finished call has its value (what it raises propagates); a suspended one
+        keeps its steps and what it yielded for :func:`drive`. No task or generator is
+        made for the many calls that finish at once: the poller runs them inline.
+        """
+        run = self.context.run
+        self.steps = steps = run(_start, self)
+        try:
+            self.yielded = run(steps.send, None)
+        except StopIteration as done:
+            self.value = done.value
+            return True
+        return False
 
 
 def _start(call: Call) -> Generator[Any, Any, Any]:
@@ -209,14 +229,17 @@ def drive(portal: Portal, call: Call) -> Generator[Any, Any, Any]:
 
     This is ``yield from`` (PEP 380) spelled out, so that the worker can hand the polling
     over before the call suspends, and each step runs in the call's own context (a copy
-    of its caller's, see :class:`Call`), not in the worker task's.
+    of its caller's, see :class:`Call`), not in the worker task's. A call the poller
+    started (:meth:`Call.first_step`) goes on from where it suspended.
     """
-    run = call.context.run
-    steps = run(_start, call)
-    try:
-        yielded = run(steps.send, None)
-    except StopIteration as done:
-        return done.value
+    if call.steps is None and call.first_step():
+        return call.value
+    run, steps, yielded = (
+        call.context.run,
+        cast("Generator[Any, Any, Any]", call.steps),
+        call.yielded,
+    )
+    call.yielded = None
     portal._on_suspend(call)  # noqa: SLF001
     while True:
         try:
