@@ -236,3 +236,19 @@ async def test_a_cancelled_redis_command_ends_its_span_without_an_error(
     assert [span.name for span in spans] == ["GET", "SET", "GET"]
     assert all("error.type" not in attrs(span) for span in spans)
     assert all(point.value == 0 for point in otel.points(_IN_FLIGHT))
+
+
+async def test_redis_cluster_spans_name_the_node_that_served_them(
+    face: Face, redis_cluster_env: dict[str, str], otel: Recorded
+) -> None:
+    nodes = tuple(redis_cluster_env["ANYSERVICES_REDIS_CLUSTER_NODES"].split(","))
+    config = RedisConfig(mode="cluster", cluster_nodes=nodes, namespace=uuid.uuid4().hex[:8])
+    async with open_face(face, RedisService(config)) as redis:
+        with otel.tracer.start_as_current_span("request") as request:
+            for index in range(12):
+                await redis.set(f"key-{index}", "v")
+    spans = otel.children(request)
+    assert [span.name for span in spans] == ["SET"] * 12
+    ports = {attrs(span)["server.port"] for span in spans}
+    assert len(ports) > 1  # the keys hash to several masters
+    assert ports <= {int(node.rpartition(":")[2]) for node in nodes}

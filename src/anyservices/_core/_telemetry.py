@@ -230,7 +230,12 @@ class Telemetry:
 
         ``None`` when nothing records; cheaper than a ``with`` block around the call.
         """
-        if not self._recording():
+        state = _providers  # _recording(), inlined: one call less per Redis command
+        if not state.settled and monotonic() >= state.next_check:
+            _discover()
+        if self._generation != state.generation:
+            self._bind()
+        if not self._live:
             return None
         return _Operation(self, self.namer(name), target, attributes, current=True).__enter__()
 
