@@ -129,6 +129,10 @@ def _attrs(item: Any) -> dict[str, Any]:
     return dict(item.attributes or {})
 
 
+def _settled() -> bool:
+    return _telemetry._providers.settled
+
+
 class _Stop(BaseException):
     """Stands in for a cancellation: not an Exception, so not an error."""
 
@@ -360,13 +364,13 @@ def test_one_provider_found_is_kept_and_the_other_still_looked_for(
     with telemetry.operation(("GET", "k")):
         pass
     state = _telemetry._providers
-    assert not state.settled
+    assert not _settled()
     # Later both report others: the one found is kept, the missing one is taken.
     lookups.tracer_provider, lookups.meter_provider = other_tracers, other_meters
     clock.now += 2 * RECHECK_SECONDS
     with telemetry.operation(("GET", "k")):
         pass
-    assert state.settled
+    assert _settled()
     if found == "tracer":
         assert (state.tracer_provider, state.meter_provider) == (tracer_provider, other_meters)
     else:
@@ -431,3 +435,63 @@ def test_redis_over_a_unix_socket() -> None:
 def test_error_type_is_the_qualified_class_name() -> None:
     assert error_type(RedisResponseError) == "anyservices.redis.RedisResponseError"
     assert error_type(TimeoutError) == "builtins.TimeoutError"
+
+
+# -- the job queue's helpers (the queue stores ``traceparent()`` with a job) ------------
+
+
+def test_a_job_carries_the_enqueuers_context_its_first_run_is_a_child(sdk: _Sdk) -> None:
+    send = _telemetry.queue_telemetry("orders", "send")
+    process = _telemetry.queue_telemetry("orders", "process")
+    outer = sdk.tracer_provider.get_tracer("test")
+    assert _telemetry.traceparent() == ""  # no current span
+    job = _telemetry.job_attributes("j1", "bill")
+    with outer.start_as_current_span("checkout"), send.operation("send", "orders", job):
+        carried = _telemetry.traceparent()
+    assert carried.startswith("00-")
+    with process.operation(
+        "process", "orders", _telemetry.job_attributes("j1", "bill", 1), remote=carried
+    ):
+        pass
+    with process.operation(
+        "process", "orders", _telemetry.job_attributes("j1", "bill", 2), remote=carried, retry=True
+    ):
+        pass
+    sent, checkout, first, retried = sdk.finished()
+    assert sent.name == "send orders"
+    assert sent.kind is trace.SpanKind.PRODUCER
+    assert _attrs(sent) == {
+        "messaging.system": "anyservices",
+        "messaging.destination.name": "orders",
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "send",
+        "messaging.message.id": "j1",
+        "anyservices.queue.task": "bill",
+    }
+    sent_context = sent.get_span_context()
+    assert sent_context is not None
+    assert first.kind is trace.SpanKind.CONSUMER
+    assert first.parent is not None
+    assert first.parent.span_id == sent_context.span_id  # a child of the enqueue
+    assert first.parent.is_remote
+    assert _attrs(first)["anyservices.queue.attempt"] == 1
+    assert retried.parent is None  # a trace of its own ...
+    (link,) = retried.links  # ... linked to the enqueue
+    assert link.context.span_id == sent_context.span_id
+    assert checkout.name == "checkout"
+    assert sdk.points("messaging.client.operation.duration")
+    assert sdk.points("messaging.process.duration")
+
+
+def test_a_broken_traceparent_is_ignored(sdk: _Sdk) -> None:
+    process = _telemetry.queue_telemetry("orders", "process")
+    with process.operation("process", "orders", remote="00-not-a-trace"):
+        pass
+    (span,) = sdk.finished()
+    assert span.parent is None
+    assert not span.links
+
+
+def test_without_opentelemetry_there_is_no_traceparent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_telemetry, "INSTALLED", False)
+    assert _telemetry.traceparent() == ""

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # checked as installed; at run time the names exist only if t
     from opentelemetry.metrics import Histogram, MeterProvider, UpDownCounter
     from opentelemetry.metrics._internal import _ProxyMeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
     INSTALLED: bool
 else:
@@ -41,6 +42,7 @@ else:
         from opentelemetry.metrics._internal import (  # the unset placeholder: no public name
             _ProxyMeterProvider,
         )
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
     except ImportError:  # the extra is not installed: every operation is the no-op
         INSTALLED = False
     else:
@@ -51,10 +53,13 @@ __all__ = (
     "Telemetry",
     "http_attributes",
     "http_telemetry",
+    "job_attributes",
     "mongo_telemetry",
+    "queue_telemetry",
     "redis_telemetry",
     "refresh",
     "s3_telemetry",
+    "traceparent",
 )
 
 AttributeValue = str | int | float | bool
@@ -166,6 +171,7 @@ class Telemetry:
         "_tracer",
         "attributes",
         "duration_name",
+        "kind",
         "name_key",
         "namer",
         "service",
@@ -181,8 +187,10 @@ class Telemetry:
         target_key: str | None = None,
         duration_name: str,
         namer: Callable[[Any], str] = str,
+        kind: str = "CLIENT",
     ) -> None:
         self.service = service
+        self.kind = kind  # a SpanKind name
         self.attributes: dict[str, AttributeValue] = dict(attributes)
         self.name_key = name_key
         self.target_key = target_key
@@ -246,16 +254,38 @@ class Telemetry:
         return _Batch([_Operation(self, self.namer(n), None, None, current=False) for n in names])
 
     def operation(
-        self, name: object, target: str | None = None, attributes: Attributes | None = None
+        self,
+        name: object,
+        target: str | None = None,
+        attributes: Attributes | None = None,
+        *,
+        remote: str = "",
+        retry: bool = False,
     ) -> _Operation | _NoOp:
-        """A context manager timing (and tracing) one operation, or the no-op."""
+        """A context manager timing (and tracing) one operation, or the no-op.
+
+        ``remote`` is a W3C ``traceparent`` from elsewhere (a job's enqueuer): the span's
+        parent, or with ``retry`` a link (a retry belongs to the trace that enqueued it).
+        """
         if not self._recording():
             return NOOP
-        return _Operation(self, self.namer(name), target, attributes, current=True)
+        operation = _Operation(self, self.namer(name), target, attributes, current=True)
+        operation.remote, operation.retry = remote, retry
+        return operation
 
 
 class _Operation:
-    __slots__ = ("_attributes", "_current", "_span", "_span_name", "_start", "_telemetry", "_token")
+    __slots__ = (
+        "_attributes",
+        "_current",
+        "_span",
+        "_span_name",
+        "_start",
+        "_telemetry",
+        "_token",
+        "remote",
+        "retry",
+    )
 
     def __init__(
         self,
@@ -278,13 +308,28 @@ class _Operation:
         self._span: Span | None = None
         self._token: object = None
         self._start = 0.0
+        self.remote = ""
+        self.retry = False
 
     def __enter__(self) -> Self:
         telemetry = self._telemetry
         tracer = telemetry._tracer  # noqa: SLF001 -- one module
         if tracer is not None:
+            parent, links = None, None
+            if self.remote:
+                carrier = {"traceparent": self.remote}
+                remote = TraceContextTextMapPropagator().extract(carrier)
+                if trace.get_current_span(remote).get_span_context().is_valid:
+                    if self.retry:
+                        links = [trace.Link(trace.get_current_span(remote).get_span_context())]
+                    else:
+                        parent = remote
             span = self._span = tracer.start_span(
-                self._span_name, kind=trace.SpanKind.CLIENT, attributes=self._attributes
+                self._span_name,
+                context=parent,
+                kind=trace.SpanKind[telemetry.kind],
+                attributes=self._attributes,
+                links=links,
             )
             if self._current:
                 self._token = otel_context.attach(trace.set_span_in_context(span))
@@ -423,6 +468,47 @@ def http_attributes(url: str, resend_count: int) -> dict[str, AttributeValue]:
     if resend_count:
         attributes["http.request.resend_count"] = resend_count
     return attributes
+
+
+def queue_telemetry(queue: str, operation: str) -> Telemetry:
+    """Job queue spans: ``send`` (PRODUCER, around enqueue) or ``process`` (CONSUMER, a run).
+
+    Name them with ``operation(operation, queue, job_attributes(...))``: ``send orders``.
+    """
+    send = operation == "send"
+    return Telemetry(
+        "queue",
+        {
+            "messaging.system": "anyservices",
+            "messaging.destination.name": queue,
+            "messaging.operation.type": operation,
+        },
+        name_key="messaging.operation.name",
+        duration_name="messaging.client.operation.duration"
+        if send
+        else "messaging.process.duration",
+        kind="PRODUCER" if send else "CONSUMER",
+    )
+
+
+def job_attributes(job_id: str, task: str, attempt: int | None = None) -> dict[str, AttributeValue]:
+    """A job's id, its task's name and (when running) its attempt: never its payload."""
+    attributes: dict[str, AttributeValue] = {
+        "messaging.message.id": job_id,
+        "anyservices.queue.task": task,
+    }
+    if attempt is not None:
+        attributes["anyservices.queue.attempt"] = attempt
+    return attributes
+
+
+def traceparent() -> str:
+    """The current span's W3C ``traceparent``, for a job to carry ('' when there is none)."""
+    if not INSTALLED:
+        return ""
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier.get("traceparent", "")
 
 
 def _server(url: str) -> dict[str, AttributeValue]:
