@@ -157,6 +157,7 @@ def test_without_opentelemetry_every_operation_is_the_shared_noop(
     with telemetry.operation(("GET", "k")) as operation:
         operation.set_attribute("x", 1)
         operation.set_status_code(500)
+        operation.fail("ValueError")
     assert telemetry.operation(("GET", "k")) is module.NOOP
     assert telemetry.start(("GET", "k")) is None
     assert telemetry.start_batch([("GET", "k")]) is None

@@ -151,6 +151,9 @@ class _NoOp:
     def set_status_code(self, status: int) -> None:
         """Ignored."""
 
+    def fail(self, kind: str) -> None:
+        """Ignored."""
+
 
 NOOP: Final = _NoOp()
 
@@ -350,6 +353,7 @@ class _Operation:
             self.fail(str(status))
 
     def fail(self, kind: str) -> None:
+        """Mark the operation failed (``error.type``), e.g. a job whose task raised."""
         self.set_attribute("error.type", kind)
         if self._span is not None:
             self._span.set_status(trace.StatusCode.ERROR, kind)
