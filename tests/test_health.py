@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import runpy
@@ -796,3 +797,26 @@ def test_python_dash_m_runs_main(
         runpy.run_module("anyservices.__main__", run_name="__main__")
     assert exited.value.code == 0
     assert json.loads(capsys.readouterr().out)["summary"] == "1 up, 0 down"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_main_shows_a_bar_while_probing_and_erases_it(
+    fake_env: dict[str, Service[FakeConfig]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("rich")  # the optional extra
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    fake_env["one"] = FakeService()
+    fake_env["two"] = FakeService()
+    assert health.main(deadline=5) == 0
+    drawn = terminal.getvalue()
+    assert "checking" in drawn
+    assert "services" in drawn
+    assert "\x1b[2K" in drawn  # erased when done (transient)
+    assert capsys.readouterr().out.endswith("2 up, 0 down\n")  # the report is unchanged

@@ -1,4 +1,4 @@
-"""``python -m anyservices demo|health``."""
+"""``python -m anyservices demo|health|s3|worker|info|dlq``."""
 
 from __future__ import annotations
 
@@ -39,9 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         "instead of the table; same exit codes",
     )
     _add_queue_commands(commands)
+    _add_s3_commands(commands)
     options = parser.parse_args(argv)
     if options.command in {"worker", "info", "dlq"}:
         return _queue_command(options)
+    if options.command == "s3":
+        return _s3_command(options.action, options.object, options.path, options.bucket)
     if options.command == "health":
         from .health import main as health_main  # noqa: PLC0415 -- keep `--help` fast
 
@@ -82,6 +85,54 @@ def _queue_command(options: argparse.Namespace) -> int:
     if options.command == "info":
         return _cli.info_main(options.target)
     return _cli.dlq_main(options.target, options.action, options.entry_ids)
+
+
+def _add_s3_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    s3 = commands.add_parser(
+        "s3",
+        help="upload or download one object (ANYSERVICES_MINIO_* variables), with a progress bar",
+    )
+    s3.add_argument("action", choices=["upload", "download"])
+    s3.add_argument("object", help="the object's name")
+    s3.add_argument("path", help="the local file to upload, or to download to")
+    s3.add_argument("--bucket", help="default: ANYSERVICES_MINIO_DEFAULT_BUCKET")
+
+
+def _s3_command(action: str, object_name: str, path: str, bucket: str | None) -> int:
+    """One transfer with a progress bar (plain lines on stderr when it is not a terminal);
+    exit 0 when done, 1 when it failed (one line on stderr), 2 when S3 is not configured."""
+    import os  # noqa: PLC0415 -- keep `--help` fast
+
+    import anyio  # noqa: PLC0415
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from ._core._errors import AnyServicesError  # noqa: PLC0415
+    from ._progress import progress_bar  # noqa: PLC0415
+    from .minio import MinioConfig, MinioService  # noqa: PLC0415
+
+    if "ANYSERVICES_MINIO_ENDPOINT" not in os.environ:
+        sys.stderr.write("S3 is not configured: set ANYSERVICES_MINIO_ENDPOINT (docs/minio.md)\n")
+        return 2
+
+    async def transfer() -> None:
+        async with MinioService(MinioConfig.from_env()) as minio:
+            with progress_bar(f"{action} {object_name}") as progress:
+                if action == "upload":
+                    await minio.upload_file(
+                        object_name, path, bucket_name=bucket, progress=progress
+                    )
+                else:
+                    await minio.download_file(
+                        object_name, path, bucket_name=bucket, progress=progress
+                    )
+
+    try:
+        anyio.run(transfer)
+    except (AnyServicesError, OSError, ValidationError) as exc:
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"{action} failed: {type(exc).__name__}: {message}\n")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ from ._core._config import ServiceConfig
 from ._core._errors import AnyServicesError
 from ._core._secrets import mask_url
 from ._core._service import Service, State
+from ._progress import progress_bar
 
 __all__ = (
     "EnvServices",
@@ -202,6 +203,7 @@ async def check_health(
     services: Mapping[str, Service[Any]] | Sequence[Service[Any]],
     *,
     deadline: float = 5.0,
+    on_result: Callable[[ServiceHealth], object] | None = None,
 ) -> HealthReport:
     """Probe ``services`` concurrently, once each, each within ``deadline`` seconds.
 
@@ -209,7 +211,8 @@ async def check_health(
     named by its ``service_name``: ``redis``, ``redis-2``...). The report keeps their
     order. Services that are not open yet are opened and closed by the check; open
     ones stay open. The whole check takes about the slowest service's time, at most
-    ``deadline`` plus the time closing takes.
+    ``deadline`` plus the time closing takes. ``on_result`` (a plain callable) is told
+    each result as it comes, in the order the services answer.
     """
     if not deadline > 0:  # also refuses NaN
         raise ValueError(f"deadline must be a positive number of seconds, not {deadline!r}")
@@ -217,7 +220,9 @@ async def check_health(
     results: list[ServiceHealth | None] = [None] * len(named)
 
     async def run(index: int, name: str, service: Service[Any]) -> None:
-        results[index] = await _check_one(name, service, deadline)
+        result = results[index] = await _check_one(name, service, deadline)
+        if on_result is not None:
+            on_result(result)
 
     async with anyio.create_task_group() as task_group:
         for index, (name, service) in enumerate(named):
@@ -332,8 +337,10 @@ async def check_env_health(
     return await _check_env(services_from_env(environ), deadline)
 
 
-async def _check_env(env: EnvServices, deadline: float) -> HealthReport:
-    report = await check_health(env.services, deadline=deadline)
+async def _check_env(
+    env: EnvServices, deadline: float, on_result: Callable[[ServiceHealth], object] | None = None
+) -> HealthReport:
+    report = await check_health(env.services, deadline=deadline, on_result=on_result)
     order = {entry[0]: index for index, entry in enumerate(_ENV_SERVICES)}
     merged = sorted(report.services + env.broken, key=lambda s: order.get(s.name, len(order)))
     return HealthReport(services=tuple(merged))
@@ -365,7 +372,16 @@ def main(deadline: float, *, as_json: bool = False) -> int:
         else:
             sys.stdout.write(_NOTHING + "\n")
         return 2
-    report = anyio.run(functools.partial(_check_env, env, deadline))
+    # A bar on a terminal (stderr) while the probes run; nothing otherwise: the report is
+    # the output.
+    with progress_bar("checking", unit="services", lines=False, transient=True) as bar:
+        answered: list[ServiceHealth] = []
+
+        def tell(result: ServiceHealth) -> None:
+            answered.append(result)
+            bar(len(answered), len(env.services))
+
+        report = anyio.run(functools.partial(_check_env, env, deadline, tell))
     sys.stdout.write(
         report.to_json() + "\n" if as_json else f"{report.format_table()}\n{report.summary()}\n"
     )
