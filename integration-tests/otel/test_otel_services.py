@@ -13,7 +13,6 @@ import anyio
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 from otel_support import Recorded, assert_no_value_in, attrs, otel
-from pydantic import SecretStr
 
 from anyservices.http import HttpConfig, HttpNotFoundError, HttpService
 from anyservices.minio import MinioConfig, MinioNotFoundError, MinioService
@@ -107,8 +106,7 @@ async def test_redis_error_replies_in_a_pipeline_mark_their_own_span(
 async def test_mongo_operations_name_the_collection_never_the_document(
     face: Face, mongo_env: dict[str, str], otel: Recorded
 ) -> None:
-    url = mongo_env.get("ANYSERVICES_MONGO_URL", "mongodb://127.0.0.1:27030/?directConnection=true")
-    config = MongoConfig(url=SecretStr(url), database="anyservices_tests")
+    config = MongoConfig.from_env(mongo_env, database="anyservices_tests")
     collection = f"otel_{uuid.uuid4().hex[:12]}"
     secret = f"secret-{uuid.uuid4().hex}"
     async with open_face(face, MongoService(config)) as mongo:
@@ -141,15 +139,8 @@ async def test_mongo_operations_name_the_collection_never_the_document(
 async def test_s3_operations_name_the_bucket_never_the_object(
     face: Face, s3_env: dict[str, str], otel: Recorded
 ) -> None:
-    minio_config = MinioConfig(
-        endpoint=s3_env["ANYSERVICES_MINIO_ENDPOINT"],
-        access_key=s3_env["ANYSERVICES_MINIO_ACCESS_KEY"],
-        secret_key=SecretStr(s3_env["ANYSERVICES_MINIO_SECRET_KEY"]),
-        secure=s3_env.get("ANYSERVICES_MINIO_SECURE", "false").lower() == "true",
-        region=s3_env.get("ANYSERVICES_MINIO_REGION") or None,
-        default_bucket=f"t-{uuid.uuid4().hex[:16]}",
-        auto_create_bucket=True,
-    )
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    minio_config = MinioConfig.from_env(s3_env, default_bucket=bucket, auto_create_bucket=True)
     secret = f"contents-{uuid.uuid4().hex}".encode()
     name = f"private/{uuid.uuid4().hex}.txt"
     async with open_face(face, MinioService(minio_config)) as minio:
@@ -160,7 +151,6 @@ async def test_s3_operations_name_the_bucket_never_the_object(
                 await minio.stat_object("missing-object")
             await minio.remove_object(name)
     spans = otel.children(request)
-    bucket = minio_config.default_bucket
     assert [attrs(span)["rpc.method"] for span in spans] == [
         "upload_data",
         "download_data",
