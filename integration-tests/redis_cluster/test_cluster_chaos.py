@@ -3,20 +3,16 @@ killed with SIGKILL, CLUSTER FAILOVER. Bounded in time; every number is checked.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import shutil
 import signal
-import socket
-from collections.abc import Callable, Generator, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import pytest
 
-from anyservices.devservers import ensure_started, stop
 from anyservices.devservers._probes import redis_command
 from anyservices.redis import (
     RedisConfig,
@@ -32,52 +28,6 @@ pytestmark = [pytest.mark.faces("asyncio", "trio"), pytest.mark.timeout(90)]
 
 KEYS = [f"counter:{i}" for i in range(48)]
 WORKERS = 32
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_base() -> int:
-    """A port P below the ephemeral range such that P..P+5 and their bus ports are free."""
-    for _ in range(200):
-        base = random.randrange(20000, 22700)
-        if all(_bindable(p) and _bindable(p + 10000) for p in range(base, base + 6)):
-            return base
-    raise RuntimeError("no six free ports in a row")
-
-
-@contextlib.contextmanager
-def private_cluster(folder: Path) -> Generator[list[str], None, None]:
-    """A fresh 3+3 node cluster of our own (the devserver, on other ports, in ``folder``)."""
-    saved = {k: os.environ.get(k) for k in ("ANYSERVICES_DEVSERVERS_DIR",
-                                            "ANYSERVICES_DEVSERVERS_REDIS_CLUSTER_PORT",
-                                            "ANYSERVICES_REDIS_CLUSTER_NODES")}  # fmt: skip
-    os.environ["ANYSERVICES_DEVSERVERS_DIR"] = str(folder)
-    os.environ["ANYSERVICES_DEVSERVERS_REDIS_CLUSTER_PORT"] = str(_free_base())
-    os.environ.pop("ANYSERVICES_REDIS_CLUSTER_NODES", None)
-    try:
-        nodes = ensure_started(only=["redis-cluster"])["ANYSERVICES_REDIS_CLUSTER_NODES"]
-        yield nodes.split(",")
-    finally:
-        stop(only=["redis-cluster"])
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    with private_cluster(tmp_path_factory.mktemp("cluster")) as nodes:
-        yield nodes
 
 
 def _port(address: str) -> int:
@@ -212,43 +162,43 @@ async def test_cluster_failover_under_load(cluster: list[str]) -> None:
         assert await load.applied() == load.acked
 
 
-async def test_kill_9_of_a_master_under_load(tmp_path: Path) -> None:
-    with private_cluster(tmp_path / "kill") as nodes:
-        async with RedisService(config(nodes, cluster_retry_timeout=8.0)) as redis:
-            load = Load(redis)
-            # A replica that never synced cannot take over.
-            await wait_for(lambda: all(s.replicas for s in shards(nodes[0])), 20)
-            victim = shards(nodes[0])[0]
-            first_slot = victim.ranges[0][0]
-            victim_slots = {slot for start, end in victim.ranges for slot in range(start, end + 1)}
-            survivors = [n for n in nodes if _port(n) != victim.primary.port]
-            info = redis_command(victim.primary.port, "INFO", "server")
-            assert isinstance(info, bytes)
-            pid = int(info.split(b"process_id:")[1].split(b"\r\n")[0])
-            for node in survivors:
-                redis_command(_port(node), "CONFIG", "RESETSTAT")
-            ASKED.clear()
-            killed_at = promoted_at = 0.0
-            async with anyio.create_task_group() as group:
-                for seed in range(WORKERS):
-                    group.start_soon(load.worker, seed)
-                await anyio.sleep(0.5)
-                os.kill(pid, signal.SIGKILL)
-                killed_at = anyio.current_time()
-                await wait_for(lambda: promoted(survivors[0], first_slot, victim.primary.port), 15)
-                promoted_at = anyio.current_time()
-                await anyio.sleep(6.0)
-                load.stop.set()
-            calls = commandstat_calls(survivors)
-            applied = await load.applied()
-        assert calls <= 10
-        for when, key, error in load.errors:  # only the victim's keys, only until promoted
-            assert key_slot(key) in victim_slots, (key, error)
-            assert killed_at <= when <= promoted_at + 5.0, error
-        for key in KEYS:  # acknowledged writes may be lost by the old master, never doubled
-            assert applied[key] <= load.acked[key] + load.maybe[key]
-            if key_slot(key) not in victim_slots:
-                assert applied[key] == load.acked[key]
+async def test_kill_9_of_a_master_under_load(fresh_cluster: list[str]) -> None:
+    nodes = fresh_cluster
+    async with RedisService(config(nodes, cluster_retry_timeout=8.0)) as redis:
+        load = Load(redis)
+        # A replica that never synced cannot take over.
+        await wait_for(lambda: all(s.replicas for s in shards(nodes[0])), 20)
+        victim = shards(nodes[0])[0]
+        first_slot = victim.ranges[0][0]
+        victim_slots = {slot for start, end in victim.ranges for slot in range(start, end + 1)}
+        survivors = [n for n in nodes if _port(n) != victim.primary.port]
+        info = redis_command(victim.primary.port, "INFO", "server")
+        assert isinstance(info, bytes)
+        pid = int(info.split(b"process_id:")[1].split(b"\r\n")[0])
+        for node in survivors:
+            redis_command(_port(node), "CONFIG", "RESETSTAT")
+        ASKED.clear()
+        killed_at = promoted_at = 0.0
+        async with anyio.create_task_group() as group:
+            for seed in range(WORKERS):
+                group.start_soon(load.worker, seed)
+            await anyio.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+            killed_at = anyio.current_time()
+            await wait_for(lambda: promoted(survivors[0], first_slot, victim.primary.port), 15)
+            promoted_at = anyio.current_time()
+            await anyio.sleep(6.0)
+            load.stop.set()
+        calls = commandstat_calls(survivors)
+        applied = await load.applied()
+    assert calls <= 10
+    for when, key, error in load.errors:  # only the victim's keys, only until promoted
+        assert key_slot(key) in victim_slots, (key, error)
+        assert killed_at <= when <= promoted_at + 5.0, error
+    for key in KEYS:  # acknowledged writes may be lost by the old master, never doubled
+        assert applied[key] <= load.acked[key] + load.maybe[key]
+        if key_slot(key) not in victim_slots:
+            assert applied[key] == load.acked[key]
 
 
 _ = hash_tag  # the chaos keys need no tag: each INCR names one key

@@ -576,6 +576,22 @@ class ClusterClient(RedisClient):
 
     # -- connections of their own ------------------------------------------------------
 
+    async def shard_node(self, slot: int) -> tuple[str, RedisClient]:
+        """The address and client of the primary serving ``slot`` (sharded pub/sub);
+        RedisRedirectError while no node serves it."""
+        try:
+            address = self._address(slot, readonly=False)
+        except _Unserved as exc:
+            raise exc.error() from None
+        return address, await self._node(address)
+
+    def moved(self, reply: object) -> int | None:
+        """The slot of a ``MOVED`` error reply (after patching the map), else None."""
+        if not isinstance(reply, hiredis.ReplyError) or not str(reply).startswith("MOVED "):
+            return None
+        self._redirect(RedisResponseError(str(reply), service="redis"))
+        return int(str(reply).split()[1])
+
     @asynccontextmanager
     async def dedicated(self, *, push: bool = False) -> AsyncGenerator[Connection, None]:
         """WATCH: a connection bound to the node of the first keyed command; pub/sub
@@ -663,9 +679,7 @@ class _SlotConnection(Connection):
     def _noticed(self, replies: list[Any]) -> None:
         """A MOVED reply still patches the map (the caller gets the error)."""
         for reply in replies:
-            if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("MOVED "):
-                moved = RedisResponseError(str(reply), service="redis")
-                self._cluster._redirect(moved)  # noqa: SLF001
+            self._cluster.moved(reply)
 
     async def aclose(self) -> None:
         if self._bound is not None:

@@ -163,3 +163,6 @@ class Commands:
 
     def publish(self, channel: str, message: str | bytes) -> Command[int]:
         return _cmd("PUBLISH", self.k(channel), message)
+
+    def spublish(self, channel: str, message: str | bytes) -> Command[int]:
+        return _cmd("SPUBLISH", self.k(channel), message)

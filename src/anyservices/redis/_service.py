@@ -34,6 +34,7 @@ from ._search import (
     parse_search,
     search_args,
 )
+from ._sharded import ShardedSubscription
 from ._singleflight import SingleFlight
 from ._statistics import PoolStatistics
 
@@ -229,6 +230,26 @@ class RedisService(Service[RedisConfig]):
             yield subscription
         finally:
             await subscription.aclose()
+
+    async def spublish(self, channel: str, message: str | bytes) -> int:
+        """Publish to the sharded ``channel`` (SPUBLISH, namespaced); returns how many
+        subscribers got it. On a cluster it reaches only the shard serving its slot."""
+        return await self._do(self._commands.spublish(channel, message))
+
+    @asynccontextmanager
+    async def ssubscribe(self, *channels: str) -> AsyncGenerator[Subscription, None]:
+        """Subscribe to sharded ``channels`` (SSUBSCRIBE), each on the node of its slot.
+
+        Used as ``subscribe``; messages have ``kind="smessage"``. The subscription
+        follows its channels when their slots move or their node fails over.
+        """
+        self._check_open()
+        subscription = ShardedSubscription(self._client, self._keys, encoding=self._config.encoding)
+        try:
+            await subscription.open(*channels)
+            yield subscription
+        finally:
+            await subscription.finish()
 
     async def publish_model(self, channel: str, model: BaseModel) -> int:
         """Publish ``model`` as JSON to ``channel``; returns how many subscribers got it.

@@ -158,6 +158,16 @@ class SyncRedisService(SyncRedisExtras, SyncFace[RedisService]):
             self._wrapped.subscribe(*channels, patterns=patterns), SyncSubscription
         )
 
+    def spublish(self, channel: str, message: str | bytes) -> int:
+        """Publish to the sharded ``channel`` (SPUBLISH, namespaced); returns how many
+        subscribers got it. On a cluster it reaches only the shard serving its slot.
+        """
+        return self._portal.call(self._wrapped.spublish, channel, message)
+
+    def ssubscribe(self, *channels: str) -> AbstractContextManager[SyncSubscription]:
+        """Subscribe to sharded ``channels`` (SSUBSCRIBE), each on the node of its slot."""
+        return self._portal.wrap_cm(self._wrapped.ssubscribe(*channels), SyncSubscription)
+
     def publish_model(self, channel: str, model: BaseModel) -> int:
         """Publish ``model`` as JSON to ``channel``; returns how many subscribers got it."""
         return self._portal.call(self._wrapped.publish_model, channel, model)
