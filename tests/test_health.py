@@ -809,7 +809,6 @@ def test_on_a_terminal_main_shows_a_bar_while_probing_and_erases_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    pytest.importorskip("rich")  # the optional extra
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     fake_env["one"] = FakeService()

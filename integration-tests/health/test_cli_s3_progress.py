@@ -99,7 +99,6 @@ class _Terminal(io.StringIO):
 def test_on_a_terminal_the_cli_draws_rich_s_bar(
     s3_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("rich")  # the optional extra
     name = f"test-cli-{uuid.uuid4().hex[:12]}"
     for key, value in s3_env.items():
         monkeypatch.setenv(key, value)

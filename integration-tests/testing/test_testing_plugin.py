@@ -203,3 +203,35 @@ def test_every_face_by_default_and_the_loop_s_face_without_the_marker(
             "*test_default_face_is_the_loop?trio? PASSED*",
         ]
     )
+
+
+_FAILING_TEST = """
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.anyio
+@pytest.mark.anyservices_faces("sync")
+async def test_fails(anyservices_redis, anyservices_name):
+    Path("name.txt").write_text(anyservices_name)
+    await anyservices_redis.set("left", "behind?")
+    raise AssertionError("the user's test fails")
+"""
+
+
+def test_a_failing_test_is_cleaned_up_too(
+    pytester: pytest.Pytester, redis_env: dict[str, str]
+) -> None:
+    pytester.makepyfile(test_failing=_FAILING_TEST)
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the user's test fails*"])
+    namespace = (pytester.path / "name.txt").read_text()
+
+    async def keys() -> object:
+        url = SecretStr(redis_env["ANYSERVICES_REDIS_URL"])
+        async with RedisService(RedisConfig(url=url)) as redis:
+            return await redis.execute_command("KEYS", f"{namespace}:*")
+
+    assert anyio.run(keys) == []

@@ -18,15 +18,18 @@ namespace is deleted, its Mongo database dropped and its bucket emptied and remo
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from typing import cast
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar, cast
 
 import anyio
 import pytest
 
+from .._core._blocking import SupportsBlocking
 from ..health import _rebased
 from ..minio import MinioConfig, MinioService
 from ..mongo import MongoConfig, MongoService
@@ -214,10 +217,24 @@ def anyservices_queue_config(anyservices_redis_config: RedisConfig) -> QueueConf
 
 # -- services ------------------------------------------------------------------------------
 
+S = TypeVar("S", bound=SupportsBlocking[Any])
 
-async def _drop_namespace(config: RedisConfig) -> None:
-    with anyio.CancelScope(shield=True):
-        await drop_redis_namespace(config, cast("str", config.namespace))
+
+@asynccontextmanager
+async def _opened(
+    face: Face, service: S, cleanup: Callable[[], Awaitable[object]]
+) -> AsyncGenerator[S, None]:
+    """``service`` opened on ``face``; ``cleanup()`` after it is closed, whatever happened."""
+    try:
+        async with open_face(face, service) as opened:
+            yield opened
+    finally:
+        with anyio.CancelScope(shield=True):
+            await cleanup()
+
+
+def _namespace_of(config: RedisConfig) -> Callable[[], Awaitable[int]]:
+    return functools.partial(drop_redis_namespace, config, cast("str", config.namespace))
 
 
 @pytest.fixture
@@ -225,11 +242,9 @@ async def anyservices_redis(
     anyservices_face: Face, anyservices_redis_config: RedisConfig
 ) -> AsyncIterator[RedisService]:
     """An open RedisService on this test's face and namespace; its keys are deleted after."""
-    try:
-        async with open_face(anyservices_face, RedisService(anyservices_redis_config)) as redis:
-            yield redis
-    finally:
-        await _drop_namespace(anyservices_redis_config)
+    config = anyservices_redis_config
+    async with _opened(anyservices_face, RedisService(config), _namespace_of(config)) as redis:
+        yield redis
 
 
 @pytest.fixture
@@ -239,11 +254,8 @@ async def anyservices_redis_stack(
     """An open RedisService on Redis Stack, on this test's face and namespace; its keys are
     deleted after (search indexes are the test's to drop)."""
     config = anyservices_redis_stack_config
-    try:
-        async with open_face(anyservices_face, RedisService(config)) as redis:
-            yield redis
-    finally:
-        await _drop_namespace(config)
+    async with _opened(anyservices_face, RedisService(config), _namespace_of(config)) as redis:
+        yield redis
 
 
 @pytest.fixture
@@ -251,12 +263,10 @@ async def anyservices_mongo(
     anyservices_face: Face, anyservices_mongo_config: MongoConfig
 ) -> AsyncIterator[MongoService]:
     """An open MongoService on this test's face and database; the database is dropped after."""
-    try:
-        async with open_face(anyservices_face, MongoService(anyservices_mongo_config)) as mongo:
-            yield mongo
-    finally:
-        with anyio.CancelScope(shield=True):
-            await drop_mongo_database(anyservices_mongo_config)
+    config = anyservices_mongo_config
+    drop = functools.partial(drop_mongo_database, config)
+    async with _opened(anyservices_face, MongoService(config), drop) as mongo:
+        yield mongo
 
 
 @pytest.fixture
@@ -266,12 +276,9 @@ async def anyservices_minio(
     """An open MinioService on this test's face whose default bucket is the test's own;
     the bucket is emptied and removed after."""
     config = anyservices_minio_config
-    try:
-        async with open_face(anyservices_face, MinioService(config)) as minio:
-            yield minio
-    finally:
-        with anyio.CancelScope(shield=True):
-            await remove_bucket(config, cast("str", config.default_bucket))
+    remove = functools.partial(remove_bucket, config, cast("str", config.default_bucket))
+    async with _opened(anyservices_face, MinioService(config), remove) as minio:
+        yield minio
 
 
 @pytest.fixture
@@ -279,8 +286,7 @@ async def anyservices_queue(
     anyservices_face: Face, anyservices_queue_config: QueueConfig
 ) -> AsyncIterator[QueueService]:
     """An open QueueService on this test's face and namespace; its keys are deleted after."""
-    try:
-        async with open_face(anyservices_face, QueueService(anyservices_queue_config)) as queue:
-            yield queue
-    finally:
-        await _drop_namespace(anyservices_queue_config.redis)
+    config = anyservices_queue_config
+    drop = _namespace_of(config.redis)
+    async with _opened(anyservices_face, QueueService(config), drop) as queue:
+        yield queue
