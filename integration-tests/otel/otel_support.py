@@ -31,9 +31,11 @@ class Recorded:
     reader: InMemoryMetricReader
     tracer: Tracer
 
-    def children(self, parent: Span) -> list[ReadableSpan]:
+    def children(self, parent: Span | ReadableSpan) -> list[ReadableSpan]:
         """The finished spans whose parent is ``parent``, in the order they ended."""
-        wanted = parent.get_span_context().span_id
+        context = parent.get_span_context()
+        assert context is not None
+        wanted = context.span_id
         return [
             span
             for span in self.exporter.get_finished_spans()

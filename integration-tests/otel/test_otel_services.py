@@ -17,6 +17,7 @@ from otel_support import Recorded, assert_no_value_in, attrs, otel
 from anyservices.http import HttpConfig, HttpNotFoundError, HttpService
 from anyservices.minio import MinioConfig, MinioNotFoundError, MinioService
 from anyservices.mongo import MongoConfig, MongoDuplicateKeyError, MongoService
+from anyservices.queue import QueueConfig, QueueService
 from anyservices.redis import RedisConfig, RedisResponseError, RedisService
 from anyservices.testing import Face, open_face
 
@@ -242,3 +243,33 @@ async def test_redis_cluster_spans_name_the_node_that_served_them(
     ports = {attrs(span)["server.port"] for span in spans}
     assert len(ports) > 1  # the keys hash to several masters
     assert ports <= {int(node.rpartition(":")[2]) for node in nodes}
+
+
+async def test_an_enqueue_is_a_producer_span_over_its_redis_command(
+    face: Face, redis_config: RedisConfig, otel: Recorded
+) -> None:
+    config = QueueConfig(name=f"q{uuid.uuid4().hex[:10]}", redis=redis_config)
+    secret = f"payload-{uuid.uuid4().hex}"
+    async with open_face(face, QueueService(config)) as queue:
+        with otel.tracer.start_as_current_span("checkout") as checkout:
+            handle = await queue.enqueue("bill", {"card": secret})
+    (send,) = otel.children(checkout)
+    assert send.name == f"send {config.name}"
+    assert send.kind is SpanKind.PRODUCER
+    assert attrs(send) == {
+        "messaging.system": "anyservices",
+        "messaging.destination.name": config.name,
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "send",
+        "messaging.message.id": handle.id,
+        "anyservices.queue.task": "bill",
+    }
+    script = otel.children(send)  # the enqueue script, as Redis spans under it
+    assert script
+    assert {span.name for span in script} <= {"EVALSHA", "SCRIPT", "EVAL"}
+    assert_no_value_in([send, *script], secret)
+    assert otel.points("messaging.client.operation.duration")
+    async with RedisService(redis_config) as redis:  # the queue's keys live in the namespace
+        keys = await redis.execute_command("KEYS", f"{redis_config.namespace}*")
+        if keys:
+            await redis.execute_command("UNLINK", *keys)

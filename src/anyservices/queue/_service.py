@@ -15,6 +15,7 @@ import pydantic_core
 from pydantic import TypeAdapter
 
 from .._core._service import Service
+from .._core._telemetry import job_attributes, queue_telemetry
 from ..redis import RedisResponseError, RedisService
 from . import _scripts as scripts
 from ._config import QueueConfig, Retry
@@ -64,6 +65,7 @@ class QueueService(Service[QueueConfig]):
         self._watch = ResultWatch(self.redis, self.keys.events_channel)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._enqueued = self._deduplicated = self._aborts = 0
+        self._telemetry = queue_telemetry(config.name, "send")
 
     def _describe(self) -> str:
         return f"{self._config.name} on {self._config.redis.describe()}"
@@ -176,13 +178,15 @@ class QueueService(Service[QueueConfig]):
         keys = self.keys
         job_key = keys.job(job_id)
         unique = keys.unique(unique_key) if unique_key else job_key
-        created, holder, _ = await scripts.run(
-            self.redis,
-            scripts.ENQUEUE,
-            [job_key, keys.stream(level), keys.delayed, unique],
-            [job_id, name, raw, level, delay_ms, unique_key or "", keys.prefix,
-             keys.events_full, keys.control_full],
-        )  # fmt: skip
+        sending = job_attributes(job_id, name)  # a PRODUCER span "send <queue>" (_telemetry)
+        with self._telemetry.operation("send", self._config.name, sending):
+            created, holder, _ = await scripts.run(
+                self.redis,
+                scripts.ENQUEUE,
+                [job_key, keys.stream(level), keys.delayed, unique],
+                [job_id, name, raw, level, delay_ms, unique_key or "", keys.prefix,
+                 keys.events_full, keys.control_full],
+            )  # fmt: skip
         if created:
             self._enqueued += 1
         else:
