@@ -16,15 +16,18 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
+from anyservices import health, queue
 from anyservices.minio import MinioConfig, MinioService
 from anyservices.mongo import MongoConfig, MongoService
 from anyservices.redis import RedisConfig, RedisService
-
-# The plugin is imported here, before pytester snapshots sys.modules: the inner sessions
-# then share the outer's modules instead of importing (and later dropping) copies of them.
-from anyservices.testing import Face, pytest_plugin
+from anyservices.testing import Face, _cleanup, pytest_plugin
 
 pytest_plugins = ["pytester"]
+
+# The inner sessions run in this process (so that coverage sees the plugin). Everything
+# they import is imported above, before pytester snapshots sys.modules: they share these
+# modules instead of importing copies that pytester drops when they end.
+_SHARED = (health, queue, _cleanup, pytest_plugin)
 
 _USER_TESTS = """
 import json

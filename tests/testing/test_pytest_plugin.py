@@ -8,11 +8,15 @@ import importlib.util
 
 import pytest
 
-from anyservices import devservers
+from anyservices import devservers, health, minio, mongo, queue, redis
 from anyservices.testing import pytest_plugin
 from anyservices.testing.pytest_plugin import Servers
 
 pytest_plugins = ["pytester"]
+
+# The inner sessions run in this process and import these (the config fixtures do): imported
+# here first, before pytester snapshots sys.modules, they are shared, not copied and dropped.
+_SHARED = (health, minio, mongo, queue, redis)
 
 _FAKE_ENV = {
     "ANYSERVICES_REDIS_URL": "redis://redis.invalid:6390/3",

@@ -24,19 +24,21 @@ import os
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 import pytest
 
 from .._core._blocking import SupportsBlocking
-from ..health import _rebased
-from ..minio import MinioConfig, MinioService
-from ..mongo import MongoConfig, MongoService
-from ..queue import QueueConfig, QueueService
-from ..redis import RedisConfig, RedisService
-from ._cleanup import drop_mongo_database, drop_redis_namespace, remove_bucket
 from ._harness import FACES, Face, backend_of, open_face
+
+# pytest imports this plugin in every run where anyservices is installed: the services
+# (and their drivers) are imported by the fixtures that use them, not here.
+if TYPE_CHECKING:
+    from ..minio import MinioConfig, MinioService
+    from ..mongo import MongoConfig, MongoService
+    from ..queue import QueueConfig, QueueService
+    from ..redis import RedisConfig, RedisService
 
 __all__ = (
     "Servers",
@@ -178,6 +180,8 @@ def anyservices_face(anyio_backend_name: str) -> Face:
 @pytest.fixture
 def anyservices_redis_config(anyservices_servers: Servers, anyservices_name: str) -> RedisConfig:
     """The Redis of ``ANYSERVICES_REDIS_*``, with this test's namespace."""
+    from ..redis import RedisConfig  # noqa: PLC0415 -- on first use (see the imports)
+
     return RedisConfig.from_env(anyservices_servers.env("redis"), namespace=anyservices_name)
 
 
@@ -187,6 +191,9 @@ def anyservices_redis_stack_config(
 ) -> RedisConfig:
     """The Redis Stack of ``ANYSERVICES_REDIS_STACK_*`` (Search, JSON), with this test's
     namespace."""
+    from ..health import _rebased  # noqa: PLC0415 -- on first use (see the imports)
+    from ..redis import RedisConfig  # noqa: PLC0415 -- on first use (see the imports)
+
     env = _rebased(
         anyservices_servers.env("redis-stack"), "ANYSERVICES_REDIS_STACK_", RedisConfig.env_prefix
     )
@@ -196,6 +203,8 @@ def anyservices_redis_stack_config(
 @pytest.fixture
 def anyservices_mongo_config(anyservices_servers: Servers, anyservices_name: str) -> MongoConfig:
     """The MongoDB of ``ANYSERVICES_MONGO_*``, with a database of this test's own."""
+    from ..mongo import MongoConfig  # noqa: PLC0415 -- on first use (see the imports)
+
     return MongoConfig.from_env(anyservices_servers.env("mongo"), database=anyservices_name)
 
 
@@ -203,6 +212,8 @@ def anyservices_mongo_config(anyservices_servers: Servers, anyservices_name: str
 def anyservices_minio_config(anyservices_servers: Servers, anyservices_name: str) -> MinioConfig:
     """The S3 server of ``ANYSERVICES_MINIO_*``, with a bucket of this test's own as the
     default bucket (created when the service opens)."""
+    from ..minio import MinioConfig  # noqa: PLC0415 -- on first use (see the imports)
+
     return MinioConfig.from_env(
         anyservices_servers.env("s3"), default_bucket=anyservices_name, auto_create_bucket=True
     )
@@ -212,6 +223,8 @@ def anyservices_minio_config(anyservices_servers: Servers, anyservices_name: str
 def anyservices_queue_config(anyservices_redis_config: RedisConfig) -> QueueConfig:
     """A job queue named ``test`` on the Redis of ``anyservices_redis_config`` (so, under
     this test's namespace)."""
+    from ..queue import QueueConfig  # noqa: PLC0415 -- on first use (see the imports)
+
     return QueueConfig(name="test", redis=anyservices_redis_config)
 
 
@@ -234,6 +247,8 @@ async def _opened(
 
 
 def _namespace_of(config: RedisConfig) -> Callable[[], Awaitable[int]]:
+    from ._cleanup import drop_redis_namespace  # noqa: PLC0415 -- on first use (see the imports)
+
     return functools.partial(drop_redis_namespace, config, cast("str", config.namespace))
 
 
@@ -242,6 +257,8 @@ async def anyservices_redis(
     anyservices_face: Face, anyservices_redis_config: RedisConfig
 ) -> AsyncIterator[RedisService]:
     """An open RedisService on this test's face and namespace; its keys are deleted after."""
+    from ..redis import RedisService  # noqa: PLC0415 -- on first use (see the imports)
+
     config = anyservices_redis_config
     async with _opened(anyservices_face, RedisService(config), _namespace_of(config)) as redis:
         yield redis
@@ -253,6 +270,8 @@ async def anyservices_redis_stack(
 ) -> AsyncIterator[RedisService]:
     """An open RedisService on Redis Stack, on this test's face and namespace; its keys are
     deleted after (search indexes are the test's to drop)."""
+    from ..redis import RedisService  # noqa: PLC0415 -- on first use (see the imports)
+
     config = anyservices_redis_stack_config
     async with _opened(anyservices_face, RedisService(config), _namespace_of(config)) as redis:
         yield redis
@@ -263,6 +282,9 @@ async def anyservices_mongo(
     anyservices_face: Face, anyservices_mongo_config: MongoConfig
 ) -> AsyncIterator[MongoService]:
     """An open MongoService on this test's face and database; the database is dropped after."""
+    from ..mongo import MongoService  # noqa: PLC0415 -- on first use (see the imports)
+    from ._cleanup import drop_mongo_database  # noqa: PLC0415 -- on first use (see the imports)
+
     config = anyservices_mongo_config
     drop = functools.partial(drop_mongo_database, config)
     async with _opened(anyservices_face, MongoService(config), drop) as mongo:
@@ -275,6 +297,9 @@ async def anyservices_minio(
 ) -> AsyncIterator[MinioService]:
     """An open MinioService on this test's face whose default bucket is the test's own;
     the bucket is emptied and removed after."""
+    from ..minio import MinioService  # noqa: PLC0415 -- on first use (see the imports)
+    from ._cleanup import remove_bucket  # noqa: PLC0415 -- on first use (see the imports)
+
     config = anyservices_minio_config
     remove = functools.partial(remove_bucket, config, cast("str", config.default_bucket))
     async with _opened(anyservices_face, MinioService(config), remove) as minio:
@@ -286,6 +311,8 @@ async def anyservices_queue(
     anyservices_face: Face, anyservices_queue_config: QueueConfig
 ) -> AsyncIterator[QueueService]:
     """An open QueueService on this test's face and namespace; its keys are deleted after."""
+    from ..queue import QueueService  # noqa: PLC0415 -- on first use (see the imports)
+
     config = anyservices_queue_config
     drop = _namespace_of(config.redis)
     async with _opened(anyservices_face, QueueService(config), drop) as queue:
