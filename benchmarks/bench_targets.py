@@ -20,13 +20,14 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import bench_mongo
 import bench_portal
 import redis.asyncio as redis_py_async
+from bench_redis import run_async as redis_async
 from bench_redis import run_threads as redis_threads
 from pydantic import SecretStr
 
@@ -50,35 +51,16 @@ def median(figures: Figures, name: str) -> float:
 # -- Redis --------------------------------------------------------------------------------
 
 
-async def _redis_async_gets(get: Callable[[str], Awaitable[object]], c: int, s: float) -> float:
-    done = 0
-    deadline = time.perf_counter() + s
-
-    async def worker(n: int) -> None:
-        nonlocal done
-        i = 0
-        while time.perf_counter() < deadline:
-            await get(f"k{(n * 7919 + i) % 1000}")
-            i += 1
-        done += i
-
-    started = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for n in range(c):
-            tg.start_soon(worker, n)
-    return done / (time.perf_counter() - started)
-
-
 async def _ours_gets(c: int, s: float) -> float:
     config = RedisConfig.model_validate({"url": REDIS_URL, "namespace": "bench"})
     async with RedisService(config) as service:
-        return await _redis_async_gets(service.get, c, s)
+        return await redis_async(lambda i: service.get(f"k{i % 1000}"), c, s)
 
 
 async def _peer_gets(c: int, s: float) -> float:
     client = redis_py_async.Redis.from_url(REDIS_URL, max_connections=64, decode_responses=True)
     try:
-        return await _redis_async_gets(lambda key: client.get(f"bench:{key}"), c, s)
+        return await redis_async(lambda i: client.get(f"bench:k{i % 1000}"), c, s)
     finally:
         await client.aclose()
 
