@@ -71,17 +71,18 @@ def private_cluster(folder: Path) -> Generator[list[str], None, None]:
 def private_sentinel(folder: Path) -> Generator[list[int], None, None]:
     """A fresh master, replica and 3 sentinels of our own; yields the sentinels' ports.
 
-    The first master refuses writes without a replica in sync (``min-replicas-to-write
-    1``, ``min-replicas-max-lag 1``): once its replica is promoted it cannot accept writes
-    that its successor never sees, so a failover loses nothing acknowledged. (Not the
-    replica: promoted, it would refuse writes until the old master follows it, ~10 s.)
+    The first master refuses writes without a replica (``min-replicas-to-write 1``): once
+    its replica is promoted (and hangs up) it accepts no writes its successor never sees.
+    The default ``min-replicas-max-lag`` (10 s) stays: 1 s would refuse writes now and
+    then while all is well (replicas report once a second, the lag is counted in whole
+    seconds). Not on the replica: promoted, it would refuse writes until the old master
+    follows it (~10 s).
     """
     data, sentinels = _free_run(2, bus=False), _free_run(3, bus=False)
     ports = {"ANYSERVICES_DEVSERVERS_REDIS_SENTINEL_PORT": sentinels,
              "ANYSERVICES_DEVSERVERS_REDIS_SENTINEL_MASTER_PORT": data}  # fmt: skip
     with _devserver("redis-sentinel", folder, ports, "ANYSERVICES_REDIS_SENTINELS"):
         redis_command(data, "CONFIG", "SET", "min-replicas-to-write", "1")
-        redis_command(data, "CONFIG", "SET", "min-replicas-max-lag", "1")
         yield [sentinels, sentinels + 1, sentinels + 2]
 
 
