@@ -122,3 +122,19 @@ async def test_thundering_herd_computes_once(face: Face, redis_config: RedisConf
                 tg.start_soon(one)
         assert results == [42] * 20
         assert calls == 1
+
+
+async def test_invalidate_all_scans_past_pages_without_matches(
+    face: Face, redis_config: RedisConfig
+) -> None:
+    def square(x: int) -> int:
+        return x * x
+
+    async with open_face(face, RedisService(redis_config)) as redis:
+        # Enough other keys that SCAN answers in several pages, some with no match.
+        await redis.mset_json({f"other:{i}": i for i in range(3000)}, ex=60)
+        call, wrapper = cached_call(face, redis, square, ttl=60, key_prefix="square")
+        assert await call(3) == 9
+        assert await _run(wrapper.invalidate_all) == 1
+        assert await _run(wrapper.invalidate_all) == 0
+        assert await redis.exists("other:0", "other:2999") == 2

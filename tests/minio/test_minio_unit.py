@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+
+import anyio
+import anyio.to_thread
 import pytest
 import urllib3
 import urllib3.connection
@@ -25,16 +30,20 @@ from anyservices._core._errors import (
 from anyservices.minio import MinioConfig, MinioConfigurationError, MinioService
 from anyservices.minio._config import check_bucket_name, check_object_name
 from anyservices.minio._errors import (
+    MinioConflictError,
     MinioConnectError,
     MinioDataError,
     MinioError,
     MinioInvalidResponseError,
     MinioNotFoundError,
+    MinioPermissionDeniedError,
     MinioResponseError,
     MinioServerError,
     MinioTimeoutError,
     map_errors,
 )
+from anyservices.minio._transfers import _CallerCancelled, _SourceFailed, _StreamReader
+from minio import Minio
 
 
 def map_error(
@@ -275,3 +284,94 @@ def test_retries_exhausted_map_to_what_failed_last() -> None:
     assert isinstance(refused, MinioConnectError)
     assert "NewConnectionError" in str(refused)
     assert isinstance(map_error(exhausted(None), operation="op"), MinioConnectError)
+
+
+# -- opening, with the SDK's calls answered here (no server) ---------------------------
+
+
+def _answer(monkeypatch: pytest.MonkeyPatch, name: str, outcome: object) -> list[object]:
+    """Make ``Minio.<name>`` return ``outcome`` (raise it, if an exception); record calls."""
+    calls: list[object] = []
+
+    def fake(self: Minio, *args: object, **kwargs: object) -> object:
+        calls.append(args)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(Minio, name, fake)
+    return calls
+
+
+async def test_credentials_limited_to_the_default_bucket_still_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _answer(monkeypatch, "list_buckets", _s3("AccessDenied", 403))
+    checked = _answer(monkeypatch, "bucket_exists", True)  # noqa: FBT003 -- the SDK's answer
+    async with MinioService(MinioConfig(default_bucket="bkt")):
+        pass
+    assert checked == [("bkt",)]
+
+
+async def test_credentials_that_cannot_list_without_a_default_bucket_fail_to_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _answer(monkeypatch, "list_buckets", _s3("AccessDenied", 403))
+    with pytest.raises(MinioPermissionDeniedError):
+        async with MinioService(MinioConfig()):
+            pass
+
+
+async def test_a_bucket_created_meanwhile_by_us_is_fine(monkeypatch: pytest.MonkeyPatch) -> None:
+    _answer(monkeypatch, "list_buckets", [])
+    _answer(monkeypatch, "bucket_exists", False)  # noqa: FBT003 -- the SDK's answer
+    made = _answer(monkeypatch, "make_bucket", _s3("BucketAlreadyOwnedByYou", 409))
+    async with MinioService(MinioConfig(default_bucket="bkt", auto_create_bucket=True)):
+        pass
+    assert made == [("bkt",)]
+
+
+async def test_a_bucket_name_taken_by_someone_else_fails_to_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _answer(monkeypatch, "list_buckets", [])
+    _answer(monkeypatch, "bucket_exists", False)  # noqa: FBT003 -- the SDK's answer
+    _answer(monkeypatch, "make_bucket", _s3("BucketAlreadyExists", 409))
+    with pytest.raises(MinioConflictError, match=r"\[BucketAlreadyExists\]"):
+        async with MinioService(MinioConfig(default_bucket="bkt", auto_create_bucket=True)):
+            pass
+
+
+# -- the upload reader: a pull that starts after the caller was cancelled ---------------
+
+
+async def test_a_pull_that_starts_after_the_cancel_stops_at_once() -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        yield b"a"
+        await anyio.sleep_forever()
+
+    reader = _StreamReader(endless(), None, None, ("upload_stream", "b", "o"))
+    started, go = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def in_thread() -> None:  # the SDK's thread: it reads only once the caller is cancelled
+        started.set()
+        go.wait(10)
+        try:
+            reader.read(10)
+        except _SourceFailed as exc:
+            errors.append(exc.error)
+
+    async def cancel_then_read(scope: anyio.CancelScope) -> None:
+        await anyio.to_thread.run_sync(started.wait, 10)
+        scope.cancel()
+        go.set()
+
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_then_read, scope)
+            await anyio.to_thread.run_sync(in_thread)
+    assert scope.cancel_called
+    # asyncio never tells the late pull: it sees the scope; trio raises at its checkpoint.
+    assert len(errors) == 1
+    assert isinstance(errors[0], (_CallerCancelled, anyio.get_cancelled_exc_class()))

@@ -395,3 +395,12 @@ async def test_a_write_slower_than_socket_timeout_breaks_the_connection() -> Non
                 await anyio.lowlevel.checkpoint()
         with pytest.raises(RedisTimeoutError, match="writing"):
             await connection.execute(["PING"])
+
+
+async def test_a_failed_write_breaks_the_connection_and_fails_its_caller() -> None:
+    async with connected() as (connection, stream):
+        stream.closed = True  # the next send raises ClosedResourceError, as after a reset
+        with pytest.raises(RedisConnectError, match="lost the connection"):
+            await connection.execute(["PING"])
+        assert connection.broken
+        assert b"PING" not in stream.written

@@ -21,6 +21,7 @@ from anyservices.redis._keys import Keys
 from anyservices.redis._scripts import FIXED_WINDOW, Script
 from anyservices.redis._search import create_index_args, parse_search, search_args
 from anyservices.redis._service import _dump, _json, _model
+from anyservices.redis._singleflight import SingleFlight
 
 # -- namespacing -----------------------------------------------------------------------
 
@@ -101,6 +102,37 @@ async def test_script_loads_once_on_noscript_then_runs_by_sha() -> None:
     verbs = [call[0] for call in client.calls]
     assert verbs == ["EVALSHA", "SCRIPT", "EVALSHA", "EVALSHA"]
     assert client.calls[-1] == ("EVALSHA", FIXED_WINDOW.sha, 1, "rl", 5, 1000)
+
+
+class RacingClient:
+    """The value appears between our first GET and our SET NX: the holder just finished."""
+
+    def __init__(self) -> None:
+        self.gets: list[Any] = [None, None, b"stored"]  # the hit path, the lock path, the re-check
+        self.calls: list[tuple[Any, ...]] = []
+
+    async def execute(self, *args: Any, decode: bool | None = None) -> Any:
+        self.calls.append(args)
+        if args[0] == "GET":
+            return self.gets.pop(0)
+        return "OK" if args[0] == "SET" else 1  # SET NX took the lock; EVALSHA released it
+
+
+async def test_single_flight_uses_a_value_stored_between_get_and_lock() -> None:
+    client = RacingClient()
+    produced: list[int] = []
+
+    async def produce() -> tuple[str, Any]:
+        produced.append(1)
+        return "computed", "computed"
+
+    flight = SingleFlight(client, Keys("ns"))  # type: ignore[arg-type]
+    value = await flight.get_or_compute("k", produce, bytes.decode, ex=None, exclusive=True)
+    assert value == "stored"
+    assert produced == []  # nobody computes what is already there
+    assert [call[0] for call in client.calls] == ["GET", "GET", "SET", "GET", "EVALSHA"]
+    assert client.calls[2][1] == "ns:flight:k"  # the lock taken ...
+    assert client.calls[4][3] == "ns:flight:k"  # ... is the lock released
 
 
 async def test_script_passes_other_errors_through() -> None:

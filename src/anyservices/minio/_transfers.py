@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import aclosing
@@ -58,6 +59,25 @@ def _length_error(where: tuple[str, str, str], length: int, received: int) -> Mi
     return MinioDataError(msg, operation=op, resource=f"{bucket}/{obj}")
 
 
+class _CallerCancelled(Exception):  # noqa: N818 -- internal signal to abort, never escapes
+    """The caller's scope was cancelled before this pull could be told."""
+
+
+async def _stop_if_cancelled() -> None:
+    """Raise if the caller's cancel scope was cancelled, however the pull joined it.
+
+    A pull runs for the worker thread in the caller's scope. anyio on asyncio delivers a
+    cancellation to the tasks in a scope when it is cancelled; a pull that joins the scope
+    later is never told, and ``checkpoint_if_cancelled`` would then wait for a delivery
+    that never comes. The scope itself says it was cancelled (the deadline is -inf):
+    look there, level-triggered like trio (which raises at the checkpoint).
+    """
+    if anyio.current_effective_deadline() == -math.inf:
+        await anyio.lowlevel.checkpoint()
+        raise _CallerCancelled
+    await anyio.lowlevel.checkpoint_if_cancelled()
+
+
 class _StreamReader:
     """A file-like ``read(n)`` for the SDK (in a worker thread), pulling from the source.
 
@@ -86,8 +106,8 @@ class _StreamReader:
         got = 0
         length = self._length
         while got < want:
-            # A source that never waits would otherwise run to its end when cancelled.
-            await anyio.lowlevel.checkpoint_if_cancelled()
+            # Looked at before every chunk, so a source that never waits is stopped too.
+            await _stop_if_cancelled()
             try:
                 chunk = await anext(self._chunks)
             except StopAsyncIteration:
@@ -126,12 +146,10 @@ class _StreamReader:
             parts.extend(batch)
             have += sum(map(len, batch))
         if have > want:  # keep the excess for the next read, copying as little as possible
+            # The excess lies in the last part: _pull stops at the chunk that reached
+            # ``want``, and a pending rest alone is cut at ``want`` the same way.
             extra = have - want
             last = parts[-1]
-            if len(last) < extra:
-                data = b"".join(parts)
-                self._pending = data[want:]
-                return data[:want]
             parts[-1] = last[: len(last) - extra]
             self._pending = last[len(last) - extra :]
         return parts[0] if len(parts) == 1 else b"".join(parts)
