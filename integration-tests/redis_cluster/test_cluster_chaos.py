@@ -142,6 +142,68 @@ async def test_resharding_1000_slots_both_ways_under_load(cluster: list[str]) ->
         assert client.redirects > 0  # the slots did move under the load
 
 
+async def _one_call(
+    redis: RedisService, index: int, kind: int, token: str, tokens: set[str]
+) -> Any:
+    """One call of worker ``index``; what is wrong with its reply (None: it is its own)."""
+    if kind == 0:
+        tokens.add(token)
+        reply: Any = await redis.set(f"k{index}", token)
+        return None if reply is True else ("set", reply)
+    if kind == 1:
+        reply = await redis.get(f"k{index}")
+        return None if reply is None or reply in tokens else ("get", reply)
+    if kind == 2:
+        reply = await redis.incr(f"n{index}")
+        return None if isinstance(reply, int) else ("incr", reply)
+    await redis.hset(f"h{index}", "owner", str(index))
+    reply = await redis.hgetall(f"h{index}")
+    return None if reply == {"owner": str(index)} else ("hgetall", reply)
+
+
+async def test_random_cancellation_during_a_reshard(cluster: list[str]) -> None:
+    """Half the calls are given up at a random moment (0-20 ms) while 1,000 slots move:
+    every reply that reaches a caller is its own (its worker's token, counter or hash)."""
+    namespace = f"c{random.randrange(10**6)}"
+    async with RedisService(config(cluster, namespace=namespace)) as redis:
+        before = {s.primary.node_id: s.ranges for s in shards(cluster[0])}
+        a, b = sorted(before)[:2]
+        wrong: list[Any] = []
+        counts = {"replies": 0, "cancelled": 0}
+        stop = anyio.Event()
+
+        async def worker(index: int) -> None:
+            rng = random.Random(index)
+            tokens: set[str] = set()
+            for step in range(1_000_000):  # bounded: stops long before
+                if stop.is_set():
+                    return
+                deadline = rng.random() * 0.02 if rng.random() < 0.5 else None
+                with anyio.move_on_after(deadline) as scope:
+                    problem = await _one_call(
+                        redis, index, rng.randrange(4), f"w{index}-{step}", tokens
+                    )
+                    if problem is not None:
+                        wrong.append((index, problem))
+                    counts["replies"] += 1
+                counts["cancelled"] += scope.cancelled_caught
+
+        async with anyio.create_task_group() as group:
+            for index in range(WORKERS):
+                group.start_soon(worker, index)
+            await anyio.sleep(0.3)
+            await _reshard(cluster[0], a, b, 1000)
+            await _reshard(cluster[0], b, a, 1000)
+            await anyio.sleep(0.3)
+            stop.set()
+        assert wrong == []
+        assert counts["replies"] > 100
+        assert counts["cancelled"] > 10  # the cancellations did happen
+        client = redis._client
+        assert isinstance(client, ClusterClient)
+        assert client.redirects > 0  # and the slots did move under them
+
+
 async def test_cluster_failover_under_load(cluster: list[str]) -> None:
     async with RedisService(config(cluster, namespace=f"f{random.randrange(10**6)}")) as redis:
         await redis.delete(*KEYS)
