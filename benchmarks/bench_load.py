@@ -1,6 +1,7 @@
 """The specification's load target: 1,000 concurrent requests, each a realistic mix.
 
     python benchmarks/bench_load.py [--requests 3000] [--rounds 3] [--chart docs/img/load.png]
+    python benchmarks/bench_load.py --parts [--requests 1000]   # each part alone
 
 One "request" is what a web handler does: a Redis cache lookup through get_or_compute,
 a MongoDB find_one by an indexed field, a 4 KiB S3 get and an HTTP GET to a local
@@ -164,6 +165,51 @@ async def ours(backend: str, requests: int, http_url: str) -> tuple[list[float],
     return latencies, wall
 
 
+async def parts(requests: int, http_url: str) -> None:
+    """Each part of a request alone through our services, at c=1 and c=CONCURRENCY."""
+    import anyio  # noqa: PLC0415
+
+    from anyservices import (  # noqa: PLC0415
+        HttpConfig,
+        HttpService,
+        MinioConfig,
+        MinioService,
+        MongoConfig,
+        MongoService,
+        RedisConfig,
+        RedisService,
+    )
+
+    async with (
+        RedisService(RedisConfig.from_env(namespace=f"load-parts-{os.getpid()}")) as redis,
+        MongoService(MongoConfig.from_env(database=DATABASE)) as mongo,
+        MinioService(MinioConfig.from_env()) as s3,
+        HttpService(HttpConfig(base_url=http_url, max_connections=100, timeout=120.0)) as http,
+    ):
+        ops: dict[str, Callable[[int], Any]] = {
+            "Redis get_or_compute": lambda i: redis.get_or_compute(f"item:{i}", _compute(i)),
+            "Mongo find_one": lambda i: mongo.find_one(COLLECTION, {"sku": f"sku-{i}"}),
+            "S3 4 KiB download": lambda i: s3.download_data(f"item-{i}", bucket_name=BUCKET),
+            "HTTP GET": lambda i: http.get(f"/item/{i}"),
+        }
+        print(f"{'part':22}{'c':>6}{'ops/s':>9}{'CPU us/op':>11}")
+        for name, op in ops.items():
+            for c in (1, CONCURRENCY):
+                n = requests if c > 1 else requests // 5
+
+                async def client(first: int, c: int = c, n: int = n, op: Any = op) -> None:
+                    for k in range(first, n, c):
+                        await op(k % KEYS)
+
+                started, cpu = time.perf_counter(), time.process_time()
+                async with anyio.create_task_group() as tg:
+                    for first in range(c):
+                        tg.start_soon(client, first)
+                wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+                print(f"{name:22}{c:>6}{n / wall:>9.0f}{cpu / n * 1e6:>11.0f}")
+        await redis.delete(*(f"item:{i}" for i in range(KEYS)))
+
+
 def sync_drivers(http_url: str, pool: int) -> tuple[Callable[[int], None], Callable[[], None]]:
     import httpx  # noqa: PLC0415
     import pymongo  # noqa: PLC0415
@@ -260,7 +306,7 @@ def run_variant(variant: str, requests: int, http_url: str) -> dict[str, Any]:
 def _peak_rss_kib() -> int:
     """This process's peak RSS. Not ``ru_maxrss`` where /proc has VmHWM: Linux carries
     ``ru_maxrss`` over ``execve``, so every variant would report at least the peak of the
-    parent that started it (~88 MiB here, whatever the variant used)."""
+    parent that started it (a child of a 310 MiB parent: ru_maxrss 310 MiB, VmHWM 9)."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -356,6 +402,9 @@ def main() -> None:
     parser.add_argument("--variant", choices=VARIANTS)
     parser.add_argument("--url")
     parser.add_argument("--serve-http")
+    parser.add_argument(
+        "--parts", action="store_true", help="each part of a request alone (ours, asyncio)"
+    )
     args = parser.parse_args()
     if args.serve_http:
         serve_http(args.serve_http)
@@ -364,6 +413,12 @@ def main() -> None:
         print(json.dumps(run_variant(args.variant, args.requests, args.url)))
         return
     seed()
+    if args.parts:
+        import anyio  # noqa: PLC0415
+
+        with http_server(Path(os.environ.get("TMPDIR", "/tmp"))) as url:
+            anyio.run(parts, args.requests, url)
+        return
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     with http_server(Path(os.environ.get("TMPDIR", "/tmp"))) as url:
         for round_no in range(args.rounds):
