@@ -33,7 +33,8 @@ _CONFIRMATIONS = frozenset({"subscribe", "unsubscribe", "psubscribe", "punsubscr
 class Message:
     """One pub/sub frame: its channel (without namespace), data, and matching pattern.
 
-    ``kind`` is ``"message"`` (or ``"pmessage"`` when a pattern matched); only
+    ``kind`` is ``"message"`` (or ``"pmessage"`` when a pattern matched, ``"smessage"``
+    on a sharded channel: ``RedisService.ssubscribe``); only
     ``get_message(ignore_subscribe_messages=False)`` also hands out the server's
     confirmations (``"subscribe"``, ``"unsubscribe"``, ``"psubscribe"``...), whose
     ``data`` is the number of subscriptions left, as text. ``data`` is bytes when the
