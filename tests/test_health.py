@@ -793,6 +793,10 @@ def test_python_dash_m_runs_main(
     fake_env["one"] = FakeService()
     monkeypatch.setattr(sys, "argv", ["python -m anyservices", "health", "--json"])
     monkeypatch.delitem(sys.modules, "anyservices.__main__")  # runpy runs a fresh copy
+    # Our pytest11 plugin makes pytest rewrite the package's asserts; its import hook has
+    # no get_code(), which runpy needs: let the regular finders load the module.
+    hooks = [hook for hook in sys.meta_path if type(hook).__name__ != "AssertionRewritingHook"]
+    monkeypatch.setattr(sys, "meta_path", hooks)
     with pytest.raises(SystemExit) as exited:
         runpy.run_module("anyservices.__main__", run_name="__main__")
     assert exited.value.code == 0

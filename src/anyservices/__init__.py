@@ -24,6 +24,8 @@ from ._core._errors import PermissionDeniedError as PermissionDeniedError
 from ._core._errors import ServiceClosedError as ServiceClosedError
 from ._core._errors import ServiceTimeoutError as ServiceTimeoutError
 from ._core._public import mark_public
+from ._progress import ProgressBar as ProgressBar
+from ._progress import progress_bar as progress_bar
 from ._version import __version__ as __version__
 
 # Services load on first use, so `import anyservices` does not import every driver.
@@ -70,6 +72,7 @@ __all__ = (
     "MongoService",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProgressBar",
     "QueueConfig",
     "QueueService",
     "RedisConfig",
@@ -78,6 +81,7 @@ __all__ = (
     "ServiceTimeoutError",
     "__version__",
     "blocking",
+    "progress_bar",
 )
 
 

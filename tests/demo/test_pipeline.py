@@ -269,8 +269,8 @@ def test_the_cli_runs_the_demo_or_the_health_check(monkeypatch: pytest.MonkeyPat
         calls.append((faces, start_servers))
         return 0
 
-    def health_main(*, deadline: float) -> int:
-        calls.append(deadline)
+    def health_main(*, deadline: float, as_json: bool) -> int:
+        calls.append((deadline, as_json))
         return 1
 
     monkeypatch.setattr("anyservices._demo.run_demo", run_demo)
@@ -278,7 +278,13 @@ def test_the_cli_runs_the_demo_or_the_health_check(monkeypatch: pytest.MonkeyPat
     assert cli.main(["demo"]) == 0
     assert cli.main(["demo", "--face", "trio", "--face", "sync", "--no-start"]) == 0
     assert cli.main(["health", "--deadline", "2.5"]) == 1
-    assert calls == [(["asyncio", "trio", "sync"], True), (["trio", "sync"], False), 2.5]
+    assert cli.main(["health", "--json"]) == 1
+    assert calls == [
+        (["asyncio", "trio", "sync"], True),
+        (["trio", "sync"], False),
+        (2.5, False),
+        (5.0, True),
+    ]
     with pytest.raises(SystemExit):
         cli.main([])
 
@@ -293,6 +299,10 @@ def test_python_dash_m_anyservices_exits_with_mains_status(
     monkeypatch.setattr("anyservices._demo.run_demo", run_demo)
     monkeypatch.setattr(sys, "argv", ["python -m anyservices", "demo", "--no-start"])
     monkeypatch.delitem(sys.modules, "anyservices.__main__")
+    # Our pytest11 plugin makes pytest rewrite the package's asserts; its import hook has
+    # no get_code(), which runpy needs: let the regular finders load the module.
+    hooks = [hook for hook in sys.meta_path if type(hook).__name__ != "AssertionRewritingHook"]
+    monkeypatch.setattr(sys, "meta_path", hooks)
     with pytest.raises(SystemExit) as exited:
         runpy.run_module("anyservices", run_name="__main__")
     assert exited.value.code == 3
