@@ -198,11 +198,7 @@ class ShardedSubscription(Subscription):
             address, node = "", self._client
         else:
             address, node = await self._cluster.shard_node(slot)
-        link = self._links.get(address)
-        if link is not None and link.connection.broken:
-            self._forget(link)  # its task has not seen the end yet
-            await _close(link)
-            link = None
+        link = self._links.get(address)  # (a broken one: its task forgets it soon)
         if link is None:
             holder = node.dedicated(push=True)
             connection = await holder.__aenter__()

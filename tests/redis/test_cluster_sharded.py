@@ -1,0 +1,105 @@
+"""ShardedSubscription against scripted in-memory cluster nodes: refusals of SSUBSCRIBE."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import pytest
+
+from anyservices.redis import RedisError, RedisPermissionError
+from anyservices.redis._keys import Keys
+from anyservices.redis._sharded import ShardedSubscription
+from anyservices.redis._slots import key_slot
+
+from .test_cluster_fakes import Conn, Error, FakeCluster, FakeClusterClient, cluster_config
+
+A, B = 7000, 7001
+
+
+@asynccontextmanager
+async def opened(cluster: FakeCluster) -> AsyncGenerator[FakeClusterClient, None]:
+    client = FakeClusterClient(cluster_config(A, B), cluster)
+    async with anyio.create_task_group() as group:
+        await client.open(group)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+            group.cancel_scope.cancel()
+
+
+def channel_on(cluster: FakeCluster, port: int) -> str:
+    return next(f"c{i}" for i in range(10_000) if cluster.owner(f"c{i}") is cluster.node(port))
+
+
+def ssubscribe(answer: Any) -> Any:
+    """A node handler answering SSUBSCRIBE with ``answer(channel)`` (a push or an error)."""
+
+    def handle(conn: Conn, args: list[str]) -> Any:
+        if args[0].upper() != "SSUBSCRIBE":
+            return NotImplemented
+        return answer(args[1])
+
+    return handle
+
+
+async def test_tryagain_then_moved_then_subscribed() -> None:
+    cluster = FakeCluster(A, B)
+    channel = channel_on(cluster, A)
+    moved = Error(f"MOVED {key_slot(channel)} 127.0.0.1:{B}")
+    answers = iter([Error("TRYAGAIN try later"), moved])
+    cluster.script(A, ssubscribe(lambda name: next(answers, ["ssubscribe", name, 1])))
+    cluster.script(B, ssubscribe(lambda name: ["ssubscribe", name, 1]))
+    async with opened(cluster) as client:
+        subscription = ShardedSubscription(client, Keys(None))
+        try:
+            await subscription.open(channel)
+            with anyio.fail_after(5):
+                message = await subscription.get_message(timeout=None)
+            assert message is not None
+            assert (message.channel, message.kind) == (channel, "ssubscribe")
+            assert subscription.reconnects == 2  # TRYAGAIN, then MOVED
+            assert [a[0] for a in cluster.node(B).log if a[0] == "SSUBSCRIBE"] == ["SSUBSCRIBE"]
+            await subscription.aclose()  # a loop left early: nothing closes
+            with pytest.raises(RedisError, match="no patterns"):
+                await subscription.psubscribe("c*")
+        finally:
+            await subscription.finish()
+
+
+async def test_a_refusal_for_good_reaches_the_reader() -> None:
+    cluster = FakeCluster(A, B)
+    channel = channel_on(cluster, B)
+    cluster.script(B, ssubscribe(lambda _: Error("NOPERM no permissions to access a channel")))
+    async with opened(cluster) as client:
+        subscription = ShardedSubscription(client, Keys("ns"))
+        try:
+            await subscription.open(channel)
+            with anyio.fail_after(5), pytest.raises(RedisPermissionError, match="NOPERM"):
+                await subscription.get_message(timeout=None)
+        finally:
+            await subscription.finish()
+
+
+async def test_an_unreachable_node_is_retried_with_a_backoff() -> None:
+    cluster = FakeCluster(A, B)
+    channel = channel_on(cluster, A)
+    cluster.script(A, ssubscribe(lambda name: ["ssubscribe", name, 1]))
+    async with opened(cluster) as client:
+        subscription = ShardedSubscription(client, Keys(None))
+        try:
+            cluster.node(A).down = True
+            await subscription.open()
+            await subscription.subscribe(channel)  # the keeper tries, and tries again
+            await anyio.sleep(0.2)
+            assert await subscription.get_message(timeout=0) is None
+            cluster.node(A).down = False
+            with anyio.fail_after(5):
+                message = await subscription.get_message(timeout=None)
+            assert message is not None
+            assert message.kind == "ssubscribe"
+        finally:
+            await subscription.finish()
