@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -35,7 +35,7 @@ def channel_on(cluster: FakeCluster, port: int) -> str:
     return next(f"c{i}" for i in range(10_000) if cluster.owner(f"c{i}") is cluster.node(port))
 
 
-def ssubscribe(answer: Any) -> Any:
+def ssubscribe(answer: Callable[[str], Any]) -> Any:
     """A node handler answering SSUBSCRIBE with ``answer(channel)`` (a push or an error)."""
 
     def handle(conn: Conn, args: list[str]) -> Any:
@@ -46,13 +46,17 @@ def ssubscribe(answer: Any) -> Any:
     return handle
 
 
+def confirm(name: str) -> list[Any]:
+    return ["ssubscribe", name, 1]
+
+
 async def test_tryagain_then_moved_then_subscribed() -> None:
     cluster = FakeCluster(A, B)
     channel = channel_on(cluster, A)
     moved = Error(f"MOVED {key_slot(channel)} 127.0.0.1:{B}")
     answers = iter([Error("TRYAGAIN try later"), moved])
-    cluster.script(A, ssubscribe(lambda name: next(answers, ["ssubscribe", name, 1])))
-    cluster.script(B, ssubscribe(lambda name: ["ssubscribe", name, 1]))
+    cluster.script(A, ssubscribe(lambda name: next(answers, confirm(name))))
+    cluster.script(B, ssubscribe(confirm))
     async with opened(cluster) as client:
         subscription = ShardedSubscription(client, Keys(None))
         try:
@@ -73,7 +77,7 @@ async def test_tryagain_then_moved_then_subscribed() -> None:
 async def test_a_refusal_for_good_reaches_the_reader() -> None:
     cluster = FakeCluster(A, B)
     channel = channel_on(cluster, B)
-    cluster.script(B, ssubscribe(lambda _: Error("NOPERM no permissions to access a channel")))
+    cluster.script(B, ssubscribe(lambda _name: Error("NOPERM no permissions to access a channel")))
     async with opened(cluster) as client:
         subscription = ShardedSubscription(client, Keys("ns"))
         try:
@@ -87,7 +91,7 @@ async def test_a_refusal_for_good_reaches_the_reader() -> None:
 async def test_an_unreachable_node_is_retried_with_a_backoff() -> None:
     cluster = FakeCluster(A, B)
     channel = channel_on(cluster, A)
-    cluster.script(A, ssubscribe(lambda name: ["ssubscribe", name, 1]))
+    cluster.script(A, ssubscribe(confirm))
     async with opened(cluster) as client:
         subscription = ShardedSubscription(client, Keys(None))
         try:
