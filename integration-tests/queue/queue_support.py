@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -15,7 +19,7 @@ from pydantic import BaseModel
 
 from anyservices._core._syncface import SyncFace
 from anyservices.queue import JobContext, QueueConfig, QueueService, Retry, Task, Worker
-from anyservices.redis import RedisConfig
+from anyservices.redis import RedisConfig, RedisConnectError
 from anyservices.testing import AsyncView
 
 P = TypeVar("P")
@@ -177,3 +181,30 @@ async def wait_for(predicate: Any, seconds: float = 5.0) -> None:
 
 def now() -> float:
     return time.time()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_redis(port: int, folder: Path, *, durable: bool = True) -> subprocess.Popen[bytes]:
+    """A private redis-server (its own to stop and restart); ``durable``: fsync every write."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is installed by anyservices.devservers"
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+               "--save", ""]  # fmt: skip
+    command += ["--appendonly", "yes", "--appendfsync", "always"] if durable else []
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def until_up(config: QueueConfig) -> None:
+    """Wait (bounded) until the server at ``config`` answers."""
+    with anyio.fail_after(20):
+        while True:  # the server starts in the background
+            try:
+                async with QueueService(config):
+                    return
+            except RedisConnectError:
+                await anyio.sleep(0.05)

@@ -8,12 +8,14 @@ import anyio
 import pytest
 from queue_support import Calls, cleanup, define, make_config, wait_for, worker_for
 
+from anyservices import ServiceClosedError
 from anyservices.queue import (
     JobAbortedError,
     JobFailedError,
     JobState,
     QueueConfig,
     QueueDataError,
+    QueueError,
     QueueService,
     Worker,
 )
@@ -101,7 +103,7 @@ async def _claim_and_die(config: QueueConfig) -> None:
     """Take one job as a worker that then dies (never finishes nor renews it)."""
     async with QueueService(config) as queue:
         ghost = Worker(queue, name="ghost", handle_signals=False)
-        runs = await ghost._claim("read", 1)
+        runs, _ = await ghost._claim("read", 1)
         assert len(runs) == 1
 
 
@@ -129,7 +131,7 @@ async def test_a_job_started_max_deliveries_times_is_dead(face: Face, config: Qu
         await anyio.sleep(config.lease_seconds)
         async with QueueService(config) as raw:
             second = Worker(raw, name="second", handle_signals=False)
-            assert len(await second._claim("reclaim", 5, [600, "0", "0", "0"])) == 1
+            assert len((await second._claim("reclaim", 5, [600, "0", "0", "0"]))[0]) == 1
         await anyio.sleep(config.lease_seconds)
         async with worker_for(config, Calls()):
             with pytest.raises(JobFailedError) as caught:
@@ -161,10 +163,10 @@ async def test_a_fenced_off_run_cannot_record_its_outcome(face: Face, config: Qu
         handle = await queue.enqueue(tasks.echo, "once")
         async with QueueService(config) as raw:
             stalled = Worker(raw, name="stalled", handle_signals=False)
-            (old,) = await stalled._claim("read", 1)
+            (old,), _ = await stalled._claim("read", 1)
             await anyio.sleep(config.lease_seconds)
             taker = Worker(raw, name="taker", handle_signals=False)
-            (new,) = await taker._claim("reclaim", 1, [600, "0", "0", "0"])
+            (new,), _ = await taker._claim("reclaim", 1, [600, "0", "0", "0"])
             assert new.deliveries == old.deliveries + 1
             await taker._finish(new, "succeeded", '"new"', "", "")
             await stalled._finish(old, "succeeded", '"old"', "", "")  # wakes up too late
@@ -227,3 +229,43 @@ async def test_a_foreign_key_in_the_way_is_reported(face: Face, config: QueueCon
             pass
     async with RedisService(config.redis) as redis:  # out of the way for the clean-up
         await redis.execute_command("DEL", QueueService(config).keys.streams[0])
+
+
+async def test_a_worker_survives_its_streams_being_deleted(face: Face, config: QueueConfig) -> None:
+    """FLUSHDB, or the queue's keys removed under a blocked worker: it creates the streams
+    again and goes on."""
+    async with open_face(face, QueueService(config)) as queue, worker_for(config, Calls()):
+        tasks = define(queue)
+        assert await (await queue.enqueue(tasks.echo, "before")).result(timeout=10) == "before"
+        await anyio.sleep(0.1)  # the worker blocks in XREADGROUP
+        await cleanup(config)  # UNBLOCKED: the stream key no longer exists
+        handle = await queue.enqueue(tasks.echo, "after")  # perhaps before the group is back
+        assert await handle.result(timeout=10) == "after"
+        groups = await _groups(queue, config)
+        assert groups == 1
+
+
+async def _groups(queue: QueueService, config: QueueConfig) -> int:
+    async with QueueService(config) as raw:
+        return len(await raw.redis.execute_command("XINFO", "GROUPS", raw.keys.streams[-1]))
+
+
+async def test_probe_reports_what_is_missing(face: Face, config: QueueConfig) -> None:
+    async with open_face(face, QueueService(config)) as queue, QueueService(config) as raw:
+        await queue.probe()  # ready: Redis answers, every stream has the group
+        stream = raw.keys.streams[1]
+        await raw.redis.execute_command("XGROUP", "DESTROY", stream, "workers")
+        with pytest.raises(QueueError, match="consumer group 'workers' is missing") as caught:
+            await queue.probe()
+        assert caught.value.resource == stream
+        await raw.redis.execute_command("DEL", stream)
+        with pytest.raises(QueueError, match="is missing"):
+            await queue.probe()
+        await raw.redis.execute_command("SET", stream, "in the way")
+        with pytest.raises(RedisResponseError, match="WRONGTYPE"):
+            await queue.probe()
+        await raw.redis.execute_command("DEL", stream)
+        await raw._ensure_streams()  # what a worker does when it finds them gone
+        await queue.probe()
+    with pytest.raises(ServiceClosedError):
+        await queue.probe()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +11,10 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
-from queue_support import Calls, define, make_config, wait_for
+from queue_support import Calls, define, free_port, make_config, start_redis, until_up, wait_for
 
-from anyservices.queue import QueueConfig, QueueService, Worker
-from anyservices.redis import RedisConfig, RedisConnectError
+from anyservices.queue import QueueService, Worker
+from anyservices.redis import RedisConfig
 from anyservices.testing import Face, open_face
 
 pytestmark = pytest.mark.faces("asyncio", "trio")
@@ -38,37 +36,13 @@ async def test_sigterm_stops_a_worker_gracefully(face: Face, redis_config: Redis
         assert (await queue.health()).live_workers == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is installed by anyservices.devservers"
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
-               "--appendonly", "yes", "--appendfsync", "always", "--save", ""]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    server = _redis(port, tmp_path)
+    port = free_port()
+    server = start_redis(port, tmp_path)
     yield port, tmp_path, server
     server.kill()
     server.wait(10)
-
-
-async def _until_up(config: QueueConfig) -> None:
-    with anyio.fail_after(20):
-        while True:  # the server starts in the background
-            try:
-                async with QueueService(config):
-                    return
-            except RedisConnectError:
-                await anyio.sleep(0.05)
 
 
 async def test_workers_reconnect_after_a_redis_restart(
@@ -78,7 +52,7 @@ async def test_workers_reconnect_after_a_redis_restart(
     config = make_config(RedisConfig(port=port), lease_seconds=1.0)
     calls = Calls()
     restarted: subprocess.Popen[bytes] | None = None
-    await _until_up(config)
+    await until_up(config)
     async with open_face(face, QueueService(config)) as queue:
         tasks = define(queue, calls)
         handles = [await queue.enqueue(tasks.slow, 0.3) for _ in range(10)]
@@ -91,9 +65,9 @@ async def test_workers_reconnect_after_a_redis_restart(
                 ["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False
             )
             await anyio.to_thread.run_sync(first.wait)
-            restarted = _redis(port, folder)
+            restarted = start_redis(port, folder)
             try:
-                await _until_up(config)
+                await until_up(config)
                 for handle in handles:
                     assert await handle.result(timeout=30) == "done"
             finally:

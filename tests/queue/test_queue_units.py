@@ -157,11 +157,11 @@ class _FakeRedis:
 
 async def test_scripts_load_once_when_the_server_does_not_know_them() -> None:
     fake = _FakeRedis("NOSCRIPT No matching script")
-    assert await _scripts.run(fake, _scripts.PROMOTE, ["k"], [1]) == "ok"  # type: ignore[arg-type]
+    assert await _scripts.run(fake, _scripts.HEALTH, ["k"], [1]) == "ok"  # type: ignore[arg-type]
     assert [c[0] for c in fake.calls] == ["EVALSHA", "SCRIPT", "EVALSHA"]
     broken = _FakeRedis("ERR something else")
     with pytest.raises(RedisResponseError, match="something else"):
-        await _scripts.run(broken, _scripts.PROMOTE, ["k"], [1])  # type: ignore[arg-type]
+        await _scripts.run(broken, _scripts.HEALTH, ["k"], [1])  # type: ignore[arg-type]
 
 
 async def test_result_watch_ignores_foreign_messages() -> None:

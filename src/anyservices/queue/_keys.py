@@ -31,12 +31,8 @@ class QueueKeys:
         #: ... and with it (scripts publish to the full name).
         self.events_full = self.namespace + self.events_channel
         self.control_full = self.namespace + self.control_channel
-
-    def stream(self, priority: int) -> str:
-        return f"{self.prefix}s{priority}"
+        #: What both full channel names start with (scripts append the rest).
+        self.channels = self.namespace + name
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}j:{job_id}"
-
-    def unique(self, unique_key: str) -> str:
-        return f"{self.prefix}u:{unique_key}"

@@ -30,8 +30,8 @@ __all__ = (
     "ENQUEUE",
     "HEALTH",
     "HEARTBEAT",
+    "PROBE",
     "PROGRESS",
-    "PROMOTE",
     "REQUEUE_DEAD",
     "TICK",
     "run",
@@ -91,16 +91,16 @@ end
 """
 
 
-def _script(body: str) -> Script:
-    return Script(_COMMON + body)
+def _script(*body: str) -> Script:
+    return Script(_COMMON + "".join(body))
 
 
 _ENQUEUE = """
-local function enqueue(job, stream, delayed, ukey, id, task, payload, priority, delay, unique,
-    prefix, events, control)
+local function enqueue(job, id, task, payload, priority, delay, unique, prefix, channels)
   local state = redis.call('HGET', job, 'state')
   if ACTIVE[state] then return {0, id, state} end
   if unique ~= '' then
+    local ukey = prefix .. 'u:' .. unique
     local holder = redis.call('GET', ukey)
     if holder then
       local held = redis.call('HGET', prefix .. 'j:' .. holder, 'state')
@@ -114,43 +114,44 @@ local function enqueue(job, stream, delayed, ukey, id, task, payload, priority, 
     local due = now + delay
     redis.call('HSET', job, 'task', task, 'state', 'delayed', 'priority', priority, 'attempt', 0,
       'deliveries', 0, 'enqueued_at', now, 'due', due, 'payload', payload, 'unique', unique)
-    schedule(delayed, id, due, control)
+    schedule(prefix .. 'delayed', id, due, channels .. ':control')
     state = 'delayed'
   else
-    local entry = redis.call('XADD', stream, '*', 'id', id, 't', task, 'p', payload)
+    local entry = redis.call('XADD', prefix .. 's' .. priority, '*', 'id', id, 't', task,
+      'p', payload)
     redis.call('HSET', job, 'task', task, 'state', 'queued', 'priority', priority, 'attempt', 0,
       'deliveries', 0, 'enqueued_at', now, 'entry', entry, 'unique', unique)
     state = 'queued'
   end
-  emit(events, id, task, state, 0, now)
+  emit(channels .. ':job_events', id, task, state, 0, now)
   return {1, id, state}
 end
 """
 
-# KEYS: job, stream, delayed, unique key (the job key when there is none)
-# ARGV: id, task, payload, priority, delay_ms, unique, prefix, events, control
+# The stream, the delayed set, the unique key and the channels are derived from the
+# prefix and the channels' base (<namespace:>name): fewer arguments to send.
+# KEYS: job; ARGV: id, task, payload, priority, delay_ms, unique, prefix, channels
 # -> {created (0/1), job id (the holder's when deduplicated), state}
 ENQUEUE: Final = _script(
-    _ENQUEUE
-    + """
-return enqueue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
-  tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], ARGV[9])
-"""
+    _ENQUEUE,
+    """
+return enqueue(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6],
+  ARGV[7], ARGV[8])
+""",
 )
 
 # Fire one tick of a periodic job: enqueue it unless this tick, or a later one, was
 # fired already (by any worker).
-# KEYS: job, stream, periodic hash; ARGV: id, task, payload, priority, prefix, events,
+# KEYS: job, periodic hash; ARGV: id, task, payload, priority, prefix, channels,
 #   schedule name, tick (ms) -> {created (0/1), job id, state} ({0, "", "skipped"})
 TICK: Final = _script(
-    _ENQUEUE
-    + """
-local fired = tonumber(redis.call('HGET', KEYS[3], ARGV[7]) or '-1')
+    _ENQUEUE,
+    """
+local fired = tonumber(redis.call('HGET', KEYS[2], ARGV[7]) or '-1')
 if fired >= tonumber(ARGV[8]) then return {0, '', 'skipped'} end
-redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
-return enqueue(KEYS[1], KEYS[2], '', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 0, '',
-  ARGV[5], ARGV[6], '')
-"""
+redis.call('HSET', KEYS[2], ARGV[7], ARGV[8])
+return enqueue(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 0, '', ARGV[5], ARGV[6])
+""",
 )
 
 # Claim jobs for a consumer and mark them running (aborted, superseded and
@@ -158,9 +159,12 @@ return enqueue(KEYS[1], KEYS[2], '', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 # KEYS: dead stream, then the ready streams, highest priority first
 # ARGV: group, consumer, count, max_deliveries, prefix, events, ttl, mode, ...
 #   mode "read":    XREADGROUP the streams in priority order for up to count entries
+#   mode "promote": limit; first move up to limit due delayed jobs to their streams
+#                   (the delayed set is <prefix>delayed), then "read"
 #   mode "reclaim": min_idle_ms, then one XAUTOCLAIM cursor per stream ("0-0" = done)
 #   mode "start":   pairs of (stream index, entry id) read by a blocking XREADGROUP
-# -> {{{stream index, entry id, job id, task, payload, deliveries, attempt}, ...}, cursors}
+# -> {{{stream index, entry id, job id, task, payload, deliveries, attempt}, ...}, extra}
+#   extra: the cursors ("reclaim"), {moved, next due (ms, "-1" if none), now} ("promote")
 CLAIM: Final = _script("""
 local dead = KEYS[1]
 local group, consumer, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -205,7 +209,7 @@ local function start(index, eid, fields)
   emit(channel, id, task, 'running', attempt, now)
   started[#started + 1] = {index, eid, id, task, f['p'], deliveries, attempt}
 end
-if mode == 'read' then
+local function read()
   for i = 2, #KEYS do
     if count <= 0 then break end
     local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count,
@@ -216,7 +220,28 @@ if mode == 'read' then
       for _, e in ipairs(entries) do start(i - 1, e[1], e[2]) end
     end
   end
+end
+if mode == 'read' then
+  read()
   return {started, {}}
+end
+if mode == 'promote' then
+  local delayed = prefix .. 'delayed'
+  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, tonumber(ARGV[9]))
+  for _, id in ipairs(due) do
+    redis.call('ZREM', delayed, id)
+    local job = prefix .. 'j:' .. id
+    local h = redis.call('HMGET', job, 'state', 'payload', 'task', 'priority', 'attempt')
+    if h[1] == 'delayed' then
+      local entry = redis.call('XADD', prefix .. 's' .. h[4], '*', 'id', id, 't', h[3], 'p', h[2])
+      redis.call('HSET', job, 'state', 'queued', 'entry', entry)
+      redis.call('HDEL', job, 'payload', 'due')
+      emit(channel, id, h[3], 'queued', tonumber(h[5]), now)
+    end
+  end
+  read()
+  local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  return {started, {#due, first[2] or '-1', tostring(now)}}
 end
 if mode == 'reclaim' then
   local cursors = {}
@@ -323,27 +348,6 @@ emit(ARGV[4], ARGV[5], ARGV[6], 'running', tonumber(h[3]), now_ms(), nil, tonumb
 return 1
 """)
 
-# Move due delayed jobs to their ready stream.
-# KEYS: delayed; ARGV: prefix, events, limit -> {moved, next due (ms, "-1" if none), now (ms)}
-PROMOTE: Final = _script("""
-local prefix, channel = ARGV[1], ARGV[2]
-local now = now_ms()
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(due) do
-  redis.call('ZREM', KEYS[1], id)
-  local job = prefix .. 'j:' .. id
-  local h = redis.call('HMGET', job, 'state', 'payload', 'task', 'priority', 'attempt')
-  if h[1] == 'delayed' then
-    local entry = redis.call('XADD', prefix .. 's' .. h[4], '*', 'id', id, 't', h[3], 'p', h[2])
-    redis.call('HSET', job, 'state', 'queued', 'entry', entry)
-    redis.call('HDEL', job, 'payload', 'due')
-    emit(channel, id, h[3], 'queued', tonumber(h[5]), now)
-  end
-end
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {#due, first[2] or '-1', tostring(now)}
-""")
-
 # KEYS: job, delayed; ARGV: prefix, group, events, control, id, ttl
 # -> "aborted", "aborting" (running: its worker is told), "missing", or "finished"
 ABORT: Final = _script("""
@@ -421,4 +425,20 @@ local due = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or '-1'
 local live = redis.call('ZCOUNT', KEYS[3], now - tonumber(ARGV[2]), '+inf')
 return {now, waiting, running, oldest, redis.call('ZCARD', KEYS[1]), due,
   redis.call('XLEN', KEYS[2]), live}
+""")
+
+# KEYS: the ready streams; ARGV: group -> "" when each stream has the group, else the
+# first stream that has not (WRONGTYPE when a key in the way is not a stream)
+PROBE: Final = Script("""
+for _, stream in ipairs(KEYS) do
+  if redis.call('EXISTS', stream) == 0 then return stream end
+  local found = false
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    for i = 1, #group, 2 do
+      if group[i] == 'name' and group[i + 1] == ARGV[1] then found = true end
+    end
+  end
+  if not found then return stream end
+end
+return ''
 """)

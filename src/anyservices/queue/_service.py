@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-import uuid
+import os
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,6 +23,7 @@ from ._errors import (
     JobAbortedError,
     JobFailedError,
     JobNotFoundError,
+    QueueError,
     QueueTimeoutError,
     map_errors,
 )
@@ -86,9 +87,19 @@ class QueueService(Service[QueueConfig]):
         return QueueStatistics(self._enqueued, self._deduplicated, self._aborts)
 
     async def probe(self) -> None:
-        """Raise the reason the queue is not usable (Redis unreachable or refusing)."""
+        """Raise the reason the queue is not ready: Redis unreachable or refusing
+        (a ``RedisError``), or a ready stream or its consumer group missing (a
+        ``QueueError``: deleted under the queue; its workers make them again). One script."""
         self._check_open()
-        await self.redis.execute_command("EXISTS", self.keys.delayed)
+        missing = await scripts.run(self.redis, scripts.PROBE, self.keys.streams, [GROUP])
+        if missing:
+            raise QueueError(
+                f"queue {self._config.name!r}: the stream {missing!r} or its consumer group "
+                f"{GROUP!r} is missing (deleted?)",
+                service="queue",
+                operation="probe",
+                resource=missing,
+            )
 
     # -- tasks ---------------------------------------------------------------------
 
@@ -174,19 +185,16 @@ class QueueService(Service[QueueConfig]):
         unique_key = options.get("unique_key")
         level = self._priority(options.get("priority"))
         delay_ms = _delay_ms(options.get("delay"), options.get("at"))
-        job_id = options.get("job_id") or uuid.uuid4().hex
+        job_id = options.get("job_id") or os.urandom(16).hex()  # a uuid4's entropy, faster
         keys = self.keys
-        job_key = keys.job(job_id)
-        unique = keys.unique(unique_key) if unique_key else job_key
         sending = job_attributes(job_id, name)  # a PRODUCER span "send <queue>" (_telemetry)
         with self._telemetry.operation("send", self._config.name, sending):
             created, holder, _ = await scripts.run(
                 self.redis,
                 scripts.ENQUEUE,
-                [job_key, keys.stream(level), keys.delayed, unique],
-                [job_id, name, raw, level, delay_ms, unique_key or "", keys.prefix,
-                 keys.events_full, keys.control_full],
-            )  # fmt: skip
+                [keys.job(job_id)],
+                [job_id, name, raw, level, delay_ms, unique_key or "", keys.prefix, keys.channels],
+            )
         if created:
             self._enqueued += 1
         else:

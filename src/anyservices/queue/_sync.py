@@ -36,7 +36,10 @@ class SyncQueueService(SyncQueueExtras, SyncFace[QueueService]):
         return self._wrapped.statistics()
 
     def probe(self) -> None:
-        """Raise the reason the queue is not usable (Redis unreachable or refusing)."""
+        """Raise the reason the queue is not ready: Redis unreachable or refusing
+        (a ``RedisError``), or a ready stream or its consumer group missing (a
+        ``QueueError``: deleted under the queue; its workers make them again). One script.
+        """
         return self._portal.call(self._wrapped.probe)
 
     def task(

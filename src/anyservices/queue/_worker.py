@@ -29,8 +29,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext, suppress
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -38,7 +38,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from ..redis import RedisConnectError, RedisService, RedisTimeoutError
+from ..redis import RedisConnectError, RedisResponseError, RedisService, RedisTimeoutError
 from ..redis._protocol import Arg
 from . import _scripts as scripts
 from ._errors import QueueDataError
@@ -55,6 +55,7 @@ _MAX_IDLE_SLEEP = 5.0  # the promoter looks at least this often (a lost wake-up 
 _BLOCK_MS = 5000  # one blocking read waits at most this long
 _RETRY_FIRST, _RETRY_MAX = 0.05, 2.0  # backoff after a Redis connection error
 _TRANSIENT = (RedisConnectError, RedisTimeoutError)
+_GONE = frozenset({"NOGROUP", "UNBLOCKED"})  # a stream or its group was deleted under us
 
 
 @dataclass(eq=False)
@@ -163,19 +164,19 @@ class Worker:
                 self._reader_id = int(await reader.execute_command("CLIENT", "ID"))
                 async with anyio.create_task_group() as loops:
                     self._loops = loops
-                    await self._beat()
-                    loops.start_soon(self._forever, self._beat, queue.config.lease_seconds / 3)
-                    loops.start_soon(
-                        self._forever, lambda: self._reclaim(jobs), queue.config.lease_seconds / 4
-                    )
-                    loops.start_soon(self._promote_loop)
-                    loops.start_soon(self._periodic_loop)
-                    await loops.start(self._control_loop)
                     if (
                         self._handle_signals
                         and threading.current_thread() is threading.main_thread()
                     ):
-                        loops.start_soon(self._signal_loop)
+                        await loops.start(self._signal_loop)  # before any job starts
+                    await self._beat()
+                    await loops.start(self._control_loop)  # aborts reach what starts next
+                    loops.start_soon(self._forever, self._beat, queue.config.lease_seconds / 3)
+                    loops.start_soon(
+                        self._forever, lambda: self._reclaim(jobs), queue.config.lease_seconds / 4
+                    )
+                    loops.start_soon(self._promote_loop, jobs)
+                    loops.start_soon(self._periodic_loop)
                     await self._read_loop(jobs, reader, burst=burst)
                     await self._drain()
                     loops.cancel_scope.cancel()
@@ -198,22 +199,35 @@ class Worker:
                 await self._wait_slot()
                 continue
             try:
-                runs = await self._claim("read", free)
-                if runs:
-                    self._spawn(jobs, runs)
-                elif burst:
-                    if self._running:
-                        await self._wait_slot()
-                    elif not (await self._promote())[0]:
-                        return
-                else:
-                    await self._blocking_read(jobs, reader, free)
+                if not await self._read_once(jobs, reader, free, burst=burst):
+                    return
             except _TRANSIENT as exc:
                 self._logger.warning("worker %s: %s; retrying in %.2f s", self.name, exc, delay)
                 await anyio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
+            except RedisResponseError as exc:
+                if exc.code not in _GONE:
+                    raise
+                # The streams were deleted (FLUSHDB, or someone removed the queue's keys).
+                self._logger.warning("worker %s: %s; creating the streams again", self.name, exc)
+                await self.queue._ensure_streams()  # noqa: SLF001 -- the queue's own consumer
             else:
                 delay = _RETRY_FIRST
+
+    async def _read_once(
+        self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int, *, burst: bool
+    ) -> bool:
+        """Start what is ready, or wait for it; False when a burst is done."""
+        runs, _ = await self._claim("read", free)
+        if runs:
+            self._spawn(jobs, runs)
+        elif not burst:
+            await self._blocking_read(jobs, reader, free)
+        elif self._running:
+            await self._wait_slot()
+        else:
+            return bool((await self._promote(jobs))[0])
+        return True
 
     async def _blocking_read(
         self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int
@@ -235,22 +249,25 @@ class Worker:
             index = streams.index(stream) + 1
             for entry_id, _ in entries:
                 pairs += [index, entry_id]
-        self._spawn(jobs, await self._claim("start", 0, pairs))
+        self._spawn(jobs, (await self._claim("start", 0, pairs))[0])
 
-    async def _claim(self, mode: str, count: int, extra: Sequence[Any] = ()) -> list[_Run]:
+    async def _claim(
+        self, mode: str, count: int, extra: Sequence[Any] = ()
+    ) -> tuple[list[_Run], list[Any]]:
+        """The runs started by one CLAIM script, and what its mode returns besides."""
         queue, keys = self.queue, self.queue.keys
-        started, cursors = await scripts.run(
+        started, more = await scripts.run(
             queue.redis,
             scripts.CLAIM,
             [keys.dead, *keys.streams],
             [GROUP, self.name, count, queue.config.max_deliveries, keys.prefix, keys.events_full,
              queue.config.result_ttl_seconds, mode, *extra],
         )  # fmt: skip
-        self._cursors = cursors
-        return [
+        runs = [
             _Run(int(index), entry, job_id, task, payload, int(deliveries), int(attempt))
             for index, entry, job_id, task, payload, deliveries, attempt in started
         ]
+        return runs, more
 
     async def _reclaim(self, jobs: anyio.abc.TaskGroup) -> None:
         """Take over jobs whose lease expired, while this worker has free capacity."""
@@ -260,8 +277,8 @@ class Worker:
             free = self.concurrency - len(self._running)
             if free <= 0:
                 return
-            self._spawn(jobs, await self._claim("reclaim", free, [lease_ms, *cursors]))
-            cursors = self._cursors
+            runs, cursors = await self._claim("reclaim", free, [lease_ms, *cursors])
+            self._spawn(jobs, runs)
 
     def _spawn(self, jobs: anyio.abc.TaskGroup, runs: list[_Run]) -> None:
         for run in runs:
@@ -417,13 +434,24 @@ class Worker:
 
     # -- background loops --------------------------------------------------------------
 
+    @contextmanager
+    def _riding_out(self) -> Generator[None, None, None]:
+        """Log and go on after what a background loop rides out: connection errors, and
+        streams deleted under it (the read loop makes them again)."""
+        try:
+            yield
+        except _TRANSIENT as exc:
+            self._logger.warning("worker %s: %s", self.name, exc)
+        except RedisResponseError as exc:
+            if exc.code not in _GONE:
+                raise
+            self._logger.warning("worker %s: %s", self.name, exc)
+
     async def _forever(self, step: Callable[[], Awaitable[None]], interval: float) -> None:
         while True:
             await anyio.sleep(interval)
-            try:
+            with self._riding_out():
                 await step()
-            except _TRANSIENT as exc:
-                self._logger.warning("worker %s: %s", self.name, exc)
 
     async def _beat(self) -> None:
         queue, keys = self.queue, self.queue.keys
@@ -439,24 +467,22 @@ class Worker:
             if noted is not None:
                 self._cancel(noted, note)
 
-    async def _promote(self) -> tuple[int, float]:
-        """Move due delayed jobs; (how many, seconds until the next is due or inf)."""
-        keys = self.queue.keys
-        moved, next_due, now = await scripts.run(
-            self.queue.redis, scripts.PROMOTE, [keys.delayed],
-            [keys.prefix, keys.events_full, _PROMOTE_LIMIT],
-        )  # fmt: skip
+    async def _promote(self, jobs: anyio.abc.TaskGroup) -> tuple[int, float]:
+        """Move due delayed jobs to their streams and start what this worker has room for,
+        in one script (a due job starts without a hop through the blocking reader);
+        (how many moved, seconds until the next is due or inf)."""
+        free = 0 if self._stopping else max(0, self.concurrency - len(self._running))
+        runs, (moved, next_due, now) = await self._claim("promote", free, [_PROMOTE_LIMIT])
+        self._spawn(jobs, runs)
         due = int(next_due)
         return int(moved), (due - int(now)) / 1000 if due >= 0 else float("inf")
 
-    async def _promote_loop(self) -> None:
+    async def _promote_loop(self, jobs: anyio.abc.TaskGroup) -> None:
         while True:
             self._wake = wake = anyio.Event()
-            try:
-                moved, wait = await self._promote()
-            except _TRANSIENT as exc:
-                self._logger.warning("worker %s: %s", self.name, exc)
-                moved, wait = 0, _RETRY_MAX
+            moved, wait = 0, _RETRY_MAX  # unless the script answers
+            with self._riding_out():
+                moved, wait = await self._promote(jobs)
             if moved >= _PROMOTE_LIMIT:
                 continue
             with anyio.move_on_after(min(wait, _MAX_IDLE_SLEEP)):
@@ -474,10 +500,8 @@ class Worker:
             schedule = min(schedules, key=lambda s: ticks[s.name])
             tick = ticks[schedule.name]
             await anyio.sleep(max(0, tick - _now_ms()) / 1000)
-            try:
+            with self._riding_out():
                 await self._fire(schedule, tick)
-            except _TRANSIENT as exc:
-                self._logger.warning("worker %s: %s", self.name, exc)
             ticks[schedule.name] = schedule.next_tick(max(tick, _now_ms()))
 
     async def _fire(self, schedule: Periodic[Any], tick: int) -> None:
@@ -485,9 +509,9 @@ class Worker:
         job_id = schedule.job_id(tick)
         created, _, _ = await scripts.run(
             self.queue.redis, scripts.TICK,
-            [keys.job(job_id), keys.stream(schedule.priority), keys.periodic],
+            [keys.job(job_id), keys.periodic],
             [job_id, schedule.task.name, schedule.payload, schedule.priority, keys.prefix,
-             keys.events_full, schedule.name, tick],
+             keys.channels, schedule.name, tick],
         )  # fmt: skip
         self._counts.fired += int(created)
 
@@ -505,8 +529,9 @@ class Worker:
                     if run is not None:
                         self._cancel(run, "abort")
 
-    async def _signal_loop(self) -> None:
+    async def _signal_loop(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            task_status.started()
             async for signum in signals:
                 self._logger.info("worker %s: signal %s, stopping", self.name, signum)
                 self.stop()
