@@ -84,7 +84,8 @@ def config(sentinels: list[int]) -> RedisConfig:
 async def test_sentinel_failover_loses_nothing(face: Face, sentinel_group: list[int]) -> None:
     """The first master has ``min-replicas-to-write 1``: once its replica is promoted it
     refuses writes (NOREPLICAS: the client asks the sentinels again and resends), so it
-    acknowledges nothing its successor never sees."""
+    acknowledges nothing after that which its successor never sees. Writes it acknowledged
+    just before, not yet streamed to the replica, can be lost (docs/redis-cluster.md)."""
     async with open_face(face, RedisService(config(sentinel_group))) as redis:
         load = Load(redis)
         old = master_port(sentinel_group)
@@ -100,9 +101,16 @@ async def test_sentinel_failover_loses_nothing(face: Face, sentinel_group: list[
             load.stop.set()
     namespace = redis_namespace(redis)
     applied = {key: _int(redis_command(new, "GET", f"{namespace}:{key}")) for key in KEYS}
-    assert sum(load.acked.values()) > 100
-    for key in KEYS:  # nothing acknowledged was lost; errors may or may not have applied
-        assert load.acked[key] <= applied[key] <= load.acked[key] + len(load.errors)
+    acked = sum(load.acked.values())
+    assert acked > 100
+    lost = 0
+    for key in KEYS:  # errors may or may not have applied; nothing ran twice
+        assert applied[key] <= load.acked[key] + len(load.errors)
+        lost += max(0, load.acked[key] - applied[key])
+    # Nothing the old master acknowledged after its replica left; only what it had not yet
+    # streamed to the replica at the moment of promotion (asynchronous replication; seen:
+    # 0 in most runs, 1 of ~2,000 on the slower sync face).
+    assert lost <= max(5, acked // 200), (lost, acked)
     if load.errors:
         times = [when for when, _, _ in load.errors]
         seen = sorted({(round(t - failed_over_at, 2), repr(e)[:80]) for t, _, e in load.errors})
