@@ -125,6 +125,8 @@ class FakeNode:
                         await stream.send(out)
                         return
                 await stream.send(out)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return  # the client hung up while we answered
         finally:
             await stream.aclose()
 

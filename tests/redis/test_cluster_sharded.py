@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import pytest
 
-from anyservices.redis import RedisError, RedisPermissionError
+from anyservices.redis import RedisError, RedisPermissionError, RedisRedirectError
 from anyservices.redis._keys import Keys
 from anyservices.redis._sharded import ShardedSubscription
 from anyservices.redis._slots import key_slot
 
-from .test_cluster_fakes import Conn, Error, FakeCluster, FakeClusterClient, cluster_config
+from .test_cluster_client import opened
+from .test_cluster_fakes import Conn, Error, FakeCluster
 
 A, B = 7000, 7001
-
-
-@asynccontextmanager
-async def opened(cluster: FakeCluster) -> AsyncGenerator[FakeClusterClient, None]:
-    client = FakeClusterClient(cluster_config(A, B), cluster)
-    async with anyio.create_task_group() as group:
-        await client.open(group)
-        try:
-            yield client
-        finally:
-            await client.aclose()
-            group.cancel_scope.cancel()
 
 
 def channel_on(cluster: FakeCluster, port: int) -> str:
@@ -105,5 +93,46 @@ async def test_an_unreachable_node_is_retried_with_a_backoff() -> None:
                 message = await subscription.get_message(timeout=None)
             assert message is not None
             assert message.kind == "ssubscribe"
+        finally:
+            await subscription.finish()
+
+
+async def test_a_slot_nobody_serves_fails_open_and_waits_later() -> None:
+    cluster = FakeCluster(A, B)
+    cluster.ranges["127.0.0.1:7000"] = [(0, 100)]  # the rest of A's slots: nobody's
+    channel = next(f"c{i}" for i in range(1000) if 100 < key_slot(f"c{i}") < 8192)
+    async with opened(cluster) as client:
+        subscription = ShardedSubscription(client, Keys(None))
+        try:
+            with pytest.raises(RedisRedirectError, match="no node serves slot"):
+                await subscription.open(channel)
+        finally:
+            await subscription.finish()
+
+
+async def test_frames_and_ends_the_reader_never_sees() -> None:
+    cluster = FakeCluster(A, B)
+    channel = channel_on(cluster, A)
+    cluster.script(A, ssubscribe(confirm))
+    async with opened(cluster) as client:
+        subscription = ShardedSubscription(client, Keys(None))
+        try:
+            await subscription.open(channel)
+            await subscription.unsubscribe("never-subscribed")  # nothing to send
+            link = subscription._links["127.0.0.1:7000"]
+            drop = ["sunsubscribe", channel, 0]
+            assert subscription._dropped(link, drop) is True  # the node gave the slot away
+            assert channel not in subscription._bound
+            assert subscription._dropped(link, drop) is True  # again: already being redone
+            assert subscription._message("junk", ignore_confirmations=False) is None
+            for _ in range(500):  # until the keeper subscribed it again
+                if channel in subscription._bound:
+                    break
+                await anyio.sleep(0.01)
+            link = subscription._bound[channel]
+            link.closed = True  # as finish() marks it, while its connection ends
+            await link.connection.aclose()
+            await anyio.sleep(0.05)
+            assert subscription._links["127.0.0.1:7000"] is link  # not forgotten: finish() has it
         finally:
             await subscription.finish()

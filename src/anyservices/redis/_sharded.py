@@ -208,13 +208,14 @@ class ShardedSubscription(Subscription):
 
     def _send_to(self, link: _Link, command: str, names: list[str]) -> None:
         """SSUBSCRIBE or SUNSUBSCRIBE ``names``, one command per slot (a cluster wants it)."""
-        if link.connection.broken:
-            return  # its end is on its way: the channels are subscribed again then
         by_slot: dict[int, list[str]] = {}
         for name in names:
             by_slot.setdefault(self._slot(name), []).append(name)
-        for group in by_slot.values():
-            link.connection.send_only(command, *self._keys.many(group))
+        # Broken: its end is on its way through its task, and the channels are subscribed
+        # again then.
+        with contextlib.suppress(RedisConnectError):
+            for group in by_slot.values():
+                link.connection.send_only(command, *self._keys.many(group))
 
     def _unbind(self, link: _Link, slot: int | None = None) -> None:
         """Forget the subscriptions ``link`` held (of ``slot`` only, when given) and wake
@@ -228,8 +229,7 @@ class ShardedSubscription(Subscription):
         self._wake.set()
 
     def _forget(self, link: _Link) -> None:
-        if self._links.get(link.address) is link:
-            del self._links[link.address]
+        del self._links[link.address]  # (a new link for its node comes only after this)
         self._unbind(link)
 
     # -- each connection's task ----------------------------------------------------------
