@@ -1,6 +1,7 @@
 """Job queue: enqueue N no-op jobs (32 at a time), then one worker process at concurrency 32
-drains them; the same with sleeping jobs. Ours on asyncio and trio against SAQ and arq,
-each installed in its own virtualenv, on the same Redis, in interleaved rounds (median).
+drains them; the same with sleeping jobs. Ours on asyncio and trio against streaq, SAQ,
+arq and taskiq, each installed in its own virtualenv, on the same Redis, in interleaved
+rounds (median).
 
     python benchmarks/bench_queue.py [--jobs 20000] [--sleep-jobs 2000] [--sleep 0.1]
                                      [--rounds 3] [--install]
@@ -8,7 +9,9 @@ each installed in its own virtualenv, on the same Redis, in interleaved rounds (
 Peers live in ``$QUEUE_PEERS_DIR`` (default /tmp/anyservices-queue-peers); ``--install``
 creates them with uv (versions from ../shared QUEUE_PEERS.md). A missing peer is skipped.
 SAQ's burst worker waits ``dequeue_timeout`` (1 s, its minimum) before it stops: that
-second is in its drain time. streaq and taskiq are not wired up yet.
+second is in its drain time. streaq enqueues with one ``enqueue_many`` (as its own
+benchmark does); taskiq has no burst mode, so its drain is timed until every job ran.
+``--delayed N`` also runs queue_peers/delayed_ours.py (N delayed jobs under 10 s).
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ from pathlib import Path
 
 HERE = Path(__file__).parent / "queue_peers"
 PEERS_DIR = Path(os.environ.get("QUEUE_PEERS_DIR", "/tmp/anyservices-queue-peers"))
-PEERS = {"saq": ["saq[redis]==0.26.4", "typing_extensions"], "arq": ["arq==0.28.0"]}
+PEERS = {
+    "streaq": ["streaq==7.2.0"],
+    "saq": ["saq[redis]==0.26.4", "typing_extensions"],
+    "arq": ["arq==0.28.0"],
+    "taskiq": ["taskiq==0.13.0", "taskiq-redis==1.2.4"],
+}
 URL = os.environ.get("ANYSERVICES_REDIS_URL", "redis://127.0.0.1:6390/0")
 
 
@@ -75,6 +83,7 @@ def main() -> None:
     parser.add_argument("--sleep", type=float, default=0.1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--install", action="store_true")
+    parser.add_argument("--delayed", type=int, default=0, help="delayed jobs (0: skip)")
     options, _ = parser.parse_known_args()
     if options.install:
         install()
@@ -94,6 +103,12 @@ def main() -> None:
             enqueue = statistics.median(r["enqueue"] for r in runs)
             drain = statistics.median(r["drain"] for r in runs)
             print(f"| {name} | {enqueue:.2f} | {drain:.2f} |")
+    if options.delayed:
+        for backend in ("asyncio", "trio"):
+            script = [sys.executable, str(HERE / "delayed_ours.py"), URL, str(options.delayed)]
+            done = subprocess.run([*script, "10", "2", backend], capture_output=True, text=True,
+                                  check=True, timeout=1800)  # fmt: skip
+            print(f"delayed jobs ({backend}): {done.stdout.strip().splitlines()[-1]}")
 
 
 if __name__ == "__main__":
