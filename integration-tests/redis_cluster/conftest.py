@@ -8,7 +8,7 @@ import os
 import random
 import shutil
 import socket
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +26,21 @@ def _bindable(port: int) -> bool:
         return True
 
 
-def _free_run(count: int, bus: bool) -> int:
-    """A port P below the ephemeral range with P..P+count-1 (and their bus ports) free."""
+def free_run(count: int, low: int, high: int, *, bus: bool = False) -> int:
+    """A port P in ``low..high`` (below the ephemeral range) such that P..P+count-1 (and
+    their cluster bus ports, P+10000...) can be bound now."""
     for _ in range(200):
-        base = random.randrange(20000, 22700)
+        base = random.randrange(low, high)
         ports = range(base, base + count)
         if all(_bindable(p) and (not bus or _bindable(p + 10000)) for p in ports):
             return base
     raise RuntimeError(f"no {count} free ports in a row")
+
+
+@pytest.fixture
+def free_ports() -> Callable[..., int]:
+    """``free_run`` for the tests (conftest modules are not imported by name)."""
+    return free_run
 
 
 @contextlib.contextmanager
@@ -61,7 +68,7 @@ def _devserver(
 @contextlib.contextmanager
 def private_cluster(folder: Path) -> Generator[list[str], None, None]:
     """A fresh 3+3 node cluster of our own; yields its ``host:port`` addresses."""
-    ports = {"ANYSERVICES_DEVSERVERS_REDIS_CLUSTER_PORT": _free_run(6, bus=True)}
+    ports = {"ANYSERVICES_DEVSERVERS_REDIS_CLUSTER_PORT": free_run(6, 20000, 22700, bus=True)}
     variable = "ANYSERVICES_REDIS_CLUSTER_NODES"
     with _devserver("redis-cluster", folder, ports, variable) as env:
         yield env[variable].split(",")
@@ -78,7 +85,7 @@ def private_sentinel(folder: Path) -> Generator[list[int], None, None]:
     seconds). Not on the replica: promoted, it would refuse writes until the old master
     follows it (~10 s).
     """
-    data, sentinels = _free_run(2, bus=False), _free_run(3, bus=False)
+    data, sentinels = free_run(2, 26000, 29000), free_run(3, 23000, 26000)
     ports = {"ANYSERVICES_DEVSERVERS_REDIS_SENTINEL_PORT": sentinels,
              "ANYSERVICES_DEVSERVERS_REDIS_SENTINEL_MASTER_PORT": data}  # fmt: skip
     with _devserver("redis-sentinel", folder, ports, "ANYSERVICES_REDIS_SENTINELS"):

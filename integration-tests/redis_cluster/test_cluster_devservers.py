@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import random
-import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,28 +14,11 @@ from anyservices.devservers._redis_sentinel import sentinel_ready
 pytestmark = pytest.mark.timeout(90)
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def free_run(count: int, low: int, high: int, *, bus: bool = False) -> int:
-    """A port P below the ephemeral range such that P..P+count-1 (and their cluster bus
-    ports, P+10000...) can be bound now."""
-    for _ in range(200):
-        base = random.randrange(low, high)
-        ports = range(base, base + count)
-        if all(_bindable(p) and (not bus or _bindable(p + 10000)) for p in ports):
-            return base
-    raise RuntimeError("no free ports")
-
-
 @pytest.fixture
-def private(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def private(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, free_ports: Callable[..., int]
+) -> Path:
+    free_run = free_ports
     monkeypatch.setenv("ANYSERVICES_DEVSERVERS_DIR", str(tmp_path))
     cluster = free_run(6, 20000, 22700, bus=True)  # bus ports 30000-32700: not ephemeral
     monkeypatch.setenv("ANYSERVICES_DEVSERVERS_REDIS_CLUSTER_PORT", str(cluster))
