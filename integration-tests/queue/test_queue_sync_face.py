@@ -37,6 +37,8 @@ async def test_a_task_enqueues_itself(face: Face, config: QueueConfig) -> None:
         info = await handle.info()
         assert (info.state, info.priority) == (JobState.SUCCEEDED, 1)
         assert await handle.abort() is False  # finished already
+        assert await queue.abort(handle.id) is False
+        queue.register(tasks.resize if face != "sync" else tasks.resize._wrapped)  # type: ignore[attr-defined]  # again: a no-op
 
 
 @pytest.mark.faces("asyncio")

@@ -63,3 +63,17 @@ def test_cron_without_croniter_says_what_to_install(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ImportError, match=r"anyservices\[cron\]"):
         Periodic(beat, 1, cron="* * * * *")
     assert Periodic(beat, 1, every=1).cron is None  # intervals need no croniter
+
+
+def test_the_faces_module_names_classes_that_exist() -> None:
+    """scripts/gen_sync_faces.py reads it; each entry names a real class (and extras)."""
+    import importlib  # noqa: PLC0415
+
+    from anyservices.queue._faces import FACES  # noqa: PLC0415
+
+    for entry in FACES:
+        module, name, *extras = entry
+        assert isinstance(getattr(importlib.import_module(module), name), type)
+        for spec in extras:
+            extras_module, extras_name = spec.split(":")
+            assert isinstance(getattr(importlib.import_module(extras_module), extras_name), type)
