@@ -299,8 +299,9 @@ class ShardedSubscription(Subscription):
 async def _close(link: _Link) -> None:
     link.closed = True
     link.scope.cancel()
-    if link.connection.pushes is not None:
-        link.connection.pushes.close()
+    pushes = link.connection.pushes
+    assert pushes is not None  # noqa: S101 -- a push connection has them
+    pushes.close()
     with anyio.CancelScope(shield=True):
         await link.holder.__aexit__(None, None, None)
 
