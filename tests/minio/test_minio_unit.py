@@ -13,6 +13,7 @@ import urllib3.connection
 import urllib3.exceptions
 from hypothesis import given
 from hypothesis import strategies as st
+from minio.api import Minio
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 from pydantic import SecretStr, ValidationError
 from urllib3 import HTTPResponse
@@ -43,7 +44,6 @@ from anyservices.minio._errors import (
     map_errors,
 )
 from anyservices.minio._transfers import _CallerCancelled, _SourceFailed, _StreamReader
-from minio import Minio
 
 
 def map_error(
