@@ -233,7 +233,7 @@ class SentinelClient(RedisClient):
                     raise
                 delay = await _pause(deadline, delay, exc)
                 continue
-            if any(isinstance(r, RedisResponseError) and r.code == "READONLY" for r in replies):
+            if any(isinstance(r, RedisResponseError) and r.code in _LOOK_AGAIN for r in replies):
                 await self._drop_connections()
             return replies
 
