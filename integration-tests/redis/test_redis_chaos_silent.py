@@ -71,3 +71,28 @@ async def test_reconnecting_into_a_stopped_server_times_out_then_recovers(
         with anyio.fail_after(10):
             assert await redis.execute_command("ECHO", "back") == "back"
         assert redis.statistics().reconnects == 1
+
+
+async def test_subscribing_to_a_stopped_server_times_out_then_recovers(
+    face: Face, private_redis: Any
+) -> None:
+    """A subscription's own (push) connection meets a silent server: its handshake fails
+    in time and leaves nothing open; after SIGCONT a new subscription works."""
+    config = private_redis.config(socket_connect_timeout=0.5)
+    async with open_face(face, RedisService(config)) as redis:
+        assert await redis.ping()
+        private_redis.pause()
+        try:
+            with anyio.fail_after(10), pytest.raises(RedisTimeoutError):
+                async with redis.subscribe("silent") as sub:
+                    await sub.get_message(timeout=1)
+        finally:
+            private_redis.resume()
+        with anyio.fail_after(10):
+            async with redis.subscribe("silent") as sub:
+                confirmed = await sub.get_message(timeout=5)  # the server's "subscribe"
+                assert confirmed is not None
+                assert await redis.publish("silent", "hi") == 1
+                message = await sub.get_message(ignore_subscribe_messages=True, timeout=5)
+        assert message is not None
+        assert message.data == "hi"

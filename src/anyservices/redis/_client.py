@@ -239,6 +239,8 @@ class RedisClient:
                 await self._handshake(connection)
             except BaseException:
                 await connection.aclose()
+                if connection.pushes is not None:  # nobody will read it: close its end too
+                    connection.pushes.close()
                 raise
             return connection
         raise RedisTimeoutError(
