@@ -74,29 +74,37 @@ def worker_main(
 def info_main(spec: str, *, backend: Backend = "asyncio") -> int:
     """Print the queue's health."""
     target = load_target(spec)
-    health = _run(target, lambda queue: queue.health(), backend)
-    _say(f"queue {_queue_of(target).config.name}")
-    for name, value in asdict(health).items():
-        _say(
-            f"  {name.replace('_', ' ')}: {value:g}"
-            if isinstance(value, float)
-            else f"  {name.replace('_', ' ')}: {value}"
-        )
-    return 0
+
+    async def show(queue: QueueService) -> int:
+        health = await queue.health()
+        _say(f"queue {queue.config.name}")
+        for name, value in asdict(health).items():
+            _say(
+                f"  {name.replace('_', ' ')}: {value:g}"
+                if isinstance(value, float)
+                else f"  {name.replace('_', ' ')}: {value}"
+            )
+        return 0
+
+    return _run(target, show, backend)
 
 
 def dlq_main(spec: str, action: str, entry_ids: list[str], *, backend: Backend = "asyncio") -> int:
     """``list`` the dead letters, or ``requeue`` them (the given entry ids, or all)."""
     target = load_target(spec)
-    if action == "requeue":
-        moved = _run(target, lambda queue: queue.requeue_dead(entry_ids or None), backend)
-        _say(f"requeued {moved} dead letter(s)")
+
+    async def act(queue: QueueService) -> int:
+        if action == "requeue":
+            moved = await queue.requeue_dead(entry_ids or None)
+            _say(f"requeued {moved} dead letter(s)")
+            return 0
+        letters = await queue.dead_letters(1000)
+        for letter in letters:
+            _say(
+                f"{letter.entry_id}  {letter.died_at:%Y-%m-%d %H:%M:%S}  {letter.task}  "
+                f"{letter.job_id}  {letter.error_type}: {letter.error_message}"
+            )
+        _say(f"{len(letters)} dead letter(s)")
         return 0
-    letters = _run(target, lambda queue: queue.dead_letters(1000), backend)
-    for letter in letters:
-        _say(
-            f"{letter.entry_id}  {letter.died_at:%Y-%m-%d %H:%M:%S}  {letter.task}  "
-            f"{letter.job_id}  {letter.error_type}: {letter.error_message}"
-        )
-    _say(f"{len(letters)} dead letter(s)")
-    return 0
+
+    return _run(target, act, backend)
