@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -110,10 +111,19 @@ class Load:
 
 async def _reshard(seed: str, source: str, target: str, slots: int) -> None:
     cli = shutil.which("redis-cli") or "redis-cli"
-    await anyio.run_process(
-        [cli, "--cluster", "reshard", seed, "--cluster-from", source, "--cluster-to", target,
-         "--cluster-slots", str(slots), "--cluster-yes", "--cluster-pipeline", "100"],
-    )  # fmt: skip
+    for attempt in range(40):  # right after a reshard the nodes may not agree yet: wait for it
+        try:
+            await anyio.run_process(
+                [cli, "--cluster", "reshard", seed, "--cluster-from", source, "--cluster-to",
+                 target, "--cluster-slots", str(slots), "--cluster-yes", "--cluster-pipeline",
+                 "100"],
+            )  # fmt: skip
+        except subprocess.CalledProcessError as exc:
+            if b"agree about configuration" not in exc.stdout or attempt == 39:
+                raise
+            await anyio.sleep(0.25)
+        else:
+            return
 
 
 async def test_resharding_1000_slots_both_ways_under_load(face: Face, cluster: list[str]) -> None:
