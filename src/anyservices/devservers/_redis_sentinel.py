@@ -91,13 +91,14 @@ def _fields(reply: RespValue) -> dict[bytes, RespValue]:
 
 
 def sentinel_ready(port: int) -> bool:
-    """The sentinel on ``port`` sees its master up, 2 other sentinels and at least 1 replica."""
+    """The sentinel on ``port`` sees its master up, 2 other sentinels and a promotable replica."""
     try:
         fields = _fields(redis_command(port, "SENTINEL", "MASTER", MASTER_NAME, timeout=1))
         master = redis_command(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME, timeout=1)
         if not isinstance(master, list) or not isinstance(master[1], bytes):
             return False
         pong = redis_command(int(master[1]), "PING", timeout=1)
+        replicas = redis_command(port, "SENTINEL", "REPLICAS", MASTER_NAME, timeout=1)
     except (RespError, OSError, ValueError, IndexError):
         return False
     flags = fields.get(b"flags")
@@ -106,5 +107,18 @@ def sentinel_ready(port: int) -> bool:
         and isinstance(flags, bytes)
         and b"down" not in flags
         and fields.get(b"num-other-sentinels") == b"2"
-        and fields.get(b"num-slaves") not in {None, b"0"}
+        and isinstance(replicas, list)
+        and any(promotable(_fields(replica)) for replica in replicas)
+    )
+
+
+def promotable(replica: dict[bytes, RespValue]) -> bool:
+    """A replica Sentinel would promote: up, linked to its master, and already asked for INFO
+    (until then ``SENTINEL FAILOVER`` answers NOGOODSLAVE; ``info-refresh`` counts from 0)."""
+    refresh = replica.get(b"info-refresh")
+    return (
+        replica.get(b"flags") == b"slave"
+        and replica.get(b"master-link-status") == b"ok"
+        and isinstance(refresh, bytes)
+        and int(refresh) < 30_000
     )
