@@ -53,6 +53,8 @@ class Calls:
     cancelled: list[str] = field(default_factory=list[str])
     gate: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    active: int = 0  # slow jobs running now
+    peak: int = 0  # the most slow jobs running at once
 
     def record(self, job_id: str) -> None:
         with self.lock:
@@ -108,11 +110,15 @@ def define(queue: QueueService, calls: Calls | None = None) -> Tasks:
     @queue.task(name="slow")
     async def slow(ctx: JobContext, payload: float) -> str:
         calls.record(ctx.job_id)
+        calls.active += 1
+        calls.peak = max(calls.peak, calls.active)
         try:
             await anyio.sleep(payload)
         except anyio.get_cancelled_exc_class():
             calls.cancelled.append(ctx.job_id)
             raise
+        finally:
+            calls.active -= 1
         return "done"
 
     @queue.task(name="blocked")

@@ -175,6 +175,37 @@ async def test_a_fenced_off_run_cannot_record_its_outcome(face: Face, config: Qu
         assert await handle.result() == "new"
 
 
+class _Started:
+    """The job task group's place for the worker's spawns: records them, runs nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[object] = []
+
+    def start_soon(self, *call: object) -> None:
+        self.calls.append(call)
+
+
+async def test_entries_read_beyond_the_free_capacity_go_back_unstarted(
+    face: Face, config: QueueConfig
+) -> None:
+    """A blocking read of several streams returns up to COUNT entries from each: what
+    exceeds the free capacity is queued again, never started."""
+    async with open_face(face, QueueService(config)) as queue:
+        tasks = define(queue)
+        low = await queue.enqueue(tasks.echo, "low")
+        high = await queue.enqueue(tasks.echo, "high", priority=2)
+        async with QueueService(config) as raw, RedisService(raw.redis.config) as reader:
+            worker = Worker(raw, name="one-slot", handle_signals=False)
+            started = _Started()
+            await worker._blocking_read(started, reader, 1, 1.0)  # type: ignore[arg-type]
+            assert [run.job_id for run in worker._running.values()] == [high.id]
+            assert len(started.calls) == 1
+            info = await low.info()
+            assert (info.state, info.attempts) == (JobState.QUEUED, 0)
+            (again,), _ = await worker._claim("read", 1)
+            assert (again.job_id, again.deliveries, again.attempt) == (low.id, 1, 1)
+
+
 async def test_graceful_stop_requeues_without_using_an_attempt(
     face: Face, redis_config: RedisConfig
 ) -> None:

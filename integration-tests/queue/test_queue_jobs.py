@@ -153,12 +153,6 @@ async def test_delayed_jobs_start_on_time(face: Face, config: QueueConfig) -> No
         assert done.started_at >= done.enqueued_at + timedelta(seconds=0.4)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug (issue 11 notes): the promoter's and the reader's claims each take the "
-    "free capacity at once, so concurrency=1 can start two jobs together (trio may start "
-    "them in either order)",
-)
 async def test_higher_priorities_run_first(face: Face, config: QueueConfig) -> None:
     calls = Calls()
     async with open_face(face, QueueService(config)) as queue:
@@ -174,6 +168,24 @@ async def test_higher_priorities_run_first(face: Face, config: QueueConfig) -> N
         assert stats.succeeded == 7
         expected = [h.id for h in high] + [mid.id] + [h.id for h in low]
         assert calls.started == expected
+
+
+async def test_a_worker_never_runs_more_than_its_concurrency(
+    face: Face, config: QueueConfig
+) -> None:
+    """Ready jobs of every priority, and delayed ones coming due while the reader blocks
+    (the promoter moves them) or while every slot is taken."""
+    calls = Calls()
+    async with open_face(face, QueueService(config)) as queue:
+        tasks = define(queue)
+        async with worker_for(config, calls, concurrency=2):
+            await anyio.sleep(0.1)  # the reader is blocked in XREADGROUP
+            handles = [await queue.enqueue(tasks.slow, 0.1, delay=0.05 * i) for i in range(4)]
+            handles += [await queue.enqueue(tasks.slow, 0.1, priority=p) for p in (0, 1, 2, 2)]
+            for handle in handles:
+                assert await handle.result(timeout=10) == "done"
+    assert calls.peak == 2
+    assert sorted(calls.runs.values()) == [1] * 8
 
 
 async def test_deduplication_by_job_id_and_unique_key(face: Face, config: QueueConfig) -> None:

@@ -162,7 +162,8 @@ return enqueue(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 0, '', ARGV[5], ARGV
 #   mode "promote": limit; first move up to limit due delayed jobs to their streams
 #                   (the delayed set is <prefix>delayed), then "read"
 #   mode "reclaim": min_idle_ms, then one XAUTOCLAIM cursor per stream ("0-0" = done)
-#   mode "start":   pairs of (stream index, entry id) read by a blocking XREADGROUP
+#   mode "start":   pairs of (stream index, entry id) read by a blocking XREADGROUP; those
+#                   beyond count go back to their stream's tail, unstarted
 # -> {{{stream index, entry id, job id, task, payload, deliveries, attempt}, ...}, extra}
 #   extra: the cursors ("reclaim"), {moved, next due (ms, "-1" if none), now} ("promote")
 CLAIM: Final = _script("""
@@ -258,10 +259,25 @@ if mode == 'reclaim' then
   end
   return {started, cursors}
 end
+local function give_back(stream, eid, fields)
+  ack(stream, eid)
+  local id = fields[2]  -- XADD wrote 'id' first
+  local job = prefix .. 'j:' .. id
+  local h = redis.call('HMGET', job, 'state', 'entry')
+  if h[1] == 'queued' and h[2] == eid then
+    redis.call('HSET', job, 'entry', redis.call('XADD', stream, '*', unpack(fields)))
+  end
+end
 for i = 9, #ARGV, 2 do
   local index, eid = tonumber(ARGV[i]), ARGV[i + 1]
   local r = redis.call('XRANGE', KEYS[index + 1], eid, eid)
-  if r[1] then start(index, eid, r[1][2]) else redis.call('XACK', KEYS[index + 1], group, eid) end
+  if not r[1] then
+    redis.call('XACK', KEYS[index + 1], group, eid)
+  elseif #started < count then
+    start(index, eid, r[1][2])
+  else
+    give_back(KEYS[index + 1], eid, r[1][2])
+  end
 end
 return {started, {}}
 """)

@@ -2,16 +2,16 @@
 
 Loops, all in the task group of ``run()``:
 
-- read: claims up to the free capacity with one script (XREADGROUP the streams in
-  priority order and mark the jobs running); when nothing is ready it blocks in
-  XREADGROUP on a connection of its own (``stop()`` unblocks it with CLIENT UNBLOCK);
+- read: the only loop that starts jobs, so each claim asks for exactly the free
+  capacity: one script XREADGROUPs the streams in priority order and marks the jobs
+  running; when nothing is ready it blocks in XREADGROUP on a connection of its own
+  (``stop()`` unblocks it with CLIENT UNBLOCK); every ``lease / 4`` it first takes over
+  jobs whose lease expired (their worker died) with XAUTOCLAIM, following its cursor;
 - heartbeat: renews the lease of every running job (XCLAIM JUSTID, fenced by the
   delivery count) every ``lease_seconds / 3``; a run fenced off or asked to abort is
   cancelled;
-- reclaim: takes over jobs whose lease expired (their worker died) with XAUTOCLAIM,
-  following its cursor;
-- promote: moves due delayed jobs to their stream, sleeping until the next one is due
-  and woken by an earlier enqueue;
+- promote: moves due delayed jobs to their stream (waking the blocked reader), sleeping
+  until the next one is due and woken by an earlier enqueue;
 - periodic: at each tick of the queue's periodic schedules, one script enqueues the
   tick's job unless a worker fired that tick already;
 - control: abort requests (a running job's cancel scope is cancelled at once) and
@@ -172,10 +172,7 @@ class Worker:
                     await self._beat()
                     await loops.start(self._control_loop)  # aborts reach what starts next
                     loops.start_soon(self._forever, self._beat, queue.config.lease_seconds / 3)
-                    loops.start_soon(
-                        self._forever, lambda: self._reclaim(jobs), queue.config.lease_seconds / 4
-                    )
-                    loops.start_soon(self._promote_loop, jobs)
+                    loops.start_soon(self._promote_loop)
                     loops.start_soon(self._periodic_loop)
                     await self._read_loop(jobs, reader, burst=burst)
                     await self._drain()
@@ -192,14 +189,22 @@ class Worker:
     async def _read_loop(
         self, jobs: anyio.abc.TaskGroup, reader: RedisService, *, burst: bool
     ) -> None:
+        """The one task that starts jobs: each claim asks for exactly the free capacity
+        (nothing else claims while it awaits), expired leases first every ``lease / 4``."""
         delay = _RETRY_FIRST
+        reclaim_at = anyio.current_time()
         while not self._stopping:
             free = self.concurrency - len(self._running)
             if free <= 0:
                 await self._wait_slot()
                 continue
             try:
-                if not await self._read_once(jobs, reader, free, burst=burst):
+                if anyio.current_time() >= reclaim_at:
+                    await self._reclaim(jobs, free)
+                    reclaim_at = anyio.current_time() + self.queue.config.lease_seconds / 4
+                    continue
+                until = reclaim_at - anyio.current_time()
+                if not await self._read_once(jobs, reader, free, until, burst=burst):
                     return
             except _TRANSIENT as exc:
                 self._logger.warning("worker %s: %s; retrying in %.2f s", self.name, exc, delay)
@@ -215,26 +220,31 @@ class Worker:
                 delay = _RETRY_FIRST
 
     async def _read_once(
-        self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int, *, burst: bool
+        self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int, until: float,
+        *, burst: bool,
     ) -> bool:
-        """Start what is ready, or wait for it; False when a burst is done."""
+        """Start what is ready, or wait for it (at most ``until`` s); False when a burst
+        is done."""
         runs, _ = await self._claim("read", free)
         if runs:
             self._spawn(jobs, runs)
         elif not burst:
-            await self._blocking_read(jobs, reader, free)
+            await self._blocking_read(jobs, reader, free, until)
         elif self._running:
             await self._wait_slot()
         else:
-            return bool((await self._promote(jobs))[0])
+            return bool((await self._promote(jobs, free))[0])
         return True
 
     async def _blocking_read(
-        self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int
+        self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int, until: float
     ) -> None:
+        """Block in XREADGROUP; entries beyond ``free`` (several streams answered at
+        once) go back to their stream's tail unstarted."""
         streams = self.queue.keys.streams
         timeout = reader.config.socket_timeout
         block = _BLOCK_MS if timeout is None else min(_BLOCK_MS, int(timeout * 500))
+        block = max(1, min(block, int(until * 1000)))  # BLOCK 0 would wait forever
         reply = await reader.execute_command(
             "XREADGROUP", "GROUP", GROUP, self.name, "COUNT", max(1, free // len(streams)),
             "BLOCK", block, "STREAMS", *streams, *[">"] * len(streams),
@@ -245,11 +255,11 @@ class Worker:
             cast("dict[str, list[Any]]", reply).items() if isinstance(reply, dict) else reply
         )
         pairs: list[Any] = []
-        for stream, entries in items:
+        for stream, entries in sorted(items, key=lambda item: streams.index(item[0])):
             index = streams.index(stream) + 1
             for entry_id, _ in entries:
                 pairs += [index, entry_id]
-        self._spawn(jobs, (await self._claim("start", 0, pairs))[0])
+        self._spawn(jobs, (await self._claim("start", free, pairs))[0])
 
     async def _claim(
         self, mode: str, count: int, extra: Sequence[Any] = ()
@@ -269,16 +279,14 @@ class Worker:
         ]
         return runs, more
 
-    async def _reclaim(self, jobs: anyio.abc.TaskGroup) -> None:
-        """Take over jobs whose lease expired, while this worker has free capacity."""
+    async def _reclaim(self, jobs: anyio.abc.TaskGroup, free: int) -> None:
+        """Take over jobs whose lease expired (their worker died), up to ``free``."""
         lease_ms = round(self.queue.config.lease_seconds * 1000)
         cursors: list[str] = ["0"] * len(self.queue.keys.streams)
-        while not self._stopping and any(c != "0-0" for c in cursors):
-            free = self.concurrency - len(self._running)
-            if free <= 0:
-                return
+        while free > 0 and any(c != "0-0" for c in cursors):
             runs, cursors = await self._claim("reclaim", free, [lease_ms, *cursors])
             self._spawn(jobs, runs)
+            free -= len(runs)
 
     def _spawn(self, jobs: anyio.abc.TaskGroup, runs: list[_Run]) -> None:
         for run in runs:
@@ -467,22 +475,22 @@ class Worker:
             if noted is not None:
                 self._cancel(noted, note)
 
-    async def _promote(self, jobs: anyio.abc.TaskGroup) -> tuple[int, float]:
-        """Move due delayed jobs to their streams and start what this worker has room for,
-        in one script (a due job starts without a hop through the blocking reader);
-        (how many moved, seconds until the next is due or inf)."""
-        free = 0 if self._stopping else max(0, self.concurrency - len(self._running))
+    async def _promote(self, jobs: anyio.abc.TaskGroup | None, free: int) -> tuple[int, float]:
+        """Move due delayed jobs to their streams (the blocked reader wakes up) and, from the
+        read loop, start up to ``free`` of what is ready in the same script; (how many
+        moved, seconds until the next is due or inf)."""
         runs, (moved, next_due, now) = await self._claim("promote", free, [_PROMOTE_LIMIT])
-        self._spawn(jobs, runs)
+        if jobs is not None:
+            self._spawn(jobs, runs)
         due = int(next_due)
         return int(moved), (due - int(now)) / 1000 if due >= 0 else float("inf")
 
-    async def _promote_loop(self, jobs: anyio.abc.TaskGroup) -> None:
+    async def _promote_loop(self) -> None:
         while True:
             self._wake = wake = anyio.Event()
             moved, wait = 0, _RETRY_MAX  # unless the script answers
             with self._riding_out():
-                moved, wait = await self._promote(jobs)
+                moved, wait = await self._promote(None, 0)
             if moved >= _PROMOTE_LIMIT:
                 continue
             with anyio.move_on_after(min(wait, _MAX_IDLE_SLEEP)):
