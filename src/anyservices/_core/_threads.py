@@ -94,6 +94,15 @@ class ThreadRunner:
                 errors=self._errors,
             )
 
+    def gauges(self) -> dict[str, int]:
+        """The worker-thread gauges of a service that runs its calls here (``_gauges.py``)."""
+        stats = self.statistics()
+        return {
+            "anyservices.threads.in_use": stats.threads_in_use,
+            "anyservices.threads.waiting": stats.waiting,
+            "anyservices.threads.limit": stats.max_threads,
+        }
+
     def _in_thread(self, func: Callable[[], T]) -> T | _Failure:
         with self._lock:
             self._in_use += 1

@@ -205,6 +205,9 @@ class MongoService(Service[MongoConfig]):
         """Worker threads in use, their peak, waiting callers, calls and errors."""
         return self._runner.statistics()
 
+    def _gauges(self) -> dict[str, int]:
+        return self._runner.gauges()
+
     def get_collection(self, collection_name: str) -> MongoCollection:
         """PyMongo's Collection API on one collection, never blocking an event loop.
 
