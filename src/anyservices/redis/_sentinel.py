@@ -7,6 +7,13 @@ timeout each, dead ones skipped) where the master is, connects there and checks 
 next call (and every subscription) reconnects to the new one; READONLY and NOREPLICAS
 replies do the same. Commands that were never sent (no master could be reached) and
 writes the server refused are retried within ``cluster_retry_timeout``.
+
+With ``sentinel_wait_replicas`` set, every write is followed on its connection by
+``WAIT <replicas> <ms>``: single writes that arrive together share one WAIT (sent right
+behind them), a pipeline or transaction gets one at its end, and a watched transaction
+one after EXEC. A write the replicas did not confirm in time raises
+``RedisConnectionLostError`` (``maybe_executed``: it ran on the master, and a failover
+may lose it); reads never wait.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 import anyio.abc
+import hiredis
 
-from ._client import RedisClient
+from ._client import RedisClient, _check_shareable
 from ._connection import Connection
 from ._errors import (
     RedisConnectError,
@@ -27,7 +35,8 @@ from ._errors import (
     RedisError,
     RedisResponseError,
 )
-from ._slots import command_name, parse_address, route
+from ._protocol import encode_command
+from ._slots import COMMANDS, command_name, parse_address, route
 
 if TYPE_CHECKING:
     from ._config import RedisConfig
@@ -40,6 +49,11 @@ _FIRST_DELAY: Final = 0.02
 _MAX_DELAY: Final = 0.5
 _RETIRE_WAIT: Final = 5.0  # s an old master's connection may finish its replies
 _LOOK_AGAIN: Final = frozenset({"READONLY", "NOREPLICAS", "MASTERDOWN", "LOADING"})
+# Commands that change no data (or only a connection's state): no WAIT after them.
+_NO_WAIT: Final = frozenset(
+    "WATCH UNWATCH MULTI DISCARD EXEC SELECT ASKING KEYS DBSIZE SPUBLISH WAIT WAITAOF "  # noqa: SIM905 -- a word list
+    "FT.SEARCH FT.AGGREGATE FT.INFO FT._LIST FT.EXPLAIN FT.PROFILE".split()
+)
 
 
 class SentinelClient(RedisClient):
@@ -54,6 +68,11 @@ class SentinelClient(RedisClient):
         self._announced: tuple[str, int] | None = None  # the last +switch-master's master
         self.master: tuple[str, int] | None = None  # where the last connection went
         self.connected: list[tuple[float, tuple[str, int]]] = []  # (when, where) per connect
+        self._wait: tuple[str, int, int] | None = None  # WAIT <replicas> <ms>, or None
+        if config.sentinel_wait_replicas:
+            ms = max(1, round(config.sentinel_wait_timeout * 1000))
+            self._wait = ("WAIT", config.sentinel_wait_replicas, ms)
+        self._gathering: dict[bool | None, _Writes] = {}  # by decode: writes not yet sent
 
     @property
     def switches(self) -> int:
@@ -202,9 +221,14 @@ class SentinelClient(RedisClient):
     async def execute(self, *args: Arg, decode: bool | None = None) -> Any:
         deadline = anyio.current_time() + self._config.cluster_retry_timeout
         delay = _FIRST_DELAY
+        confirmed = self._wait is not None and writes(args)
         while True:
             try:
+                if confirmed:
+                    return await self._write(args, decode)
                 return await super().execute(*args, decode=decode)
+            except RedisConnectionLostError:  # ran, not confirmed by the replicas: never resent
+                raise
             except RedisResponseError as exc:
                 if exc.code not in _LOOK_AGAIN:
                     raise
@@ -225,9 +249,11 @@ class SentinelClient(RedisClient):
     ) -> list[Any]:
         deadline = anyio.current_time() + self._config.cluster_retry_timeout
         delay = _FIRST_DELAY
+        wait = self._wait if any(writes(args) for args in commands) else None
+        sent = commands if wait is None else [*commands, wait]
         while True:
             try:
-                replies = await super().execute_many(commands, decode=decode)
+                replies = await super().execute_many(sent, decode=decode)
             except RedisConnectError as exc:
                 if exc.operation != "connect":
                     raise
@@ -235,7 +261,54 @@ class SentinelClient(RedisClient):
                 continue
             if any(isinstance(r, RedisResponseError) and r.code in _LOOK_AGAIN for r in replies):
                 await self._drop_connections()
-            return replies
+            return replies if wait is None else confirm(commands, replies, wait)
+
+    async def _write(self, args: Sequence[Arg], decode: bool | None) -> Any:
+        """One write, sent with the others that arrive before the next batch goes out,
+        and one WAIT behind them all."""
+        _check_shareable(args)  # a bad command fails alone, not the batch it would join
+        encode_command(args, self._config.encoding)
+        batch = self._gathering.get(decode)
+        if batch is None:
+            batch = self._gathering[decode] = _Writes()
+            assert self._task_group is not None  # noqa: S101 -- open() set it; execute needs it
+            self._task_group.start_soon(self._send_writes, decode)
+        entry = _Write(args)
+        batch.writes.append(entry)
+        try:
+            await batch.done.wait()
+        except BaseException:  # cancelled: taken back if its batch has not gone out yet
+            if self._gathering.get(decode) is batch:
+                batch.writes.remove(entry)
+            raise
+        if isinstance(entry.reply, RedisError):
+            raise entry.reply
+        return entry.reply
+
+    async def _send_writes(self, decode: bool | None) -> None:
+        """Send the gathered writes and one WAIT (a task in the client's task group)."""
+        batch = self._gathering.pop(decode)
+        wait = self._wait
+        assert wait is not None  # noqa: S101 -- only gathered when waiting
+        commands = [entry.args for entry in batch.writes]
+        try:
+            if commands:
+                replies = await RedisClient.execute_many(self, [*commands, wait], decode=decode)
+                for entry, reply in zip(
+                    batch.writes, confirm(commands, replies, wait), strict=True
+                ):
+                    entry.reply = reply
+        except RedisError as exc:
+            for entry in batch.writes:
+                entry.reply = exc
+        finally:
+            if commands and batch.writes[0].reply is _UNSENT:  # the client closed meanwhile
+                lost = RedisConnectError(
+                    "the client closed with the write in flight", service="redis"
+                )
+                for entry in batch.writes:
+                    entry.reply = lost
+            batch.done.set()
 
     @asynccontextmanager
     async def dedicated(self, *, push: bool = False) -> AsyncGenerator[Connection, None]:
@@ -243,9 +316,119 @@ class SentinelClient(RedisClient):
             if push:
                 self._subscribed.add(connection)
             try:
-                yield connection
+                if self._wait is None or push:
+                    yield connection
+                else:  # a watched transaction: WAIT after its EXEC
+                    yield cast("Connection", _Confirming(connection, self._wait))
             finally:
                 self._subscribed.discard(connection)
+
+
+# -- waiting for replicas (sentinel_wait_replicas) -------------------------------------
+
+_UNSENT: Final[Any] = object()
+
+
+class _Write:
+    __slots__ = ("args", "reply")
+
+    def __init__(self, args: Sequence[Arg]) -> None:
+        self.args = args
+        self.reply: Any = _UNSENT
+
+
+class _Writes:
+    """Single writes gathered for one batch, and the event their callers wait on."""
+
+    __slots__ = ("done", "writes")
+
+    def __init__(self) -> None:
+        self.writes: list[_Write] = []
+        self.done = anyio.Event()
+
+
+class _Confirming:
+    """A dedicated connection (WATCH) whose writes are followed by WAIT."""
+
+    def __init__(self, connection: Connection, wait: tuple[str, int, int]) -> None:
+        self._connection = connection
+        self._wait = wait
+
+    async def execute(self, args: Sequence[Arg], decode: bool | None = None) -> Any:
+        return (await self.execute_many([args], decode))[0]
+
+    async def execute_many(
+        self, commands: Sequence[Sequence[Arg]], decode: bool | None = None
+    ) -> list[Any]:
+        if not any(writes(args) for args in commands):
+            return await self._connection.execute_many(commands, decode)
+        replies = await self._connection.execute_many([*commands, self._wait], decode)
+        return confirm(commands, replies, self._wait)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+def writes(args: Sequence[Arg]) -> bool:
+    """Whether ``args`` may change data (unknown commands are taken to)."""
+    name = command_name(args)
+    if name in _NO_WAIT:
+        return False
+    spec = COMMANDS.get(name)
+    if spec is not None:
+        return name == "XGROUP" or not spec.readonly
+    found = route((name,), name)  # its kind only: no keys are parsed
+    return found is None or found.kind not in {"any", "scan", "pubsub"}
+
+
+def confirm(
+    commands: Sequence[Sequence[Arg]], replies: list[Any], wait: tuple[str, int, int]
+) -> list[Any]:
+    """The replies to ``commands`` (WAIT's, the last of ``replies``, left out); when fewer
+    replicas than asked confirmed them, each write that ran becomes an error."""
+    *results, counted = replies
+    wanted = wait[1]
+    if isinstance(counted, int) and counted >= wanted:
+        return results
+    if isinstance(counted, int):
+        why = f"only {counted} of {wanted} replicas confirmed it within {wait[2] / 1000} s"
+    else:
+        why = f"WAIT failed ({counted})"
+    for index in _confirmed_writes(commands):
+        reply = results[index]
+        name = command_name(commands[index])
+        # Error replies and an aborted EXEC (a watched key changed) say nothing ran.
+        if not isinstance(reply, RedisError | hiredis.ReplyError) and (
+            reply is not None or name != "EXEC"
+        ):
+            results[index] = RedisConnectionLostError(
+                f"{name} ran on the master, but {why} (sentinel_wait_replicas): a failover "
+                "may lose it",
+                service="redis",
+                operation=name,
+            )
+    return results
+
+
+def _confirmed_writes(commands: Sequence[Sequence[Arg]]) -> list[int]:
+    """Which replies say a write ran: each write's outside MULTI, and EXEC's of a
+    transaction that holds one (the QUEUED acknowledgements say nothing)."""
+    found: list[int] = []
+    queuing = wrote = False
+    for index, args in enumerate(commands):
+        name = command_name(args)
+        if name == "MULTI":
+            queuing, wrote = True, False
+        elif name in {"EXEC", "DISCARD"}:
+            if name == "EXEC" and wrote:
+                found.append(index)
+            queuing = False
+        elif writes(args):
+            if queuing:
+                wrote = True
+            else:
+                found.append(index)
+    return found
 
 
 async def _retire(connection: Connection) -> None:
