@@ -15,7 +15,7 @@ import pydantic_core
 from pydantic import TypeAdapter
 
 from .._core._service import Service
-from .._core._telemetry import job_attributes, queue_telemetry
+from .._core._telemetry import NOOP, job_attributes, queue_telemetry, traceparent
 from ..redis import RedisResponseError, RedisService
 from . import _scripts as scripts
 from ._config import QueueConfig, Retry
@@ -188,13 +188,15 @@ class QueueService(Service[QueueConfig]):
         job_id = options.get("job_id") or os.urandom(16).hex()  # a uuid4's entropy, faster
         keys = self.keys
         sending = job_attributes(job_id, name)  # a PRODUCER span "send <queue>" (_telemetry)
-        with self._telemetry.operation("send", self._config.name, sending):
+        with self._telemetry.operation("send", self._config.name, sending) as sent:
+            carried = "" if sent is NOOP else traceparent()  # the job's runs join this trace
             created, holder, _ = await scripts.run(
                 self.redis,
                 scripts.ENQUEUE,
                 [keys.job(job_id)],
-                [job_id, name, raw, level, delay_ms, unique_key or "", keys.prefix, keys.channels],
-            )
+                [job_id, name, raw, level, delay_ms, unique_key or "", keys.prefix, keys.channels,
+                 carried],
+            )  # fmt: skip
         if created:
             self._enqueued += 1
         else:

@@ -16,6 +16,8 @@ Loops, all in the task group of ``run()``:
   tick's job unless a worker fired that tick already;
 - control: abort requests (a running job's cancel scope is cancelled at once) and
   wake-ups for the promoter, over pub/sub;
+- measure: while an OpenTelemetry meter records, reads the queue's depth (``health()``)
+  for the ``anyservices.queue.depth`` gauge every ``lease_seconds / 3``;
 - signals: SIGTERM/SIGINT stop reading; running jobs get ``shutdown_grace_seconds``,
   then are cancelled and queued again without using up an attempt.
 """
@@ -38,6 +40,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from .._core._telemetry import WorkerTelemetry, job_attributes
 from ..redis import RedisConnectError, RedisResponseError, RedisService, RedisTimeoutError
 from ..redis._protocol import Arg
 from . import _scripts as scripts
@@ -56,6 +59,12 @@ _BLOCK_MS = 5000  # one blocking read waits at most this long
 _RETRY_FIRST, _RETRY_MAX = 0.05, 2.0  # backoff after a Redis connection error
 _TRANSIENT = (RedisConnectError, RedisTimeoutError)
 _GONE = frozenset({"NOGROUP", "UNBLOCKED"})  # a stream or its group was deleted under us
+# What the COMPLETE script's outcomes count as (statistics, metrics, the process span).
+_COUNTED = {"succeeded": "succeeded", "failed": "failed", "retry": "retried",
+            "aborted": "aborted", "dead": "dead", "release": "released"}  # fmt: skip
+_ERRORS = frozenset({"failed", "retry", "dead"})  # outcomes that mark the span failed
+
+_Outcome = tuple[str, str, str, str, int]  # COMPLETE's outcome, value, error type, message, delay
 
 
 @dataclass(eq=False)
@@ -69,6 +78,7 @@ class _Run:
     payload: str
     deliveries: int  # the fencing token
     attempt: int
+    traceparent: str  # the enqueuer's trace context ('' for none)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     reason: str | None = None  # why its scope was cancelled: abort, release, lost
 
@@ -124,6 +134,7 @@ class Worker:
         self._wake: anyio.Event | None = None
         self._reader_id: int | None = None
         self._loops: anyio.abc.TaskGroup | None = None
+        self._telemetry = WorkerTelemetry(queue.config.name)
 
     def __repr__(self) -> str:
         return f"<Worker {self.name} on {self.queue.config.name}, {len(self._running)} running>"
@@ -174,11 +185,13 @@ class Worker:
                     loops.start_soon(self._forever, self._beat, queue.config.lease_seconds / 3)
                     loops.start_soon(self._promote_loop)
                     loops.start_soon(self._periodic_loop)
+                    loops.start_soon(self._forever, self._measure, queue.config.lease_seconds / 3)
                     await self._read_loop(jobs, reader, burst=burst)
                     await self._drain()
                     loops.cancel_scope.cancel()
         finally:
             self._loops = self._reader_id = None
+            self._telemetry.depth = {}  # no longer reported
             # If Redis is away, the entry ages out of the live set on its own.
             with anyio.CancelScope(shield=True), anyio.move_on_after(5), suppress(*_TRANSIENT):
                 await queue.redis.execute_command("ZREM", queue.keys.workers, self.name)
@@ -220,8 +233,13 @@ class Worker:
                 delay = _RETRY_FIRST
 
     async def _read_once(
-        self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int, until: float,
-        *, burst: bool,
+        self,
+        jobs: anyio.abc.TaskGroup,
+        reader: RedisService,
+        free: int,
+        until: float,
+        *,
+        burst: bool,
     ) -> bool:
         """Start what is ready, or wait for it (at most ``until`` s); False when a burst
         is done."""
@@ -274,8 +292,8 @@ class Worker:
              queue.config.result_ttl_seconds, mode, *extra],
         )  # fmt: skip
         runs = [
-            _Run(int(index), entry, job_id, task, payload, int(deliveries), int(attempt))
-            for index, entry, job_id, task, payload, deliveries, attempt in started
+            _Run(int(index), entry, job_id, task, payload, int(deliveries), int(attempt), carried)
+            for index, entry, job_id, task, payload, deliveries, attempt, carried in started
         ]
         return runs, more
 
@@ -312,28 +330,37 @@ class Worker:
     # -- running a job ---------------------------------------------------------------
 
     async def _execute(self, run: _Run) -> None:
-        task = self._tasks.get(run.task)
+        """Run the job and record its outcome, in a CONSUMER span ``process <queue>``: a
+        child of the enqueuer's span on the first attempt, linked to it on a retry."""
+        attributes = job_attributes(run.job_id, run.task, run.attempt)
         try:
-            if task is None:
-                message = f"this worker has no task named {run.task!r}"
-                await self._finish(run, "dead", run.payload, "UnknownTask", message)
-                return
-            try:
-                payload = task.decode_payload(run.payload)
-            except QueueDataError as exc:
-                await self._finish(run, "dead", run.payload, "InvalidPayload", exc.message)
-                return
-            outcome = await self._call(run, task, payload)
-            if outcome is not None:
-                await self._finish(run, *outcome)
+            with self._telemetry.operation(
+                "process", self.queue.config.name, attributes,
+                remote=run.traceparent, retry=run.attempt > 1,
+            ) as processing:  # fmt: skip
+                outcome = await self._outcome(run)
+                ended = "lost" if outcome is None else await self._finish(run, *outcome)
+                processing.set_attribute("anyservices.queue.outcome", ended)
+                if outcome is not None and outcome[0] in _ERRORS:
+                    processing.fail(outcome[2])
         finally:
             if self._running.get(run.job_id) is run:
                 del self._running[run.job_id]
             self._free_slot()
 
-    async def _call(
-        self, run: _Run, task: Task[Any, Any], payload: Any
-    ) -> tuple[str, str, str, str, int] | None:
+    async def _outcome(self, run: _Run) -> _Outcome | None:
+        """What to record for this run, or None when it was fenced off."""
+        task = self._tasks.get(run.task)
+        if task is None:
+            message = f"this worker has no task named {run.task!r}"
+            return ("dead", run.payload, "UnknownTask", message, 0)
+        try:
+            payload = task.decode_payload(run.payload)
+        except QueueDataError as exc:
+            return ("dead", run.payload, "InvalidPayload", exc.message, 0)
+        return await self._call(run, task, payload)
+
+    async def _call(self, run: _Run, task: Task[Any, Any], payload: Any) -> _Outcome | None:
         """Run the task; the outcome to record, or None when the run was fenced off."""
         if self._limiter is None:  # pragma: no cover - set by run()
             raise AssertionError("the worker is running")
@@ -342,7 +369,7 @@ class Worker:
             await self._progress(run, fraction, message)
 
         ctx = JobContext(run.job_id, run.task, run.attempt, report)
-        outcome: tuple[str, str, str, str, int] | None = None
+        outcome: _Outcome | None = None
         deadline: AbstractContextManager[Any] = (
             anyio.fail_after(task.timeout) if task.timeout is not None else nullcontext()
         )
@@ -369,23 +396,23 @@ class Worker:
         if run.reason == "release":
             return ("release", run.payload, "", "", 0)
         if run.reason == "lost":
-            self._counts.lost += 1
+            self._count(run, "lost")
             return None
         return outcome
 
     def _failure(
         self, run: _Run, task: Task[Any, Any], error_type: str, message: str, retryable: bool
-    ) -> tuple[str, str, str, str, int]:
+    ) -> _Outcome:
         if retryable and run.attempt < task.retry.attempts:
             delay_ms = round(task.retry.delay(run.attempt) * 1000)
             return ("retry", run.payload, error_type, message, delay_ms)
         return ("failed", "", error_type, message, 0)
 
     async def _finish(
-        self, run: _Run, outcome: str, value: str, error_type: str, message: str, delay_ms: int = 0
-    ) -> None:
+        self, run: _Run, outcome: str, value: str, error_type: str, message: str, delay_ms: int
+    ) -> str:
         """Record the outcome (fenced by the delivery); Redis errors are retried for up to a
-        lease, after which the job is left to be redelivered."""
+        lease, after which the job is left to be redelivered. What it counted as."""
         queue, keys = self.queue, self.queue.keys
         ttl = queue.config.result_ttl_seconds
         args: list[Arg] = [GROUP, run.entry, run.deliveries, outcome, value, ttl, delay_ms,
@@ -395,13 +422,13 @@ class Worker:
         done = await self._persist(
             lambda: scripts.run(queue.redis, scripts.COMPLETE, job_keys, args)
         )
-        if not done:
-            self._counts.lost += 1
-            return
-        counts = self._counts
-        name = {"succeeded": "succeeded", "failed": "failed", "retry": "retried",
-                "aborted": "aborted", "dead": "dead", "release": "released"}[outcome]  # fmt: skip
-        setattr(counts, name, getattr(counts, name) + 1)
+        return self._count(run, _COUNTED[outcome] if done else "lost")
+
+    def _count(self, run: _Run, ended: str) -> str:
+        """Count a run's end in the statistics and the metrics."""
+        setattr(self._counts, ended, getattr(self._counts, ended) + 1)
+        self._telemetry.count(ended, run.task)
+        return ended
 
     async def _persist(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """``call()``, shielded, retrying connection errors for up to one lease (then 0)."""
@@ -415,6 +442,17 @@ class Worker:
                     await anyio.sleep(delay)
                     delay = min(delay * 2, _RETRY_MAX)
         return 0
+
+    async def _measure(self) -> None:
+        """Read the queue's depth for the metrics' gauge (only while a meter records)."""
+        if self._telemetry.measuring():
+            health = await self.queue.health()
+            self._telemetry.depth = {
+                "waiting": health.waiting,
+                "running": health.running,
+                "delayed": health.delayed,
+                "dead": health.dead_letters,
+            }
 
     async def _progress(self, run: _Run, fraction: float, message: str) -> None:
         keys = self.queue.keys
