@@ -171,6 +171,9 @@ class MinioService(Service[MinioConfig]):
         """The worker threads (in use, peak, waiting, calls, errors) and the bytes moved."""
         return self._counts.snapshot(self._runner.statistics())
 
+    def _gauges(self) -> dict[str, int]:
+        return self._runner.gauges()
+
     @property
     def client(self) -> Minio:
         """The underlying ``minio.Minio`` client, for what this service does not wrap.
