@@ -7,6 +7,7 @@ from typing import Any
 from otel_support import Recorded, attrs, otel
 
 from anyservices._core._gauges import GAUGES
+from anyservices.minio import MinioConfig, MinioService
 from anyservices.mongo import MongoConfig, MongoService
 from anyservices.redis import RedisConfig, RedisService
 from anyservices.testing import Face, open_face
@@ -45,3 +46,19 @@ async def test_redis_and_mongo_report_pools_and_threads_while_open(
     assert seen["anyservices.threads.waiting", "mongo"] == (0, mongo_target)
     assert not any(service == "redis" for _, service in gauges(otel))  # closed: not reported
     assert "@" not in mongo_target  # the masked description, never credentials
+
+
+async def test_minio_reports_its_worker_threads(
+    face: Face, s3_env: dict[str, str], otel: Recorded
+) -> None:
+    config = MinioConfig.from_env(s3_env, max_concurrency=5)
+    service = MinioService(config)
+    async with open_face(face, service) as minio:
+        await minio.list_buckets()
+        seen = gauges(otel)
+    target = service._describe()
+    assert seen["anyservices.threads.limit", "minio"] == (5, target)
+    assert seen["anyservices.threads.in_use", "minio"] == (0, target)
+    assert seen["anyservices.threads.waiting", "minio"] == (0, target)
+    assert config.secret_key.get_secret_value() not in target
+    assert not any(service == "minio" for _, service in gauges(otel))
