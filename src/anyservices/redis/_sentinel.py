@@ -73,6 +73,7 @@ class SentinelClient(RedisClient):
             ms = max(1, round(config.sentinel_wait_timeout * 1000))
             self._wait = ("WAIT", config.sentinel_wait_replicas, ms)
         self._gathering: dict[bool | None, _Writes] = {}  # by decode: writes not yet sent
+        self._sending = False  # the task that sends them runs
 
     @property
     def switches(self) -> int:
@@ -271,8 +272,10 @@ class SentinelClient(RedisClient):
         batch = self._gathering.get(decode)
         if batch is None:
             batch = self._gathering[decode] = _Writes()
+        if not self._sending:
+            self._sending = True
             assert self._task_group is not None  # noqa: S101 -- open() set it; execute needs it
-            self._task_group.start_soon(self._send_writes, decode)
+            self._task_group.start_soon(self._send_writes)
         entry = _Write(args)
         batch.writes.append(entry)
         try:
@@ -285,9 +288,22 @@ class SentinelClient(RedisClient):
             raise entry.reply
         return entry.reply
 
-    async def _send_writes(self, decode: bool | None) -> None:
-        """Send the gathered writes and one WAIT (a task in the client's task group)."""
-        batch = self._gathering.pop(decode)
+    async def _send_writes(self) -> None:
+        """Send the gathered writes, one batch and its WAIT at a time, until none are left
+        (a task in the client's task group). One at a time: a WAIT holds its connection
+        until it ends, so a second batch sent meanwhile would only queue behind it, and
+        when the replicas lag, each such batch would add a whole timeout for everyone."""
+        try:
+            while self._gathering:
+                decode, batch = self._gathering.popitem()
+                await self._send_batch(batch, decode)
+        finally:
+            self._sending = False
+            for batch in self._gathering.values():  # the client closed meanwhile
+                _settle(batch, _closed())
+            self._gathering.clear()
+
+    async def _send_batch(self, batch: _Writes, decode: bool | None) -> None:
         wait = self._wait
         assert wait is not None  # noqa: S101 -- only gathered when waiting
         commands = [entry.args for entry in batch.writes]
@@ -299,15 +315,10 @@ class SentinelClient(RedisClient):
                 ):
                     entry.reply = reply
         except RedisError as exc:
-            for entry in batch.writes:
-                entry.reply = exc
+            _settle(batch, exc)
         finally:
             if commands and batch.writes[0].reply is _UNSENT:  # the client closed meanwhile
-                lost = RedisConnectError(
-                    "the client closed with the write in flight", service="redis"
-                )
-                for entry in batch.writes:
-                    entry.reply = lost
+                _settle(batch, _closed())
             batch.done.set()
 
     @asynccontextmanager
@@ -345,6 +356,16 @@ class _Writes:
     def __init__(self) -> None:
         self.writes: list[_Write] = []
         self.done = anyio.Event()
+
+
+def _settle(batch: _Writes, error: RedisError) -> None:
+    for entry in batch.writes:
+        entry.reply = error
+    batch.done.set()
+
+
+def _closed() -> RedisError:
+    return RedisConnectError("the client closed with the write in flight", service="redis")
 
 
 class _Confirming:
