@@ -347,19 +347,24 @@ async def test_lost_connections_and_a_closing_client() -> None:
     errors: list[RedisError] = []
     client = FakeSentinelClient(config(sentinel_wait_replicas=1), fake)
 
-    async def write() -> None:
+    async def write(key: str) -> None:
         try:
-            await client.execute("SET", "k", "v")
+            await client.execute("SET", key, "v")
         except RedisError as exc:
             errors.append(exc)
 
     async with anyio.create_task_group() as callers, anyio.create_task_group() as group:
         fake.group = group
         await client.open(group)
-        callers.start_soon(write)
+        callers.start_soon(write, "sent")
         await anyio.sleep(0.05)
+        callers.start_soon(write, "gathered")  # behind the batch in flight: never sent
+        await anyio.sleep(0.05)
+        assert [e.args for e in client._gathering[None].writes] == [("SET", "gathered", "v")]
         group.cancel_scope.cancel()
     await client.aclose()
-    assert len(errors) == 1
-    assert isinstance(errors[0], RedisConnectionLostError)
-    assert "closed" in errors[0].message
+    assert len(errors) == 2
+    for error in errors:
+        assert isinstance(error, RedisConnectionLostError)
+        assert "closed" in error.message
+    assert client._gathering == {}
