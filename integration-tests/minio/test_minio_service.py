@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from datetime import timedelta
 from pathlib import Path
@@ -35,7 +35,7 @@ from minio import Minio
 MiB = 1024 * 1024
 
 
-async def chunks(total: int, size: int = 1024 * 1024, seed: int = 7) -> AsyncIterator[bytes]:
+async def chunks(total: int, size: int = 1024 * 1024, seed: int = 7) -> AsyncGenerator[bytes, None]:
     """``total`` bytes, generated on the fly (deterministic per seed)."""
     block = bytes((seed * 31 + i) % 251 for i in range(size))
     sent = 0
@@ -263,13 +263,13 @@ async def test_download_stream_early_exit_releases(face: Face, minio_config: Min
 async def test_source_error_and_cancel_leave_no_object(
     face: Face, minio_config: MinioConfig, open_uploads: Callable[[], list[str]]
 ) -> None:
-    async def failing() -> AsyncIterator[bytes]:
+    async def failing() -> AsyncGenerator[bytes, None]:
         async with aclosing(chunks(12 * MiB)) as source:
             async for chunk in source:
                 yield chunk
         raise RuntimeError("source broke")
 
-    async def slow() -> AsyncIterator[bytes]:
+    async def slow() -> AsyncGenerator[bytes, None]:
         async with aclosing(chunks(12 * MiB)) as source:
             async for chunk in source:
                 yield chunk
