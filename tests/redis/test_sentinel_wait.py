@@ -198,13 +198,18 @@ async def test_writes_that_arrive_together_share_one_wait() -> None:
         async def incr(key: str) -> None:
             results.append(await client.execute("INCR", key))
 
+        async def pipeline() -> None:
+            results.append(await client.execute_many([("SET", "p", "1"), ("GET", "p")]))
+
         async with anyio.create_task_group() as group:
             for key in "abcdefgh":
                 group.start_soon(incr, key)
-        assert results == [1] * 8
+            group.start_soon(pipeline)
+        assert sorted(map(str, results)) == ["1"] * 8 + ["['OK', '1']"]
         log = sent(fake)
-        assert sorted(log[:8]) == [f"INCR {k}" for k in "abcdefgh"]
-        assert log[8:] == ["WAIT 1 250"]  # one WAIT, right behind them all
+        assert sorted(log[:10]) == sorted([f"INCR {k}" for k in "abcdefgh"] + ["SET p 1", "GET p"])
+        assert log.index("GET p") == log.index("SET p 1") + 1  # a pipeline stays whole
+        assert log[10:] == ["WAIT 1 250"]  # one WAIT, right behind them all
         fake.node(M).log.clear()
         assert await client.execute("GET", "a") == "1"  # reads never wait
         assert await client.execute("SET", "raw", b"v", decode=False) == b"OK"
@@ -360,7 +365,7 @@ async def test_lost_connections_and_a_closing_client() -> None:
         await anyio.sleep(0.05)
         callers.start_soon(write, "gathered")  # behind the batch in flight: never sent
         await anyio.sleep(0.05)
-        assert [e.args for e in client._gathering[None].writes] == [("SET", "gathered", "v")]
+        assert [e.commands for e in client._gathering[None].writes] == [[("SET", "gathered", "v")]]
         group.cancel_scope.cancel()
     await client.aclose()
     assert len(errors) == 2

@@ -9,9 +9,9 @@ replies do the same. Commands that were never sent (no master could be reached) 
 writes the server refused are retried within ``cluster_retry_timeout``.
 
 With ``sentinel_wait_replicas`` set, every write is followed on its connection by
-``WAIT <replicas> <ms>``: single writes that arrive together share one WAIT (sent right
-behind them), a pipeline or transaction gets one at its end, and a watched transaction
-one after EXEC. A write the replicas did not confirm in time raises
+``WAIT <replicas> <ms>``: writes (single ones, pipelines, transactions) that arrive
+together go out back to back with one WAIT behind them all, one such batch at a time, and
+a watched transaction gets one after its EXEC. A write the replicas did not confirm in time raises
 ``RedisConnectionLostError`` (``maybe_executed``: it ran on the master, and a failover
 may lose it); reads never wait.
 """
@@ -226,7 +226,10 @@ class SentinelClient(RedisClient):
         while True:
             try:
                 if confirmed:
-                    return await self._write(args, decode)
+                    [reply] = await self._gather([args], decode)
+                    if isinstance(reply, RedisError):
+                        raise reply
+                    return reply
                 return await super().execute(*args, decode=decode)
             except RedisConnectionLostError:  # ran, not confirmed by the replicas: never resent
                 raise
@@ -250,11 +253,13 @@ class SentinelClient(RedisClient):
     ) -> list[Any]:
         deadline = anyio.current_time() + self._config.cluster_retry_timeout
         delay = _FIRST_DELAY
-        wait = self._wait if any(writes(args) for args in commands) else None
-        sent = commands if wait is None else [*commands, wait]
+        confirmed = self._wait is not None and any(writes(args) for args in commands)
         while True:
             try:
-                replies = await super().execute_many(sent, decode=decode)
+                if confirmed:
+                    replies = await self._gather(commands, decode)
+                else:
+                    replies = await super().execute_many(commands, decode=decode)
             except RedisConnectError as exc:
                 if exc.operation != "connect":
                     raise
@@ -262,13 +267,15 @@ class SentinelClient(RedisClient):
                 continue
             if any(isinstance(r, RedisResponseError) and r.code in _LOOK_AGAIN for r in replies):
                 await self._drop_connections()
-            return replies if wait is None else confirm(commands, replies, wait)
+            return replies
 
-    async def _write(self, args: Sequence[Arg], decode: bool | None) -> Any:
-        """One write, sent with the others that arrive before the next batch goes out,
-        and one WAIT behind them all."""
-        _check_shareable(args)  # a bad command fails alone, not the batch it would join
-        encode_command(args, self._config.encoding)
+    async def _gather(self, commands: Sequence[Sequence[Arg]], decode: bool | None) -> list[Any]:
+        """Commands with a write among them (one, or a pipeline's), sent back to back with
+        the others that arrive before the next batch goes out, and one WAIT behind them
+        all; their replies, with the writes WAIT did not confirm as errors."""
+        for args in commands:  # a bad command fails alone, not the batch it would join
+            _check_shareable(args)
+            encode_command(args, self._config.encoding)
         batch = self._gathering.get(decode)
         if batch is None:
             batch = self._gathering[decode] = _Writes()
@@ -276,7 +283,7 @@ class SentinelClient(RedisClient):
             self._sending = True
             assert self._task_group is not None  # noqa: S101 -- open() set it; execute needs it
             self._task_group.start_soon(self._send_writes)
-        entry = _Write(args)
+        entry = _Write(commands)
         batch.writes.append(entry)
         try:
             await batch.done.wait()
@@ -284,9 +291,9 @@ class SentinelClient(RedisClient):
             if self._gathering.get(decode) is batch:
                 batch.writes.remove(entry)
             raise
-        if isinstance(entry.reply, RedisError):
-            raise entry.reply
-        return entry.reply
+        if entry.error is not None:
+            raise entry.error
+        return entry.replies
 
     async def _send_writes(self) -> None:
         """Send the gathered writes, one batch and its WAIT at a time, until none are left
@@ -306,19 +313,21 @@ class SentinelClient(RedisClient):
     async def _send_batch(self, batch: _Writes, decode: bool | None) -> None:
         wait = self._wait
         assert wait is not None  # noqa: S101 -- only gathered when waiting
-        commands = [entry.args for entry in batch.writes]
+        commands = [args for entry in batch.writes for args in entry.commands]
         try:
             if commands:
                 replies = await RedisClient.execute_many(self, [*commands, wait], decode=decode)
-                for entry, reply in zip(
-                    batch.writes, confirm(commands, replies, wait), strict=True
-                ):
-                    entry.reply = reply
+                results = confirm(commands, replies, wait)
+                for entry in batch.writes:
+                    entry.replies, results = (
+                        results[: len(entry.commands)],
+                        results[len(entry.commands) :],
+                    )
         except RedisError as exc:
             _settle(batch, exc)
         finally:
-            if commands and batch.writes[0].reply is _UNSENT:  # the client closed meanwhile
-                _settle(batch, _closed())
+            if commands and batch.writes[0].error is None and not batch.writes[0].replies:
+                _settle(batch, _closed())  # the client closed meanwhile
             batch.done.set()
 
     @asynccontextmanager
@@ -337,15 +346,16 @@ class SentinelClient(RedisClient):
 
 # -- waiting for replicas (sentinel_wait_replicas) -------------------------------------
 
-_UNSENT: Final[Any] = object()
-
 
 class _Write:
-    __slots__ = ("args", "reply")
+    """One caller's commands in a batch: their replies, or the error that ended it."""
 
-    def __init__(self, args: Sequence[Arg]) -> None:
-        self.args = args
-        self.reply: Any = _UNSENT
+    __slots__ = ("commands", "error", "replies")
+
+    def __init__(self, commands: Sequence[Sequence[Arg]]) -> None:
+        self.commands = commands
+        self.replies: list[Any] = []
+        self.error: RedisError | None = None
 
 
 class _Writes:
@@ -360,7 +370,7 @@ class _Writes:
 
 def _settle(batch: _Writes, error: RedisError) -> None:
     for entry in batch.writes:
-        entry.reply = error
+        entry.error = error
     batch.done.set()
 
 
