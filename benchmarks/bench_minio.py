@@ -1,6 +1,7 @@
 """MinioService against the minio SDK used synchronously, same server, same process.
 
     python benchmarks/bench_minio.py            # needs the local S3 server (devservers)
+    python benchmarks/bench_minio.py --handoffs [--backend trio] [--rounds 5]
 
 Prints throughput for a 64 MiB upload and download (best of 3 alternating rounds), 200
 small objects by 16 tasks (against the SDK run sequentially and in 16 threads, each side
@@ -10,11 +11,13 @@ warm, with the client CPU per put), and the peak RSS growth of a 512 MiB streame
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import io
 import os
 import resource
+import statistics
 import sys
 import time
 import uuid
@@ -96,6 +99,69 @@ def env() -> dict[str, str]:
     if "ANYSERVICES_MINIO_ENDPOINT" not in found:
         found.update(ensure_started(only=["s3"]))
     return found
+
+
+async def handoffs(rounds: int) -> None:
+    """How long a small put waits for its two thread hand-overs: from the task's call to
+    the worker thread starting the SDK call, and from the SDK call's return to the task
+    running again (the 16 SDK threads of the peer make neither: a thread that finished a
+    put starts the next one itself). Medians over ``rounds`` rounds of the per-round
+    mean, median and 90th percentile."""
+    variables = env()
+    config = MinioConfig(
+        endpoint=variables["ANYSERVICES_MINIO_ENDPOINT"],
+        access_key=variables["ANYSERVICES_MINIO_ACCESS_KEY"],
+        secret_key=SecretStr(variables["ANYSERVICES_MINIO_SECRET_KEY"]),
+        region=variables.get("ANYSERVICES_MINIO_REGION") or None,
+        default_bucket=f"bench-{uuid.uuid4().hex[:10]}",
+        auto_create_bucket=True,
+        max_concurrency=CONCURRENCY,
+    )
+    small = [os.urandom(1024) for _ in range(SMALL_COUNT)]
+    names = ("to worker", "back to task", "whole put")
+    means: dict[str, list[float]] = {name: [] for name in names}
+    medians: dict[str, list[float]] = {name: [] for name in names}
+    p90s: dict[str, list[float]] = {name: [] for name in names}
+    async with MinioService(config) as s3:
+        calls = s3._sdk  # noqa: SLF001 -- the one boundary every SDK call crosses
+        bucket = config.default_bucket or ""
+        waits: dict[str, list[float]] = {name: [] for name in names}
+
+        async def put(i: int) -> None:
+            stamps: list[float] = []
+
+            def call() -> None:  # what upload_data runs in the worker, with two stamps
+                stamps.append(time.perf_counter())
+                calls.client.put_object(bucket, f"hop/{i}", io.BytesIO(small[i]), 1024)
+                stamps.append(time.perf_counter())
+
+            asked = time.perf_counter()
+            await calls.run(call, "upload_data")
+            back = time.perf_counter()
+            waits["to worker"].append(stamps[0] - asked)
+            waits["back to task"].append(back - stamps[1])
+            waits["whole put"].append(back - asked)
+
+        for _ in range(rounds):
+            await in_workers(put, CONCURRENCY)  # warm
+            for values in waits.values():
+                values.clear()
+            await in_workers(put, SMALL_COUNT)
+            for name, values in waits.items():
+                ordered = sorted(values)
+                means[name].append(statistics.fmean(ordered))
+                medians[name].append(statistics.median(ordered))
+                p90s[name].append(ordered[len(ordered) * 9 // 10])
+        for name in await s3.list_objects():
+            await s3.remove_object(name)
+        await s3.remove_bucket()
+    load = os.getloadavg()[0]
+    print(f"{SMALL_COUNT} x 1 KiB puts by {CONCURRENCY} tasks, {rounds} rounds, load {load:.1f}:")
+    for name in names:
+        mean, median = statistics.median(means[name]), statistics.median(medians[name])
+        p90 = statistics.median(p90s[name])
+        figures = f"mean {mean * 1e3:6.2f} ms, median {median * 1e3:6.2f}, p90 {p90 * 1e3:6.2f}"
+        print(f"  {name:13} {figures}")
 
 
 async def main() -> None:  # noqa: PLR0915 -- one linear script
@@ -221,4 +287,12 @@ async def main() -> None:  # noqa: PLR0915 -- one linear script
 
 
 if __name__ == "__main__":
-    anyio.run(main)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--handoffs", action="store_true", help="only the hand-over waits")
+    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of --handoffs")
+    options = parser.parse_args()
+    if options.handoffs:
+        anyio.run(handoffs, options.rounds, backend=options.backend)
+    else:
+        anyio.run(main, backend=options.backend)
