@@ -74,7 +74,7 @@ def peer_client(config: MinioConfig) -> Minio:
     )
 
 
-async def in_workers(put: Callable[[int], Awaitable[None]], count: int) -> None:
+async def in_workers(put: Callable[[int], Awaitable[object]], count: int) -> None:
     """``put(i)`` for i < count by CONCURRENCY tasks taking the next index when done: the
     async twin of a thread pool's workers."""
     indices = iter(range(count))

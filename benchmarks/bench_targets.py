@@ -21,14 +21,14 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import bench_mongo
 import bench_portal
 import redis.asyncio as redis_py_async
-import urllib3
+from bench_minio import in_workers, peer_client
 from bench_redis import run_async as redis_async
 from bench_redis import run_threads as redis_threads
 from pydantic import SecretStr
@@ -221,38 +221,6 @@ def _minio_config(bucket: str) -> MinioConfig:
     )
 
 
-def _peer_client(config: MinioConfig) -> Minio:
-    """The SDK as it builds itself, but with one pooled connection per thread (its default
-    pool keeps 10: with 16 threads it opens and discards connections every round)."""
-    http = urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=300, read=300),
-        maxsize=CONCURRENCY,
-        retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
-    )
-    return Minio(
-        config.endpoint,
-        access_key=config.access_key,
-        secret_key=config.secret_key.get_secret_value(),
-        secure=False,
-        region=config.region,
-        http_client=http,
-    )
-
-
-async def _concurrently(put: Callable[[int], Awaitable[object]], count: int) -> None:
-    """``put(i)`` for every i < count by CONCURRENCY tasks, each taking the next index
-    when its put is done: the async twin of a thread pool's 16 workers."""
-    indices = iter(range(count))
-
-    async def worker() -> None:
-        for i in indices:
-            await put(i)
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(CONCURRENCY):
-            tg.start_soon(worker)
-
-
 def _timed(variant: str, count: int, started: float, cpu: float, in_loop: float = -1) -> float:
     _S3_CPU.setdefault(variant, []).append((time.process_time() - cpu) / count * 1e6)
     if in_loop >= 0:
@@ -263,9 +231,9 @@ def _timed(variant: str, count: int, started: float, cpu: float, in_loop: float 
 async def _ours_small_puts(config: MinioConfig, blobs: list[bytes]) -> float:
     async with MinioService(config) as s3:
         # Warm: one pooled connection per worker, as the SDK's are after its first round.
-        await _concurrently(lambda i: s3.upload_data(f"ours-small/{i}", blobs[i]), CONCURRENCY)
+        await in_workers(lambda i: s3.upload_data(f"ours-small/{i}", blobs[i]), CONCURRENCY)
         started, cpu, in_loop = time.perf_counter(), time.process_time(), time.thread_time()
-        await _concurrently(lambda i: s3.upload_data(f"ours-small/{i}", blobs[i]), len(blobs))
+        await in_workers(lambda i: s3.upload_data(f"ours-small/{i}", blobs[i]), len(blobs))
         return _timed("ours small puts c=16", len(blobs), started, cpu, in_loop)
 
 
@@ -280,7 +248,7 @@ async def _floor_small_puts(sdk: Minio, bucket: str, blobs: list[bytes]) -> floa
             return loop.run_in_executor(pool, sdk.put_object, bucket, f"floor/{i}", data, SMALL)
 
         started, cpu, in_loop = time.perf_counter(), time.process_time(), time.thread_time()
-        await _concurrently(put, len(blobs))
+        await in_workers(put, len(blobs))
         return _timed("floor: SDK via run_in_executor c=16", len(blobs), started, cpu, in_loop)
 
 
@@ -308,7 +276,7 @@ def s3_variants(state: list[Callable[[], None]]) -> dict[str, Callable[[], float
     """Small puts in obj/s and a 64 MiB download in MiB/s; ``state`` gets the cleanup."""
     bucket = f"bench-{uuid.uuid4().hex[:10]}"
     config = _minio_config(bucket)
-    sdk = _peer_client(config)
+    sdk = peer_client(config)
     blobs = [os.urandom(SMALL) for _ in range(SMALL_COUNT)]
     anyio.run(_ours_setup, config, os.urandom(LARGE))
 
