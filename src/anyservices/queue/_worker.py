@@ -131,7 +131,7 @@ class Worker:
         self._counts = _Counts()
         self._stopping = False
         self._slot: anyio.Event | None = None
-        self._wake: anyio.Event | None = None
+        self._wake: anyio.Event  # the promoter's, made by run() before "due" can arrive
         self._reader_id: int | None = None
         self._loops: anyio.abc.TaskGroup | None = None
         self._telemetry = WorkerTelemetry(queue.config.name)
@@ -181,6 +181,7 @@ class Worker:
                     ):
                         await loops.start(self._signal_loop)  # before any job starts
                     await self._beat()
+                    self._wake = anyio.Event()
                     await loops.start(self._control_loop)  # aborts reach what starts next
                     loops.start_soon(self._forever, self._beat, queue.config.lease_seconds / 3)
                     loops.start_soon(self._promote_loop)
@@ -325,7 +326,8 @@ class Worker:
             self._slot.set()
 
     async def _unblock(self, client_id: int) -> None:
-        await self.queue.redis.execute_command("CLIENT", "UNBLOCK", client_id)
+        with self._riding_out():  # Redis away: the blocked read fails on its own
+            await self.queue.redis.execute_command("CLIENT", "UNBLOCK", client_id)
 
     # -- running a job ---------------------------------------------------------------
 
@@ -503,15 +505,14 @@ class Worker:
         queue, keys = self.queue, self.queue.keys
         forget_ms = round(queue.config.lease_seconds * 10_000)
         args: list[Any] = [GROUP, self.name, keys.prefix, forget_ms]
-        for run in self._running.values():
+        beating = dict(self._running)  # a note may come back for a run that ended since
+        for run in beating.values():
             args += [run.index, run.entry, run.job_id, run.deliveries]
         notes = await scripts.run(
             queue.redis, scripts.HEARTBEAT, [keys.workers, *keys.streams], args
         )
         for job_id, note in notes:
-            noted = self._running.get(job_id)
-            if noted is not None:
-                self._cancel(noted, note)
+            self._cancel(beating[job_id], note)  # an ended run's scope is gone: no effect
 
     async def _promote(self, jobs: anyio.abc.TaskGroup | None, free: int) -> tuple[int, float]:
         """Move due delayed jobs to their streams (the blocked reader wakes up) and, from the
@@ -568,8 +569,7 @@ class Worker:
                 if not isinstance(message.data, str):  # not ours: ours are text
                     continue
                 if message.data == "due":
-                    if self._wake is not None:
-                        self._wake.set()
+                    self._wake.set()
                 elif message.data.startswith("abort:"):
                     run = self._running.get(message.data.removeprefix("abort:"))
                     if run is not None:
