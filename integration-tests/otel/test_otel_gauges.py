@@ -7,6 +7,7 @@ from typing import Any
 from otel_support import Recorded, attrs, otel
 
 from anyservices._core._gauges import GAUGES
+from anyservices.http import HttpConfig, HttpService
 from anyservices.minio import MinioConfig, MinioService
 from anyservices.mongo import MongoConfig, MongoService
 from anyservices.redis import RedisConfig, RedisService
@@ -28,14 +29,24 @@ def gauges(otel: Recorded) -> dict[tuple[str, str], tuple[int, str]]:
 
 
 async def test_redis_and_mongo_report_pools_and_threads_while_open(
-    face: Face, redis_config: RedisConfig, mongo_env: dict[str, str], otel: Recorded
+    face: Face,
+    redis_config: RedisConfig,
+    mongo_env: dict[str, str],
+    s3_env: dict[str, str],
+    otel: Recorded,
 ) -> None:
+    http_url = f"http://{s3_env['ANYSERVICES_MINIO_ENDPOINT']}"  # any HTTP server
     config = MongoConfig.from_env(mongo_env, database="anyservices_tests", max_pool_size=7)
     redis_service, mongo_service = RedisService(redis_config), MongoService(config)
-    async with open_face(face, redis_service) as redis, open_face(face, mongo_service) as mongo:
+    async with (
+        open_face(face, redis_service) as redis,
+        open_face(face, mongo_service) as mongo,
+        open_face(face, HttpService(HttpConfig(base_url=http_url))),  # has no gauges
+    ):
         assert await redis.ping()
         await mongo.ping()
         seen = gauges(otel)
+    assert {service for _, service in seen} == {"redis", "mongo"}
     redis_target, mongo_target = redis_service._describe(), mongo_service._describe()
     connections, target = seen["anyservices.pool.connections", "redis"]
     assert connections >= 1
