@@ -86,10 +86,19 @@ class Failover:
     """One SENTINEL FAILOVER under 16 tasks of INCR: what was acknowledged, what was lost
     (per key), and each error with its time from the failover."""
 
-    def __init__(self, load: Load, applied: dict[str, int], failed_over_at: float) -> None:
+    def __init__(
+        self,
+        load: Load,
+        applied: dict[str, int],
+        failed_over_at: float,
+        acked_at_switch: dict[str, int],
+    ) -> None:
         for key in KEYS:  # errors may or may not have applied; nothing ran twice
             assert applied[key] <= load.acked[key] + len(load.errors), key
+        self.applied = applied
         self.acked = sum(load.acked.values())
+        # What was acknowledged after the sentinels named the new master, per key.
+        self.after_switch = {key: load.acked[key] - acked_at_switch[key] for key in KEYS}
         self.lost = {key: max(0, load.acked[key] - applied[key]) for key in KEYS}
         self.errors = [error for _, _, error in load.errors]
         self.times = [when - failed_over_at for when, _, _ in load.errors]
@@ -106,7 +115,7 @@ async def fail_over(
     async with open_face(face, RedisService(config(sentinels, **settings))) as redis:
         load = Load(redis)
         old = master_port(sentinels)
-        failed_over_at, new = 0.0, 0
+        failed_over_at, new, acked_at_switch = 0.0, 0, dict(load.acked)
         async with anyio.create_task_group() as group:
             for seed in range(16):
                 group.start_soon(load.worker, seed)
@@ -114,28 +123,31 @@ async def fail_over(
             failed_over_at = anyio.current_time()
             assert redis_command(sentinels[0], "SENTINEL", "FAILOVER", "mymaster") == b"OK"
             new = await wait_for_new_master(sentinels, old, 15)
+            acked_at_switch = dict(load.acked)
             if rejoin:
                 assert redis_command(old, "REPLICAOF", "127.0.0.1", str(new)) == b"OK"
             await anyio.sleep(2.0)
             load.stop.set()
     namespace = redis_namespace(redis)
     applied = {key: _int(redis_command(new, "GET", f"{namespace}:{key}")) for key in KEYS}
-    return Failover(load, applied, failed_over_at)
+    return Failover(load, applied, failed_over_at, acked_at_switch)
 
 
-async def test_sentinel_failover_loses_nothing(face: Face, sentinel_group: list[int]) -> None:
-    """The first master has ``min-replicas-to-write 1``: once its replica is promoted it
-    refuses writes (NOREPLICAS: the client asks the sentinels again and resends), so it
-    acknowledges nothing after that which its successor never sees. Writes it acknowledged
-    just before, not yet streamed to the replica, can be lost (docs/redis-cluster.md):
-    ``sentinel_wait_replicas`` (the next test) closes that window."""
+async def test_sentinel_failover_loses_nothing_after_the_switch(
+    face: Face, sentinel_group: list[int]
+) -> None:
+    """The default: the first master has ``min-replicas-to-write 1``, so once its replica is
+    promoted it refuses writes (NOREPLICAS: the client asks the sentinels again and
+    resends), and every write acknowledged after the sentinels named the new master is on
+    it. Writes the old master acknowledged before, not yet streamed to the replica when it
+    was promoted, can be lost: replication is asynchronous, and how many depends on the
+    replica's lag (seen: none in most runs, 16 of 2,522 and 496 of 3,114 with the CPUs
+    busy). ``sentinel_wait_replicas`` (the next test) closes that window."""
     result = await fail_over(face, sentinel_group)
     assert result.acked > 100
-    lost = sum(result.lost.values())
-    # Nothing the old master acknowledged after its replica left; only what it had not yet
-    # streamed to the replica at the moment of promotion (asynchronous replication; seen:
-    # 0 in most runs, 1 of ~2,000 on the slower sync face).
-    assert lost <= max(5, result.acked // 200), (lost, result.acked)
+    assert sum(result.after_switch.values()) > 0
+    for key in KEYS:
+        assert result.applied[key] >= result.after_switch[key], (key, result.lost)
     if result.times:
         assert max(result.times) - min(result.times) <= 2.0, result.seen
         assert min(result.times) >= 0, result.seen

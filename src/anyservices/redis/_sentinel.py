@@ -318,11 +318,10 @@ class SentinelClient(RedisClient):
             if commands:
                 replies = await RedisClient.execute_many(self, [*commands, wait], decode=decode)
                 results = confirm(commands, replies, wait)
-                for entry in batch.writes:
-                    entry.replies, results = (
-                        results[: len(entry.commands)],
-                        results[len(entry.commands) :],
-                    )
+                start = 0
+                for entry in batch.writes:  # each caller's share, in the order they came
+                    end = start + len(entry.commands)
+                    entry.replies, start = results[start:end], end
         except RedisError as exc:
             _settle(batch, exc)
         finally:
