@@ -19,6 +19,7 @@ from anyservices.redis import (
     RedisDataError,
     RedisError,
     RedisResponseError,
+    RedisUnconfirmedWriteError,
 )
 from anyservices.redis._sentinel import confirm, writes
 
@@ -220,11 +221,11 @@ async def test_an_unconfirmed_write_raises_maybe_executed() -> None:
     fake, state = world()
     waiting(state, [0, Error("ERR WAIT cannot be used with replica instances")])
     async with opened(fake, sentinel_wait_replicas=1, sentinel_wait_timeout=0.25) as client:
-        with pytest.raises(RedisConnectionLostError, match="only 0 of 1 replicas") as caught:
+        with pytest.raises(RedisUnconfirmedWriteError, match="only 0 of 1 replicas") as caught:
             await client.execute("INCR", "n")
         assert caught.value.maybe_executed is True
         assert fake.node(M).data["n"] == "1"  # it ran, and is never sent again
-        with pytest.raises(RedisConnectionLostError, match="WAIT failed"):
+        with pytest.raises(RedisUnconfirmedWriteError, match="WAIT failed"):
             await client.execute("INCR", "n")
         assert fake.node(M).data["n"] == "2"
         assert await client.execute("INCR", "n") == 3  # confirmed again

@@ -12,7 +12,7 @@ With ``sentinel_wait_replicas`` set, every write is followed on its connection b
 ``WAIT <replicas> <ms>``: writes (single ones, pipelines, transactions) that arrive
 together go out back to back with one WAIT behind them all, one such batch at a time, and
 a watched transaction gets one after its EXEC. A write the replicas did not confirm in time raises
-``RedisConnectionLostError`` (``maybe_executed``: it ran on the master, and a failover
+``RedisUnconfirmedWriteError`` (``maybe_executed``: it ran on the master, and a failover
 may lose it); reads never wait.
 """
 
@@ -34,6 +34,7 @@ from ._errors import (
     RedisConnectionLostError,
     RedisError,
     RedisResponseError,
+    RedisUnconfirmedWriteError,
 )
 from ._protocol import encode_command
 from ._slots import COMMANDS, command_name, parse_address, route
@@ -431,7 +432,7 @@ def confirm(
         if not isinstance(reply, RedisError | hiredis.ReplyError) and (
             reply is not None or name != "EXEC"
         ):
-            results[index] = RedisConnectionLostError(
+            results[index] = RedisUnconfirmedWriteError(
                 f"{name} ran on the master, but {why} (sentinel_wait_replicas): a failover "
                 "may lose it",
                 service="redis",
