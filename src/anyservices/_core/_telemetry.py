@@ -562,6 +562,16 @@ class WorkerTelemetry(Telemetry):
             with _measured_lock:
                 _measured.add(self)
 
+    def process(self, job_id: str, task: str, attempt: int, carried: str) -> _Operation | _NoOp:
+        """The span of one run, ``process <queue>``: a child of ``carried`` (the enqueuer's
+        ``traceparent``) on the first attempt, linked to it after; the no-op at once (its
+        attributes unbuilt) when nothing records."""
+        if not self._recording():
+            return NOOP
+        queue = str(self.attributes["messaging.destination.name"])
+        attributes = job_attributes(job_id, task, attempt)
+        return self.operation("process", queue, attributes, remote=carried, retry=attempt > 1)
+
     def measuring(self) -> bool:
         """Whether a meter records (the worker reads the queue's depth only then)."""
         return self._recording() and self._jobs is not None

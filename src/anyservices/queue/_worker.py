@@ -40,7 +40,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from .._core._telemetry import WorkerTelemetry, job_attributes
+from .._core._telemetry import WorkerTelemetry
 from ..redis import RedisConnectError, RedisResponseError, RedisService, RedisTimeoutError
 from ..redis._protocol import Arg
 from . import _scripts as scripts
@@ -334,12 +334,10 @@ class Worker:
     async def _execute(self, run: _Run) -> None:
         """Run the job and record its outcome, in a CONSUMER span ``process <queue>``: a
         child of the enqueuer's span on the first attempt, linked to it on a retry."""
-        attributes = job_attributes(run.job_id, run.task, run.attempt)
         try:
-            with self._telemetry.operation(
-                "process", self.queue.config.name, attributes,
-                remote=run.traceparent, retry=run.attempt > 1,
-            ) as processing:  # fmt: skip
+            with self._telemetry.process(
+                run.job_id, run.task, run.attempt, run.traceparent
+            ) as processing:
                 outcome = await self._outcome(run)
                 ended = "lost" if outcome is None else await self._finish(run, *outcome)
                 processing.set_attribute("anyservices.queue.outcome", ended)
