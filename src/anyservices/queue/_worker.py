@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ _BLOCK_MS = 5000  # one blocking read waits at most this long
 _RETRY_FIRST, _RETRY_MAX = 0.05, 2.0  # backoff after a Redis connection error
 _TRANSIENT = (RedisConnectError, RedisTimeoutError)
 _GONE = frozenset({"NOGROUP", "UNBLOCKED"})  # a stream or its group was deleted under us
+#: What a run ends with: (outcome, value, error type, error message, retry delay in ms).
+_Outcome = tuple[str, str, str, str, int]
+#: The statistic each outcome counts in.
+_COUNTED = {"succeeded": "succeeded", "failed": "failed", "retry": "retried",
+            "aborted": "aborted", "dead": "dead", "release": "released"}  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -122,6 +128,11 @@ class Worker:
         self._stopping = False
         self._slot: anyio.Event | None = None
         self._wake: anyio.Event | None = None
+        self._finished: list[tuple[_Run, _Outcome]] = []  # outcomes not recorded yet
+        self._finishing: anyio.Event  # set when outcomes are added to _finished (run() makes it)
+        self._ready: deque[_Run] = deque()  # started, for the next free runner
+        self._readied: anyio.Event | None = None  # what idle runners wait on
+        self._runners = self._busy = 0
         self._reader_id: int | None = None
         self._loops: anyio.abc.TaskGroup | None = None
 
@@ -158,6 +169,7 @@ class Worker:
         queue._check_open()  # noqa: SLF001 -- the worker is the queue's own consumer
         self._stopping = False
         self._limiter = anyio.CapacityLimiter(self.concurrency)
+        self._finishing = anyio.Event()
         reader = RedisService(queue.redis.config.model_copy(update={"health_check_interval": None}))
         try:
             async with reader, anyio.create_task_group() as jobs:
@@ -171,14 +183,17 @@ class Worker:
                         await loops.start(self._signal_loop)  # before any job starts
                     await self._beat()
                     await loops.start(self._control_loop)  # aborts reach what starts next
+                    loops.start_soon(self._finish_loop)
                     loops.start_soon(self._forever, self._beat, queue.config.lease_seconds / 3)
                     loops.start_soon(self._promote_loop)
                     loops.start_soon(self._periodic_loop)
                     await self._read_loop(jobs, reader, burst=burst)
                     await self._drain()
                     loops.cancel_scope.cancel()
+                jobs.cancel_scope.cancel()  # the runners, idle now
         finally:
             self._loops = self._reader_id = None
+            self._runners = self._busy = 0
             # If Redis is away, the entry ages out of the live set on its own.
             with anyio.CancelScope(shield=True), anyio.move_on_after(5), suppress(*_TRANSIENT):
                 await queue.redis.execute_command("ZREM", queue.keys.workers, self.name)
@@ -220,8 +235,13 @@ class Worker:
                 delay = _RETRY_FIRST
 
     async def _read_once(
-        self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int, until: float,
-        *, burst: bool,
+        self,
+        jobs: anyio.abc.TaskGroup,
+        reader: RedisService,
+        free: int,
+        until: float,
+        *,
+        burst: bool,
     ) -> bool:
         """Start what is ready, or wait for it (at most ``until`` s); False when a burst
         is done."""
@@ -289,13 +309,34 @@ class Worker:
             free -= len(runs)
 
     def _spawn(self, jobs: anyio.abc.TaskGroup, runs: list[_Run]) -> None:
+        """Hand runs to the runner tasks (more are started while every one is busy)."""
         for run in runs:
             stale = self._running.get(run.job_id)
             if stale is not None:  # reclaimed from under ourselves: the old run is fenced off
                 self._cancel(stale, "lost")
             self._running[run.job_id] = run
             self._counts.started += 1
-            jobs.start_soon(self._execute, run)
+            self._ready.append(run)
+        while self._runners - self._busy < len(self._ready):
+            self._runners += 1
+            jobs.start_soon(self._runner)
+        if runs and self._readied is not None:
+            self._readied.set()
+            self._readied = None
+
+    async def _runner(self) -> None:
+        """Run ready runs one after the other (a task per job costs more than a pool)."""
+        ready = self._ready
+        while True:
+            while ready:
+                self._busy += 1
+                try:
+                    await self._execute(ready.popleft())
+                finally:
+                    self._busy -= 1
+            if self._readied is None:
+                self._readied = anyio.Event()
+            await self._readied.wait()
 
     async def _wait_slot(self) -> None:
         self._slot = event = anyio.Event()
@@ -312,28 +353,33 @@ class Worker:
     # -- running a job ---------------------------------------------------------------
 
     async def _execute(self, run: _Run) -> None:
-        task = self._tasks.get(run.task)
+        outcome: _Outcome | None = None
         try:
+            task = self._tasks.get(run.task)
             if task is None:
                 message = f"this worker has no task named {run.task!r}"
-                await self._finish(run, "dead", run.payload, "UnknownTask", message)
-                return
-            try:
-                payload = task.decode_payload(run.payload)
-            except QueueDataError as exc:
-                await self._finish(run, "dead", run.payload, "InvalidPayload", exc.message)
-                return
-            outcome = await self._call(run, task, payload)
-            if outcome is not None:
-                await self._finish(run, *outcome)
+                outcome = ("dead", run.payload, "UnknownTask", message, 0)
+            else:
+                try:
+                    payload = task.decode_payload(run.payload)
+                except QueueDataError as exc:
+                    outcome = ("dead", run.payload, "InvalidPayload", exc.message, 0)
+                else:
+                    outcome = await self._call(run, task, payload)
         finally:
+            if outcome is None:  # fenced off (or the worker is crashing): nothing to record
+                self._forget([run])
+            else:  # recorded with the runs finishing alongside, in one script
+                self._finished.append((run, outcome))
+                self._finishing.set()
+
+    def _forget(self, runs: Iterable[_Run]) -> None:
+        for run in runs:
             if self._running.get(run.job_id) is run:
                 del self._running[run.job_id]
-            self._free_slot()
+        self._free_slot()
 
-    async def _call(
-        self, run: _Run, task: Task[Any, Any], payload: Any
-    ) -> tuple[str, str, str, str, int] | None:
+    async def _call(self, run: _Run, task: Task[Any, Any], payload: Any) -> _Outcome | None:
         """Run the task; the outcome to record, or None when the run was fenced off."""
         if self._limiter is None:  # pragma: no cover - set by run()
             raise AssertionError("the worker is running")
@@ -342,7 +388,7 @@ class Worker:
             await self._progress(run, fraction, message)
 
         ctx = JobContext(run.job_id, run.task, run.attempt, report)
-        outcome: tuple[str, str, str, str, int] | None = None
+        outcome: _Outcome | None = None
         deadline: AbstractContextManager[Any] = (
             anyio.fail_after(task.timeout) if task.timeout is not None else nullcontext()
         )
@@ -375,33 +421,42 @@ class Worker:
 
     def _failure(
         self, run: _Run, task: Task[Any, Any], error_type: str, message: str, retryable: bool
-    ) -> tuple[str, str, str, str, int]:
+    ) -> _Outcome:
         if retryable and run.attempt < task.retry.attempts:
             delay_ms = round(task.retry.delay(run.attempt) * 1000)
             return ("retry", run.payload, error_type, message, delay_ms)
         return ("failed", "", error_type, message, 0)
 
-    async def _finish(
-        self, run: _Run, outcome: str, value: str, error_type: str, message: str, delay_ms: int = 0
-    ) -> None:
-        """Record the outcome (fenced by the delivery); Redis errors are retried for up to a
-        lease, after which the job is left to be redelivered."""
+    async def _finish_loop(self) -> None:
+        """Record the outcomes of the runs that finished, all of them in one script per
+        round; a run keeps its slot (and its lease) until its outcome is recorded."""
+        while True:
+            await self._finishing.wait()
+            self._finishing = anyio.Event()
+            while self._finished:
+                batch, self._finished = self._finished, []
+                try:
+                    await self._finish(batch)
+                finally:
+                    self._forget(run for run, _ in batch)
+
+    async def _finish(self, batch: list[tuple[_Run, _Outcome]]) -> None:
+        """Record outcomes (each fenced by its delivery); Redis errors are retried for up to
+        a lease, after which the jobs are left to be redelivered."""
         queue, keys = self.queue, self.queue.keys
-        ttl = queue.config.result_ttl_seconds
-        args: list[Arg] = [GROUP, run.entry, run.deliveries, outcome, value, ttl, delay_ms,
-                           keys.prefix, keys.events_full, keys.control_full, error_type,
-                           message[:2000], run.job_id, run.task]  # fmt: skip
-        job_keys = [keys.job(run.job_id), keys.streams[run.index - 1], keys.delayed, keys.dead]
-        done = await self._persist(
+        args: list[Arg] = [GROUP, queue.config.result_ttl_seconds, keys.prefix, keys.events_full,
+                           keys.control_full]  # fmt: skip
+        for run, (outcome, value, error_type, message, delay_ms) in batch:
+            args += [run.index, run.entry, run.deliveries, outcome, value, delay_ms, error_type,
+                     message[:2000], run.job_id, run.task]  # fmt: skip
+        job_keys = [keys.delayed, keys.dead, *keys.streams]
+        recorded = await self._persist(
             lambda: scripts.run(queue.redis, scripts.COMPLETE, job_keys, args)
         )
-        if not done:
-            self._counts.lost += 1
-            return
         counts = self._counts
-        name = {"succeeded": "succeeded", "failed": "failed", "retry": "retried",
-                "aborted": "aborted", "dead": "dead", "release": "released"}[outcome]  # fmt: skip
-        setattr(counts, name, getattr(counts, name) + 1)
+        for (_, (outcome, *_)), done in zip(batch, recorded or [0] * len(batch), strict=True):
+            name = _COUNTED[outcome] if done else "lost"
+            setattr(counts, name, getattr(counts, name) + 1)
 
     async def _persist(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """``call()``, shielded, retrying connection errors for up to one lease (then 0)."""
@@ -489,11 +544,13 @@ class Worker:
         while True:
             self._wake = wake = anyio.Event()
             moved, wait = 0, _RETRY_MAX  # unless the script answers
+            sent = anyio.current_time()  # the server read its clock after this
             with self._riding_out():
                 moved, wait = await self._promote(None, 0)
             if moved >= _PROMOTE_LIMIT:
                 continue
-            with anyio.move_on_after(min(wait, _MAX_IDLE_SLEEP)):
+            # From the sending, not the reply: waking up after the round trip is late by it.
+            with anyio.CancelScope(deadline=sent + min(wait, _MAX_IDLE_SLEEP)):
                 await wake.wait()
 
     async def _periodic_loop(self) -> None:
