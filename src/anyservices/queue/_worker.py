@@ -7,6 +7,9 @@ Loops, all in the task group of ``run()``:
   running; when nothing is ready it blocks in XREADGROUP on a connection of its own
   (``stop()`` unblocks it with CLIENT UNBLOCK); every ``lease / 4`` it first takes over
   jobs whose lease expired (their worker died) with XAUTOCLAIM, following its cursor;
+- runners: a pool of tasks (at most ``concurrency``) runs the started jobs;
+- finish: records the outcomes of the runs that finished meanwhile in one script; a
+  run keeps its slot and its lease until its outcome is recorded;
 - heartbeat: renews the lease of every running job (XCLAIM JUSTID, fenced by the
   delivery count) every ``lease_seconds / 3``; a run fenced off or asked to abort is
   cancelled;
@@ -194,6 +197,11 @@ class Worker:
         finally:
             self._loops = self._reader_id = None
             self._runners = self._busy = 0
+            # After a crash: what was handed out but never ran, or never recorded, is
+            # redelivered when its lease expires.
+            self._ready.clear()
+            self._finished.clear()
+            self._running.clear()
             # If Redis is away, the entry ages out of the live set on its own.
             with anyio.CancelScope(shield=True), anyio.move_on_after(5), suppress(*_TRANSIENT):
                 await queue.redis.execute_command("ZREM", queue.keys.workers, self.name)
