@@ -8,13 +8,14 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import anyio
+import pytest
 from pydantic import BaseModel
 
 from anyservices._core._syncface import SyncFace
@@ -203,6 +204,16 @@ def start_redis(port: int, folder: Path, *, durable: bool = True) -> subprocess.
                "--save", ""]  # fmt: skip
     command += ["--appendonly", "yes", "--appendfsync", "always"] if durable else []
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
+    """A private durable redis-server: (port, its folder, the process), killed at the end."""
+    port = free_port()
+    server = start_redis(port, tmp_path)
+    yield port, tmp_path, server
+    server.kill()
+    server.wait(10)
 
 
 async def until_up(config: QueueConfig) -> None:

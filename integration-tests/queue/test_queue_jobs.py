@@ -137,6 +137,24 @@ async def test_result_timeout_and_unknown_jobs(face: Face, config: QueueConfig) 
             await missing.abort()
 
 
+async def test_a_waiter_giving_up_leaves_the_others_waiting(
+    face: Face, config: QueueConfig
+) -> None:
+    async with open_face(face, QueueService(config)) as queue, worker_for(config, Calls()):
+        tasks = define(queue)
+        handle = await queue.enqueue(tasks.slow, 1.0)
+        results: list[str] = []
+
+        async def patient() -> None:
+            results.append(await handle.result(timeout=10))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(patient)
+            with pytest.raises(QueueTimeoutError):
+                await handle.result(timeout=0.3)  # one job, two waiters: this one leaves
+        assert results == ["done"]
+
+
 async def test_delayed_jobs_start_on_time(face: Face, config: QueueConfig) -> None:
     async with open_face(face, QueueService(config)) as queue, worker_for(config, Calls()):
         tasks = define(queue)

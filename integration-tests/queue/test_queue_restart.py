@@ -5,17 +5,26 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import anyio.to_thread
 import pytest
-from queue_support import Calls, define, free_port, make_config, start_redis, until_up, wait_for
+from queue_support import (
+    Calls,
+    define,
+    make_config,
+    private_redis,
+    start_redis,
+    until_up,
+    wait_for,
+)
 
 from anyservices.queue import QueueService, Worker
 from anyservices.redis import RedisConfig
 from anyservices.testing import Face, open_face
+
+__all__ = ("private_redis",)  # a fixture
 
 pytestmark = pytest.mark.faces("asyncio", "trio")
 
@@ -34,15 +43,6 @@ async def test_sigterm_stops_a_worker_gracefully(face: Face, redis_config: Redis
         assert worker.statistics().succeeded == 1
         worker.stop()  # stopping a stopped worker does nothing
         assert (await queue.health()).live_workers == 0
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
-    port = free_port()
-    server = start_redis(port, tmp_path)
-    yield port, tmp_path, server
-    server.kill()
-    server.wait(10)
 
 
 async def test_workers_reconnect_after_a_redis_restart(

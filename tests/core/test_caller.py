@@ -185,24 +185,32 @@ def test_eight_threads_each_run_their_own(portal: Portal) -> None:
 
 
 def test_cancelled_wait_drops_the_result_and_keeps_the_thread_sane(portal: Portal) -> None:
-    given_up = threading.Event()
+    started, given_up = threading.Event(), threading.Event()
     finished: list[str] = []
 
     def slow_user_function() -> str:
+        started.set()
         assert given_up.wait(5)  # cannot be interrupted: runs on after the wait is cancelled
         finished.append("done")
         return "dropped"
 
+    async def cancel_once_started(scope: anyio.CancelScope) -> None:
+        assert await anyio.to_thread.run_sync(started.wait, 5)
+        scope.cancel()
+
     async def body() -> str:
-        with anyio.move_on_after(0.02):
-            await call_user(slow_user_function)
-            return "not cancelled"
+        with anyio.CancelScope() as scope:  # cancelled while the function runs (not before)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_once_started, scope)
+                await call_user(slow_user_function)
+                return "not cancelled"
         given_up.set()
         # The thread is still busy with the function: this request waits for it.
         return (await call_user(whoami, "after"))[1]
 
     assert portal.call(body) == "after"
     assert finished == ["done"]
+    started.clear()
     given_up.clear()
     assert portal.call(body) == "after"
     assert finished == ["done", "done"]

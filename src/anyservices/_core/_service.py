@@ -12,13 +12,14 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar, Generic, ParamSpec, Self, TypeVar
 
 import anyio
 
+from . import _gauges
 from ._config import ServiceConfig
 from ._errors import ServiceClosedError
 
@@ -82,6 +83,10 @@ class Service(Generic[ConfigT]):
         """A short, secret-free description of the target (overridden per service)."""
         return ""
 
+    def _gauges(self) -> Mapping[str, int]:
+        """Current values of this service's OpenTelemetry gauges, by name (``_gauges.py``)."""
+        return {}
+
     async def probe(self) -> None:
         """Raise the reason this service is not ready; return when it is.
 
@@ -125,6 +130,7 @@ class Service(Generic[ConfigT]):
             raise
         self._exit_stack = stack
         self._state = State.OPEN
+        _gauges.track(self)
         self._logger.debug("opened %r", self)
         return self
 
@@ -136,6 +142,7 @@ class Service(Generic[ConfigT]):
     ) -> None:
         stack, self._exit_stack = self._exit_stack, None
         self._state = State.CLOSED
+        _gauges.untrack(self)
         if stack is not None:
             # A task group on the stack must be exited in the scope it was entered in,
             # so the stack is not shielded as a whole: awaiting cleanups shield

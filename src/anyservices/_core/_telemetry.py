@@ -18,7 +18,9 @@ provider once seen is kept) and otherwise returns the same no-op.
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from time import monotonic
 from types import TracebackType
@@ -29,7 +31,14 @@ from ._secrets import mask_url
 if TYPE_CHECKING:  # checked as installed; at run time the names exist only if they are
     from opentelemetry import context as otel_context
     from opentelemetry import metrics, trace
-    from opentelemetry.metrics import Histogram, MeterProvider, UpDownCounter
+    from opentelemetry.metrics import (
+        CallbackOptions,
+        Counter,
+        Histogram,
+        MeterProvider,
+        Observation,
+        UpDownCounter,
+    )
     from opentelemetry.metrics._internal import _ProxyMeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -51,6 +60,7 @@ else:
 __all__ = (
     "RECHECK_SECONDS",
     "Telemetry",
+    "WorkerTelemetry",
     "http_attributes",
     "http_telemetry",
     "job_attributes",
@@ -70,7 +80,7 @@ RECHECK_SECONDS: Final = 1.0
 _SCOPE: Final = "anyservices"
 _IN_FLIGHT: Final = "anyservices.client.active_operations"
 # Too many distinct values for a metric attribute (kept on spans only).
-_SPAN_ONLY: Final = frozenset({"url.full"})
+_SPAN_ONLY: Final = frozenset({"url.full", "messaging.message.id", "anyservices.queue.attempt"})
 _CLIENT_ERROR: Final = 400
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
@@ -322,9 +332,10 @@ class _Operation:
             if self.remote:
                 carrier = {"traceparent": self.remote}
                 remote = TraceContextTextMapPropagator().extract(carrier)
-                if trace.get_current_span(remote).get_span_context().is_valid:
-                    if self.retry:
-                        links = [trace.Link(trace.get_current_span(remote).get_span_context())]
+                carried = trace.get_current_span(remote).get_span_context()
+                if carried.is_valid:
+                    if self.retry:  # a trace of its own, linked to the enqueue
+                        parent, links = otel_context.Context(), [trace.Link(carried)]
                     else:
                         parent = remote
             span = self._span = tracer.start_span(
@@ -474,6 +485,14 @@ def http_attributes(url: str, resend_count: int) -> dict[str, AttributeValue]:
     return attributes
 
 
+def _queue_attributes(queue: str, operation: str) -> dict[str, AttributeValue]:
+    return {
+        "messaging.system": "anyservices",
+        "messaging.destination.name": queue,
+        "messaging.operation.type": operation,
+    }
+
+
 def queue_telemetry(queue: str, operation: str) -> Telemetry:
     """Job queue spans: ``send`` (PRODUCER, around enqueue) or ``process`` (CONSUMER, a run).
 
@@ -482,11 +501,7 @@ def queue_telemetry(queue: str, operation: str) -> Telemetry:
     send = operation == "send"
     return Telemetry(
         "queue",
-        {
-            "messaging.system": "anyservices",
-            "messaging.destination.name": queue,
-            "messaging.operation.type": operation,
-        },
+        _queue_attributes(queue, operation),
         name_key="messaging.operation.name",
         duration_name="messaging.client.operation.duration"
         if send
@@ -504,6 +519,96 @@ def job_attributes(job_id: str, task: str, attempt: int | None = None) -> dict[s
     if attempt is not None:
         attributes["anyservices.queue.attempt"] = attempt
     return attributes
+
+
+_JOBS: Final = "anyservices.queue.jobs"
+_DEPTH: Final = "anyservices.queue.depth"
+
+
+class WorkerTelemetry(Telemetry):
+    """A worker's ``process`` spans and job durations (``queue_telemetry(queue, "process")``),
+    a counter of its runs by outcome, and the queue's depth as it last read it (the
+    ``anyservices.queue.depth`` gauge reports it at each collection)."""
+
+    __slots__ = ("__weakref__", "_jobs", "depth")
+
+    def __init__(self, queue: str) -> None:
+        super().__init__(
+            "queue",
+            _queue_attributes(queue, "process"),
+            name_key="messaging.operation.name",
+            duration_name="messaging.process.duration",
+            kind="CONSUMER",
+        )
+        self._jobs: Counter | None = None
+        #: Jobs by state (waiting, running, delayed, dead) at the worker's last read.
+        self.depth: dict[str, int] = {}
+
+    def _bind(self) -> None:
+        super()._bind()
+        self._jobs = None
+        provider = _providers.meter_provider
+        if provider is not None:
+            meter = provider.get_meter(_SCOPE)
+            self._jobs = meter.create_counter(
+                _JOBS, unit="{job}", description="Runs of jobs ended, by outcome."
+            )
+            meter.create_observable_gauge(  # one per meter: the callback reads every worker
+                _DEPTH,
+                [_observe_depths],
+                unit="{job}",
+                description="Jobs of a queue by state, as its workers last read them.",
+            )
+            with _measured_lock:
+                _measured.add(self)
+
+    def process(self, job_id: str, task: str, attempt: int, carried: str) -> _Operation | _NoOp:
+        """The span of one run, ``process <queue>``: a child of ``carried`` (the enqueuer's
+        ``traceparent``) on the first attempt, linked to it after; the no-op at once (its
+        attributes unbuilt) when nothing records."""
+        if not self._recording():
+            return NOOP
+        queue = str(self.attributes["messaging.destination.name"])
+        attributes = job_attributes(job_id, task, attempt)
+        return self.operation("process", queue, attributes, remote=carried, retry=attempt > 1)
+
+    def measuring(self) -> bool:
+        """Whether a meter records (the worker reads the queue's depth only then)."""
+        return self._recording() and self._jobs is not None
+
+    def count(self, outcome: str, task: str) -> None:
+        """A run of ``task`` ended: succeeded, failed, retried, dead, aborted, released or
+        lost (fenced off)."""
+        if self._recording() and self._jobs is not None:
+            self._jobs.add(
+                1,
+                {
+                    **self.attributes,
+                    "anyservices.queue.task": task,
+                    "anyservices.queue.outcome": outcome,
+                },
+            )
+
+
+_measured: weakref.WeakSet[WorkerTelemetry] = weakref.WeakSet()
+_measured_lock = threading.Lock()  # the reader's thread iterates while workers bind
+
+
+def _observe_depths(_options: CallbackOptions) -> Iterable[Observation]:
+    """The depth gauge's callback: what each live worker read last."""
+    observations: list[Observation] = []
+    with _measured_lock:
+        workers = list(_measured)
+    for telemetry in workers:
+        queue = telemetry.attributes["messaging.destination.name"]
+        for state, jobs in telemetry.depth.items():
+            attributes = {
+                "messaging.system": "anyservices",
+                "messaging.destination.name": queue,
+                "anyservices.queue.state": state,
+            }
+            observations.append(metrics.Observation(jobs, attributes))
+    return observations
 
 
 def traceparent() -> str:

@@ -19,6 +19,7 @@ from ._server import Server
 MASTER_NAME = "mymaster"
 SENTINELS = 3
 _START_TIMEOUT = 20.0
+_INFO_FRESH_MS = 30_000  # a replica's INFO older than this (or never read) is not trusted
 
 
 class RedisSentinel(Server):
@@ -120,5 +121,5 @@ def promotable(replica: dict[bytes, RespValue]) -> bool:
         replica.get(b"flags") == b"slave"
         and replica.get(b"master-link-status") == b"ok"
         and isinstance(refresh, bytes)
-        and int(refresh) < 30_000
+        and int(refresh) < _INFO_FRESH_MS
     )

@@ -49,6 +49,10 @@ __all__ = ("MinioService",)
 #: Object names fetched per worker-thread call while listing.
 _LIST_BATCH = 1000
 _OCTET_STREAM = "application/octet-stream"
+#: ``check_bucket_name`` once per name, not on every call (its checks cost ~7 µs of the
+#: event loop's time per call, on a path where the whole of our own work is ~30 µs).
+#: Only valid names are remembered: a ``ValueError`` is raised again every time.
+_checked_bucket = functools.lru_cache(maxsize=256)(check_bucket_name)
 
 
 class MinioService(Service[MinioConfig]):
@@ -151,7 +155,7 @@ class MinioService(Service[MinioConfig]):
             msg = f"{op}: bucket_name not given and MinioConfig.default_bucket is not set"
             raise MinioConfigurationError(msg, operation=op)
         try:
-            return check_bucket_name(name)
+            return _checked_bucket(name)
         except ValueError as exc:
             msg = f"{op}: invalid bucket_name: {exc}"
             raise MinioConfigurationError(msg, operation=op, resource=name) from None
@@ -170,6 +174,9 @@ class MinioService(Service[MinioConfig]):
     def statistics(self) -> MinioStatistics:
         """The worker threads (in use, peak, waiting, calls, errors) and the bytes moved."""
         return self._counts.snapshot(self._runner.statistics())
+
+    def _gauges(self) -> dict[str, int]:
+        return self._runner.gauges()
 
     @property
     def client(self) -> Minio:

@@ -37,7 +37,7 @@ from pymongo.results import BulkWriteResult, DeleteResult, InsertOneResult, Upda
 from .._core._caller import call_user
 from .._core._service import Service
 from .._core._telemetry import mongo_telemetry
-from .._core._threads import ThreadRunner, budget
+from .._core._threads import ThreadRunner, budget, inline_on_sync_face
 from ._collection import MongoCollection
 from ._config import MongoConfig
 from ._errors import MongoDataError, MongoError, map_errors
@@ -116,6 +116,7 @@ class MongoService(Service[MongoConfig]):
     def _describe(self) -> str:
         return f"{self.config.safe_url} db={self.config.database}"
 
+    @inline_on_sync_face
     async def probe(self) -> None:
         """Raise the reason this service is not ready (the ``ping`` command)."""
         await self.ping()
@@ -205,6 +206,9 @@ class MongoService(Service[MongoConfig]):
         """Worker threads in use, their peak, waiting callers, calls and errors."""
         return self._runner.statistics()
 
+    def _gauges(self) -> dict[str, int]:
+        return self._runner.gauges()
+
     def get_collection(self, collection_name: str) -> MongoCollection:
         """PyMongo's Collection API on one collection, never blocking an event loop.
 
@@ -217,6 +221,7 @@ class MongoService(Service[MongoConfig]):
         """Our handle on a PyMongo collection (also for those PyMongo hands back)."""
         return MongoCollection(self, collection)
 
+    @inline_on_sync_face
     async def ping(self) -> dict[str, Any]:
         """Round trip to the server; its answer (``{"ok": 1.0}``), or ``MongoConnectError``."""
         client = self._mongo_client
@@ -306,6 +311,7 @@ class MongoService(Service[MongoConfig]):
 
     # -- CRUD ------------------------------------------------------------------------
 
+    @inline_on_sync_face
     async def insert_one(
         self, collection_name: str, document: Query, session: MongoSession | None = None
     ) -> InsertOneResult:
@@ -316,6 +322,7 @@ class MongoService(Service[MongoConfig]):
         )
         return result
 
+    @inline_on_sync_face
     async def insert_many(
         self,
         collection_name: str,
@@ -338,6 +345,7 @@ class MongoService(Service[MongoConfig]):
         )
         return list(result.inserted_ids)
 
+    @inline_on_sync_face
     async def find_one(
         self,
         collection_name: str,
@@ -351,6 +359,7 @@ class MongoService(Service[MongoConfig]):
         )
         return found
 
+    @inline_on_sync_face
     async def find_many(
         self,
         collection_name: str,
@@ -462,6 +471,7 @@ class MongoService(Service[MongoConfig]):
             with anyio.CancelScope(shield=True):
                 await self._call(stream.close, "watch", collection_name)
 
+    @inline_on_sync_face
     async def update_one(
         self,
         collection_name: str,
@@ -477,6 +487,7 @@ class MongoService(Service[MongoConfig]):
         )
         return result
 
+    @inline_on_sync_face
     async def update_many(
         self,
         collection_name: str,
@@ -492,6 +503,7 @@ class MongoService(Service[MongoConfig]):
         )
         return result
 
+    @inline_on_sync_face
     async def delete_one(
         self, collection_name: str, query: Query, session: MongoSession | None = None
     ) -> DeleteResult:
@@ -501,6 +513,7 @@ class MongoService(Service[MongoConfig]):
         )
         return result
 
+    @inline_on_sync_face
     async def delete_many(
         self, collection_name: str, query: Query, session: MongoSession | None = None
     ) -> DeleteResult:
@@ -510,6 +523,7 @@ class MongoService(Service[MongoConfig]):
         )
         return result
 
+    @inline_on_sync_face
     async def count_documents(
         self, collection_name: str, query: Query, session: MongoSession | None = None
     ) -> int:
@@ -517,6 +531,7 @@ class MongoService(Service[MongoConfig]):
         count: int = await self._collection_call(collection_name, "count_documents", session, query)
         return count
 
+    @inline_on_sync_face
     async def aggregate(
         self,
         collection_name: str,
@@ -532,6 +547,7 @@ class MongoService(Service[MongoConfig]):
 
         return await self._run(run, "aggregate", collection_name)
 
+    @inline_on_sync_face
     async def create_index(
         self, collection_name: str, keys: IndexKeys, *, unique: bool = False, **kwargs: Any
     ) -> str:
@@ -547,6 +563,7 @@ class MongoService(Service[MongoConfig]):
             collection_name,
         )
 
+    @inline_on_sync_face
     async def bulk_write(
         self,
         collection_name: str,
@@ -570,6 +587,7 @@ class MongoService(Service[MongoConfig]):
 
     # -- models ----------------------------------------------------------------------
 
+    @inline_on_sync_face
     async def find_one_model(
         self,
         collection_name: str,
@@ -586,6 +604,7 @@ class MongoService(Service[MongoConfig]):
             model_class, document, collection=collection_name, operation="find_one_model"
         )
 
+    @inline_on_sync_face
     async def find_many_models(
         self,
         collection_name: str,
@@ -613,6 +632,7 @@ class MongoService(Service[MongoConfig]):
             for d in documents
         ]
 
+    @inline_on_sync_face
     async def insert_one_model(
         self, collection_name: str, model: BaseModel, session: MongoSession | None = None
     ) -> InsertOneResult:
@@ -620,6 +640,7 @@ class MongoService(Service[MongoConfig]):
         document = _document_of(model, collection_name)
         return await self.insert_one(collection_name, document, session)
 
+    @inline_on_sync_face
     async def insert_many_models(
         self,
         collection_name: str,
@@ -632,6 +653,7 @@ class MongoService(Service[MongoConfig]):
         documents = [_document_of(m, collection_name) for m in models]
         return await self.insert_many(collection_name, documents, ordered=ordered, session=session)
 
+    @inline_on_sync_face
     async def update_one_model(
         self,
         collection_name: str,
@@ -645,6 +667,7 @@ class MongoService(Service[MongoConfig]):
         update = {"$set": _fields_of(model, collection_name)}
         return await self.update_one(collection_name, query, update, upsert=upsert, session=session)
 
+    @inline_on_sync_face
     async def update_many_models(
         self,
         collection_name: str,

@@ -52,9 +52,10 @@ class ResultWatch:
 
     async def ensure_listening(self, task_group: anyio.abc.TaskGroup) -> None:
         async with self._lock:
-            if not self._listening:
-                await task_group.start(self._listen)
-                self._listening = True
+            if self._listening:
+                return
+            await task_group.start(self._listen)
+            self._listening = True
 
     async def _listen(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         subscription: AbstractAsyncContextManager[Subscription] = self._redis.subscribe(

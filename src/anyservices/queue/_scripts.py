@@ -8,7 +8,8 @@ hash tag, so a cluster routes them with the declared keys).
 Job hash fields: task, state, priority, attempt (runs that count against the retry
 budget), deliveries (every start, the fencing token), enqueued_at, started_at,
 finished_at (ms), entry (the stream entry id while queued or running), payload (while
-delayed), result, error_type, error_message, progress, message, abort, owner, unique.
+delayed), result, error_type, error_message, progress, message, abort, owner, unique,
+tp (the enqueuer's W3C traceparent, when it had one).
 Stream entry fields: id (job id), t (task), p (payload JSON).
 """
 
@@ -96,7 +97,7 @@ def _script(*body: str) -> Script:
 
 
 _ENQUEUE = """
-local function enqueue(job, id, task, payload, priority, delay, unique, prefix, channels)
+local function enqueue(job, id, task, payload, priority, delay, unique, prefix, channels, tp)
   local state = redis.call('HGET', job, 'state')
   if ACTIVE[state] then return {0, id, state} end
   if unique ~= '' then
@@ -123,6 +124,7 @@ local function enqueue(job, id, task, payload, priority, delay, unique, prefix, 
       'deliveries', 0, 'enqueued_at', now, 'entry', entry, 'unique', unique)
     state = 'queued'
   end
+  if tp ~= '' then redis.call('HSET', job, 'tp', tp) end
   emit(channels .. ':job_events', id, task, state, 0, now)
   return {1, id, state}
 end
@@ -133,7 +135,7 @@ end
 # made at the same time go together (one call, jobs in order); one that fails (a key in
 # the way holds the wrong type) fails alone.
 # KEYS: the jobs; ARGV: prefix, channels, then for each job: id, task, payload,
-#   priority, delay_ms, unique
+#   priority, delay_ms, unique, traceparent ('' for none)
 # -> for each job {created (0/1), job id (the holder's when deduplicated), state}, or
 #   {-1, error message}
 ENQUEUE: Final = _script(
@@ -141,9 +143,9 @@ ENQUEUE: Final = _script(
     """
 local replies = {}
 for i = 1, #KEYS do
-  local a = 3 + (i - 1) * 6
+  local a = 3 + (i - 1) * 7
   local ok, reply = pcall(enqueue, KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
-    tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[1], ARGV[2])
+    tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[1], ARGV[2], ARGV[a + 6])
   if not ok then
     if type(reply) == 'table' and reply.err then reply = reply.err end
     reply = {-1, tostring(reply)}
@@ -164,7 +166,7 @@ TICK: Final = _script(
 local fired = tonumber(redis.call('HGET', KEYS[2], ARGV[7]) or '-1')
 if fired >= tonumber(ARGV[8]) then return {0, '', 'skipped'} end
 redis.call('HSET', KEYS[2], ARGV[7], ARGV[8])
-return enqueue(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 0, '', ARGV[5], ARGV[6])
+return enqueue(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 0, '', ARGV[5], ARGV[6], '')
 """,
 )
 
@@ -178,7 +180,8 @@ return enqueue(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 0, '', ARGV[5], ARGV
 #   mode "reclaim": min_idle_ms, then one XAUTOCLAIM cursor per stream ("0-0" = done)
 #   mode "start":   pairs of (stream index, entry id) read by a blocking XREADGROUP; those
 #                   beyond count go back to their stream's tail, unstarted
-# -> {{{stream index, entry id, job id, task, payload, deliveries, attempt}, ...}, extra}
+# -> {{{stream index, entry id, job id, task, payload, deliveries, attempt, traceparent},
+#   ...}, extra} (traceparent: the enqueuer's, '' when it had none)
 #   extra: the cursors ("reclaim"), {moved, next due (ms, "-1" if none), now} ("promote")
 CLAIM: Final = _script("""
 local dead = KEYS[1]
@@ -197,7 +200,7 @@ local function start(index, eid, fields)
   for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
   local id, task = f['id'], f['t']
   local job = prefix .. 'j:' .. id
-  local h = redis.call('HMGET', job, 'state', 'abort', 'deliveries', 'attempt', 'entry')
+  local h = redis.call('HMGET', job, 'state', 'abort', 'deliveries', 'attempt', 'entry', 'tp')
   if h[5] ~= eid or (h[1] ~= 'queued' and h[1] ~= 'running') then
     ack(stream, eid)  -- superseded, finished, or its hash expired
     return
@@ -222,7 +225,7 @@ local function start(index, eid, fields)
   redis.call('HSET', job, 'state', 'running', 'deliveries', deliveries, 'attempt', attempt,
     'started_at', now, 'owner', consumer)
   emit(channel, id, task, 'running', attempt, now)
-  started[#started + 1] = {index, eid, id, task, f['p'], deliveries, attempt}
+  started[#started + 1] = {index, eid, id, task, f['p'], deliveries, attempt, h[6] or ''}
 end
 local function read()
   for i = 2, #KEYS do

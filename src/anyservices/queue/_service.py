@@ -15,7 +15,7 @@ import pydantic_core
 from pydantic import TypeAdapter
 
 from .._core._service import Service
-from .._core._telemetry import job_attributes, queue_telemetry
+from .._core._telemetry import NOOP, job_attributes, queue_telemetry, traceparent
 from ..redis import RedisError, RedisResponseError, RedisService
 from ..redis._errors import response_error
 from . import _scripts as scripts
@@ -48,7 +48,7 @@ R = TypeVar("R")
 
 _ANY: TypeAdapter[Any] = TypeAdapter(Any)
 _RECHECK_SECONDS = 1.0  # result waiters re-read the job at least this often
-_ENQUEUE_ARGS = 6  # ARGV items per job of the ENQUEUE script
+_ENQUEUE_ARGS = 7  # ARGV items per job of the ENQUEUE script
 
 
 class _Sending:
@@ -207,19 +207,35 @@ class QueueService(Service[QueueConfig]):
         job_id = options.get("job_id") or os.urandom(16).hex()  # a uuid4's entropy, faster
         keys = self.keys
         sending = job_attributes(job_id, name)  # a PRODUCER span "send <queue>" (_telemetry)
-        with self._telemetry.operation("send", self._config.name, sending):
-            created, holder = await self._send(
-                keys.job(job_id), [job_id, name, raw, level, delay_ms, unique_key or ""]
-            )
+        with self._telemetry.operation("send", self._config.name, sending) as sent:
+            carried = "" if sent is NOOP else traceparent()  # the job's runs join this trace
+            args: list[Arg] = [job_id, name, raw, level, delay_ms, unique_key or "", carried]
+            created, holder = await self._send(keys.job(job_id), args, alone=sent is not NOOP)
         if created:
             self._enqueued += 1
         else:
             self._deduplicated += 1
         return JobHandle(self, holder, adapter)
 
-    async def _send(self, key: str, args: list[Arg]) -> tuple[int, str]:
-        """Enqueue one job with the others made meanwhile: the enqueues made before the
-        sending task runs go in one ENQUEUE call (several calls may be in flight)."""
+    async def _send(self, key: str, args: list[Arg], *, alone: bool) -> tuple[int, str]:
+        """Enqueue one job: ``alone`` (telemetry records) in an ENQUEUE call of its own, a
+        child of the enqueue's span; else with the others made meanwhile."""
+        if alone:
+            keys = self.keys
+            reply = (
+                await scripts.run(
+                    self.redis, scripts.ENQUEUE, [key], [keys.prefix, keys.channels, *args]
+                )
+            )[0]
+        else:
+            reply = await self._batched(key, args)
+        if reply[0] == -1:
+            raise response_error(str(reply[1]), "EVALSHA")
+        return int(reply[0]), str(reply[1])
+
+    async def _batched(self, key: str, args: list[Arg]) -> list[Any]:
+        """The reply for one job sent with the others made meanwhile: the enqueues made
+        before the sending task runs go in one ENQUEUE call (several may be in flight)."""
         if self._task_group is None:  # pragma: no cover - set when the service opened
             raise AssertionError("the service is open")
         batch = self._sending
@@ -236,10 +252,8 @@ class QueueService(Service[QueueConfig]):
                 batch.keys[index] = ""
             raise
         if isinstance(batch.replies, list):
-            reply = batch.replies[index]
-            if reply[0] == -1:
-                raise response_error(str(reply[1]), "EVALSHA")
-            return int(reply[0]), str(reply[1])
+            reply: list[Any] = batch.replies[index]
+            return reply
         raise batch.replies or QueueError(
             f"queue {self._config.name!r} closed before the job was sent",
             service="queue",

@@ -19,6 +19,8 @@ Loops, all in the task group of ``run()``:
   tick's job unless a worker fired that tick already;
 - control: abort requests (a running job's cancel scope is cancelled at once) and
   wake-ups for the promoter, over pub/sub;
+- measure: while an OpenTelemetry meter records, reads the queue's depth (``health()``)
+  for the ``anyservices.queue.depth`` gauge every ``lease_seconds / 3``;
 - signals: SIGTERM/SIGINT stop reading; running jobs get ``shutdown_grace_seconds``,
   then are cancelled and queued again without using up an attempt.
 """
@@ -42,6 +44,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from .._core._telemetry import NOOP, WorkerTelemetry
 from ..redis import RedisConnectError, RedisResponseError, RedisService, RedisTimeoutError
 from ..redis._protocol import Arg
 from . import _scripts as scripts
@@ -60,11 +63,12 @@ _BLOCK_MS = 5000  # one blocking read waits at most this long
 _RETRY_FIRST, _RETRY_MAX = 0.05, 2.0  # backoff after a Redis connection error
 _TRANSIENT = (RedisConnectError, RedisTimeoutError)
 _GONE = frozenset({"NOGROUP", "UNBLOCKED"})  # a stream or its group was deleted under us
-#: What a run ends with: (outcome, value, error type, error message, retry delay in ms).
-_Outcome = tuple[str, str, str, str, int]
-#: The statistic each outcome counts in.
+# What the COMPLETE script's outcomes count as (statistics, metrics, the process span).
 _COUNTED = {"succeeded": "succeeded", "failed": "failed", "retry": "retried",
             "aborted": "aborted", "dead": "dead", "release": "released"}  # fmt: skip
+_ERRORS = frozenset({"failed", "retry", "dead"})  # outcomes that mark the span failed
+
+_Outcome = tuple[str, str, str, str, int]  # COMPLETE's outcome, value, error type, message, delay
 
 
 @dataclass(eq=False)
@@ -78,8 +82,20 @@ class _Run:
     payload: str
     deliveries: int  # the fencing token
     attempt: int
+    traceparent: str  # the enqueuer's trace context ('' for none)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     reason: str | None = None  # why its scope was cancelled: abort, release, lost
+
+
+class _Recording:
+    """Outcomes recorded by one COMPLETE call, and what each counted as once it ran."""
+
+    __slots__ = ("done", "ended", "runs")
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[_Run, _Outcome]] = []
+        self.ended: list[str] = []
+        self.done = anyio.Event()
 
 
 @dataclass
@@ -130,14 +146,15 @@ class Worker:
         self._counts = _Counts()
         self._stopping = False
         self._slot: anyio.Event | None = None
-        self._wake: anyio.Event | None = None
-        self._finished: list[tuple[_Run, _Outcome]] = []  # outcomes not recorded yet
-        self._finishing: anyio.Event  # set when outcomes are added to _finished (run() makes it)
+        self._wake: anyio.Event  # the promoter's, made by run() before "due" can arrive
+        self._recording: _Recording | None = None  # the outcomes the next COMPLETE records
+        self._finishing: anyio.Event  # wakes the finish loop (run() makes it)
         self._ready: deque[_Run] = deque()  # started, for the next free runner
         self._readied: anyio.Event | None = None  # what idle runners wait on
         self._runners = self._busy = 0
         self._reader_id: int | None = None
         self._loops: anyio.abc.TaskGroup | None = None
+        self._telemetry = WorkerTelemetry(queue.config.name)
 
     def __repr__(self) -> str:
         return f"<Worker {self.name} on {self.queue.config.name}, {len(self._running)} running>"
@@ -185,23 +202,25 @@ class Worker:
                     ):
                         await loops.start(self._signal_loop)  # before any job starts
                     await self._beat()
+                    self._wake = anyio.Event()
                     await loops.start(self._control_loop)  # aborts reach what starts next
                     loops.start_soon(self._finish_loop)
                     loops.start_soon(self._forever, self._beat, queue.config.lease_seconds / 3)
                     loops.start_soon(self._promote_loop)
                     loops.start_soon(self._periodic_loop)
+                    loops.start_soon(self._forever, self._measure, queue.config.lease_seconds / 3)
                     await self._read_loop(jobs, reader, burst=burst)
                     await self._drain()
                     loops.cancel_scope.cancel()
                 jobs.cancel_scope.cancel()  # the runners, idle now
         finally:
-            self._loops = self._reader_id = None
+            self._loops = self._reader_id = self._recording = None
             self._runners = self._busy = 0
-            # After a crash: what was handed out but never ran, or never recorded, is
-            # redelivered when its lease expires.
+            # After a crash: what was handed out but never ran is redelivered when its
+            # lease expires.
             self._ready.clear()
-            self._finished.clear()
             self._running.clear()
+            self._telemetry.depth = {}  # no longer reported
             # If Redis is away, the entry ages out of the live set on its own.
             with anyio.CancelScope(shield=True), anyio.move_on_after(5), suppress(*_TRANSIENT):
                 await queue.redis.execute_command("ZREM", queue.keys.workers, self.name)
@@ -302,8 +321,8 @@ class Worker:
              queue.config.result_ttl_seconds, mode, *extra],
         )  # fmt: skip
         runs = [
-            _Run(int(index), entry, job_id, task, payload, int(deliveries), int(attempt))
-            for index, entry, job_id, task, payload, deliveries, attempt in started
+            _Run(int(index), entry, job_id, task, payload, int(deliveries), int(attempt), carried)
+            for index, entry, job_id, task, payload, deliveries, attempt, carried in started
         ]
         return runs, more
 
@@ -356,36 +375,40 @@ class Worker:
             self._slot.set()
 
     async def _unblock(self, client_id: int) -> None:
-        await self.queue.redis.execute_command("CLIENT", "UNBLOCK", client_id)
+        with self._riding_out():  # Redis away: the blocked read fails on its own
+            await self.queue.redis.execute_command("CLIENT", "UNBLOCK", client_id)
 
     # -- running a job ---------------------------------------------------------------
 
     async def _execute(self, run: _Run) -> None:
-        outcome: _Outcome | None = None
+        """Run the job and record its outcome, in a CONSUMER span ``process <queue>``: a
+        child of the enqueuer's span on the first attempt, linked to it on a retry."""
         try:
-            task = self._tasks.get(run.task)
-            if task is None:
-                message = f"this worker has no task named {run.task!r}"
-                outcome = ("dead", run.payload, "UnknownTask", message, 0)
-            else:
-                try:
-                    payload = task.decode_payload(run.payload)
-                except QueueDataError as exc:
-                    outcome = ("dead", run.payload, "InvalidPayload", exc.message, 0)
-                else:
-                    outcome = await self._call(run, task, payload)
+            with self._telemetry.process(
+                run.job_id, run.task, run.attempt, run.traceparent
+            ) as processing:
+                outcome = await self._outcome(run)
+                alone = processing is not NOOP  # its COMPLETE call a child of its span
+                ended = "lost" if outcome is None else await self._finish(run, outcome, alone)
+                processing.set_attribute("anyservices.queue.outcome", ended)
+                if outcome is not None and outcome[0] in _ERRORS:
+                    processing.fail(outcome[2])
         finally:
-            if outcome is None:  # fenced off (or the worker is crashing): nothing to record
-                self._forget([run])
-            else:  # recorded with the runs finishing alongside, in one script
-                self._finished.append((run, outcome))
-                self._finishing.set()
-
-    def _forget(self, runs: Iterable[_Run]) -> None:
-        for run in runs:
             if self._running.get(run.job_id) is run:
                 del self._running[run.job_id]
-        self._free_slot()
+            self._free_slot()
+
+    async def _outcome(self, run: _Run) -> _Outcome | None:
+        """What to record for this run, or None when it was fenced off."""
+        task = self._tasks.get(run.task)
+        if task is None:
+            message = f"this worker has no task named {run.task!r}"
+            return ("dead", run.payload, "UnknownTask", message, 0)
+        try:
+            payload = task.decode_payload(run.payload)
+        except QueueDataError as exc:
+            return ("dead", run.payload, "InvalidPayload", exc.message, 0)
+        return await self._call(run, task, payload)
 
     async def _call(self, run: _Run, task: Task[Any, Any], payload: Any) -> _Outcome | None:
         """Run the task; the outcome to record, or None when the run was fenced off."""
@@ -423,7 +446,7 @@ class Worker:
         if run.reason == "release":
             return ("release", run.payload, "", "", 0)
         if run.reason == "lost":
-            self._counts.lost += 1
+            self._count(run, "lost")
             return None
         return outcome
 
@@ -435,36 +458,56 @@ class Worker:
             return ("retry", run.payload, error_type, message, delay_ms)
         return ("failed", "", error_type, message, 0)
 
+    async def _finish(self, run: _Run, outcome: _Outcome, alone: bool) -> str:
+        """Record the outcome (fenced by the delivery) with the others that finish meanwhile:
+        the finish loop makes one COMPLETE call for them; ``alone`` (telemetry records),
+        this run makes its own. What it counted as."""
+        if alone:
+            return (await self._complete([(run, outcome)]))[0]
+        recording = self._recording
+        if recording is None:
+            recording = self._recording = _Recording()
+            self._finishing.set()
+        index = len(recording.runs)
+        recording.runs.append((run, outcome))
+        await recording.done.wait()
+        return recording.ended[index] if recording.ended else "lost"
+
     async def _finish_loop(self) -> None:
-        """Record the outcomes of the runs that finished, all of them in one script per
-        round; a run keeps its slot (and its lease) until its outcome is recorded."""
+        """Record the outcomes that came in, one COMPLETE call at a time."""
         while True:
             await self._finishing.wait()
             self._finishing = anyio.Event()
-            while self._finished:
-                batch, self._finished = self._finished, []
+            recording, self._recording = self._recording, None
+            if recording is not None:
                 try:
-                    await self._finish(batch)
+                    recording.ended = await self._complete(recording.runs)
                 finally:
-                    self._forget(run for run, _ in batch)
+                    recording.done.set()
 
-    async def _finish(self, batch: list[tuple[_Run, _Outcome]]) -> None:
-        """Record outcomes (each fenced by its delivery); Redis errors are retried for up to
-        a lease, after which the jobs are left to be redelivered."""
+    async def _complete(self, runs: list[tuple[_Run, _Outcome]]) -> list[str]:
+        """One COMPLETE call for ``runs``; Redis errors are retried for up to a lease, after
+        which the jobs are left to be redelivered. What each counted as."""
         queue, keys = self.queue, self.queue.keys
         args: list[Arg] = [GROUP, queue.config.result_ttl_seconds, keys.prefix, keys.events_full,
                            keys.control_full]  # fmt: skip
-        for run, (outcome, value, error_type, message, delay_ms) in batch:
+        for run, (outcome, value, error_type, message, delay_ms) in runs:
             args += [run.index, run.entry, run.deliveries, outcome, value, delay_ms, error_type,
                      message[:2000], run.job_id, run.task]  # fmt: skip
         job_keys = [keys.delayed, keys.dead, *keys.streams]
         recorded = await self._persist(
             lambda: scripts.run(queue.redis, scripts.COMPLETE, job_keys, args)
         )
-        counts = self._counts
-        for (_, (outcome, *_)), done in zip(batch, recorded or [0] * len(batch), strict=True):
-            name = _COUNTED[outcome] if done else "lost"
-            setattr(counts, name, getattr(counts, name) + 1)
+        return [
+            self._count(run, _COUNTED[outcome[0]] if done else "lost")
+            for (run, outcome), done in zip(runs, recorded or [0] * len(runs), strict=True)
+        ]
+
+    def _count(self, run: _Run, ended: str) -> str:
+        """Count a run's end in the statistics and the metrics."""
+        setattr(self._counts, ended, getattr(self._counts, ended) + 1)
+        self._telemetry.count(ended, run.task)
+        return ended
 
     async def _persist(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """``call()``, shielded, retrying connection errors for up to one lease (then 0)."""
@@ -478,6 +521,17 @@ class Worker:
                     await anyio.sleep(delay)
                     delay = min(delay * 2, _RETRY_MAX)
         return 0
+
+    async def _measure(self) -> None:
+        """Read the queue's depth for the metrics' gauge (only while a meter records)."""
+        if self._telemetry.measuring():
+            health = await self.queue.health()
+            self._telemetry.depth = {
+                "waiting": health.waiting,
+                "running": health.running,
+                "delayed": health.delayed,
+                "dead": health.dead_letters,
+            }
 
     async def _progress(self, run: _Run, fraction: float, message: str) -> None:
         keys = self.queue.keys
@@ -528,15 +582,14 @@ class Worker:
         queue, keys = self.queue, self.queue.keys
         forget_ms = round(queue.config.lease_seconds * 10_000)
         args: list[Any] = [GROUP, self.name, keys.prefix, forget_ms]
-        for run in self._running.values():
+        beating = dict(self._running)  # a note may come back for a run that ended since
+        for run in beating.values():
             args += [run.index, run.entry, run.job_id, run.deliveries]
         notes = await scripts.run(
             queue.redis, scripts.HEARTBEAT, [keys.workers, *keys.streams], args
         )
         for job_id, note in notes:
-            noted = self._running.get(job_id)
-            if noted is not None:
-                self._cancel(noted, note)
+            self._cancel(beating[job_id], note)  # an ended run's scope is gone: no effect
 
     async def _promote(self, jobs: anyio.abc.TaskGroup | None, free: int) -> tuple[int, float]:
         """Move due delayed jobs to their streams (the blocked reader wakes up) and, from the
@@ -595,8 +648,7 @@ class Worker:
                 if not isinstance(message.data, str):  # not ours: ours are text
                     continue
                 if message.data == "due":
-                    if self._wake is not None:
-                        self._wake.set()
+                    self._wake.set()
                 elif message.data.startswith("abort:"):
                     run = self._running.get(message.data.removeprefix("abort:"))
                     if run is not None:

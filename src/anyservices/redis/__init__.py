@@ -18,6 +18,7 @@ from ._errors import RedisPermissionError as RedisPermissionError
 from ._errors import RedisRedirectError as RedisRedirectError
 from ._errors import RedisResponseError as RedisResponseError
 from ._errors import RedisTimeoutError as RedisTimeoutError
+from ._errors import RedisUnconfirmedWriteError as RedisUnconfirmedWriteError
 from ._errors import RedisWatchError as RedisWatchError
 from ._lock import Lock as Lock
 from ._pipeline import Pipeline as Pipeline
@@ -54,6 +55,7 @@ __all__ = (
     "RedisResponseError",
     "RedisService",
     "RedisTimeoutError",
+    "RedisUnconfirmedWriteError",
     "RedisWatchError",
     "Subscription",
     "SyncCachedFunction",

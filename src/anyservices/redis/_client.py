@@ -24,7 +24,7 @@ from .._core._telemetry import redis_telemetry
 from ._config import RedisConfig
 from ._connection import Connection
 from ._errors import RedisConnectError, RedisError, RedisTimeoutError, response_error
-from ._protocol import Arg
+from ._protocol import Arg, command_name
 
 __all__ = ("PoolStatistics", "RedisClient")
 
@@ -59,7 +59,7 @@ class RedisClient:
             config.port,
             config.db,
             unix_socket=config.unix_socket_path,
-            namer=_command_name,
+            namer=command_name,
         )
 
     async def open(self, task_group: anyio.abc.TaskGroup) -> None:
@@ -112,7 +112,7 @@ class RedisClient:
                 connection = await self._replace_broken()
             reply = await connection.execute(args, decode)
             if isinstance(reply, hiredis.ReplyError):
-                raise response_error(str(reply), _command_name(args))  # noqa: TRY301 -- recorded below
+                raise response_error(str(reply), command_name(args))  # noqa: TRY301 -- recorded below
         except BaseException as error:  # recorded, then re-raised as it is
             if operation is not None:
                 operation.end(error)
@@ -138,7 +138,7 @@ class RedisClient:
                 batch.end(error)
             raise
         results = [
-            response_error(str(reply), _command_name(args))
+            response_error(str(reply), command_name(args))
             if isinstance(reply, hiredis.ReplyError)
             else reply
             for args, reply in zip(commands, replies, strict=True)
@@ -156,6 +156,7 @@ class RedisClient:
         """
         async with self._dedicated_slots:
             connection = await self._connect(push=push)
+            connection.telemetry = self._telemetry  # its commands are spans too
             try:
                 yield connection
             finally:
@@ -303,7 +304,7 @@ class RedisClient:
     async def _checked(connection: Connection, args: list[Arg]) -> Any:
         reply = await connection.execute(args)
         if isinstance(reply, hiredis.ReplyError):
-            raise response_error(str(reply), _command_name(args))
+            raise response_error(str(reply), command_name(args))
         return reply
 
 
@@ -327,8 +328,3 @@ def _check_shareable(args: Sequence[Arg]) -> None:
                 service="redis",
                 operation=text.upper(),
             )
-
-
-def _command_name(args: Sequence[Arg]) -> str:
-    name = args[0] if args else "?"
-    return name.decode() if isinstance(name, bytes) else str(name).upper()

@@ -48,6 +48,9 @@ class RedisConfig(ServiceConfig):
     sentinel_master: str | None = None
     cluster_retry_timeout: float = Field(default=5.0, gt=0)
     read_from_replicas: bool = False
+    # Sentinel only: follow every write with WAIT <replicas> <timeout> (0: do not wait).
+    sentinel_wait_replicas: int = Field(default=0, ge=0)
+    sentinel_wait_timeout: float = Field(default=1.0, ge=0.001)
 
     @model_validator(mode="after")
     def _apply_url(self) -> Self:
@@ -83,6 +86,24 @@ class RedisConfig(ServiceConfig):
     @model_validator(mode="after")
     def _check_mode(self) -> Self:
         check_topology(self)  # cluster/sentinel rules: db 0, no "{" in the namespace...
+        return self
+
+    @model_validator(mode="after")
+    def _check_sentinel_wait(self) -> Self:
+        """WAIT is only sent in sentinel mode, and must end before ``socket_timeout``."""
+        if not self.sentinel_wait_replicas:
+            return self
+        if self.mode != "sentinel":
+            raise ValueError(
+                f'sentinel_wait_replicas: only mode="sentinel" waits for replicas, not '
+                f"mode={self.mode!r} (send WAIT with execute_command there)"
+            )
+        if self.socket_timeout is not None and self.sentinel_wait_timeout >= self.socket_timeout:
+            raise ValueError(
+                f"sentinel_wait_timeout: {self.sentinel_wait_timeout} s must be shorter than "
+                f"socket_timeout ({self.socket_timeout} s): commands queued behind a WAIT "
+                "would time the connection out"
+            )
         return self
 
     def describe(self) -> str:

@@ -18,15 +18,24 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 import hiredis
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._errors import RedisConnectError, RedisDataError, RedisError, RedisTimeoutError
-from ._protocol import NOT_ENOUGH_DATA, Arg, Parser, Undecodable, encode_command
+from ._errors import (
+    RedisConnectError,
+    RedisDataError,
+    RedisError,
+    RedisTimeoutError,
+    response_error,
+)
+from ._protocol import NOT_ENOUGH_DATA, Arg, Parser, Undecodable, command_name, encode_command
+
+if TYPE_CHECKING:
+    from .._core._telemetry import Telemetry
 
 __all__ = ("Connection",)
 
@@ -93,6 +102,9 @@ class Connection:
         # Tasks whose cancelled commands were sent and await their replies: task id ->
         # how many (the client sends a task's later commands after them, here).
         self.abandoned: dict[int, int] = {}
+        # Set on dedicated connections (WATCH, pub/sub): their commands get a span each
+        # here; shared ones are traced by the client, around reconnects too.
+        self.telemetry: Telemetry | None = None
 
     @property
     def broken(self) -> bool:
@@ -104,6 +116,8 @@ class Connection:
 
     async def execute(self, args: Sequence[Arg], decode: bool | None = None) -> Any:
         """Send one command and return its reply (error replies are returned, not raised)."""
+        if self.telemetry is not None:
+            return (await self._traced(self.telemetry, [args], decode))[0]
         batch = self._enqueue([args], self._decode if decode is None else decode)
         return await self._wait(batch, batch.requests[0])
 
@@ -111,8 +125,31 @@ class Connection:
         self, commands: Sequence[Sequence[Arg]], decode: bool | None = None
     ) -> list[Any]:
         """Send commands back to back (no other task's command between them)."""
+        if self.telemetry is not None:
+            return await self._traced(self.telemetry, commands, decode)
         batch = self._enqueue(commands, self._decode if decode is None else decode)
         return [await self._wait(batch, request) for request in batch.requests]
+
+    async def _traced(
+        self, telemetry: Telemetry, commands: Sequence[Sequence[Arg]], decode: bool | None
+    ) -> list[Any]:
+        """``execute_many`` with a span per command (a dedicated connection's)."""
+        spans = telemetry.start_batch(commands)
+        try:
+            batch = self._enqueue(commands, self._decode if decode is None else decode)
+            replies = [await self._wait(batch, request) for request in batch.requests]
+        except BaseException as error:  # recorded, then re-raised as it is
+            if spans is not None:
+                spans.end(error)
+            raise
+        if spans is not None:
+            spans.end(replies=[
+                response_error(str(reply), command_name(args))
+                if isinstance(reply, hiredis.ReplyError)
+                else reply
+                for args, reply in zip(commands, replies, strict=True)
+            ])  # fmt: skip
+        return replies
 
     def send_only(self, *args: Arg) -> None:
         """Queue a command whose answers arrive as pushes (SUBSCRIBE and friends)."""

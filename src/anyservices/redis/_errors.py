@@ -2,6 +2,8 @@
 
 RedisError (AnyServicesError)
 ├── RedisConnectError        (ConnectError)         cannot connect, or the connection broke
+│   └── RedisConnectionLostError                    it broke after the command was sent
+│       └── RedisUnconfirmedWriteError              the replicas did not confirm a write
 ├── RedisTimeoutError        (ServiceTimeoutError)  socket_timeout / connect timeout expired
 ├── RedisAuthenticationError (AuthenticationError)  WRONGPASS, NOAUTH
 ├── RedisPermissionError     (PermissionDeniedError) NOPERM
@@ -32,6 +34,7 @@ __all__ = (
     "RedisPermissionError",
     "RedisResponseError",
     "RedisTimeoutError",
+    "RedisUnconfirmedWriteError",
     "RedisWatchError",
     "response_error",
 )
@@ -112,6 +115,11 @@ class RedisConnectionLostError(RedisConnectError):
     """
 
     maybe_executed: bool = True
+
+
+class RedisUnconfirmedWriteError(RedisConnectionLostError):
+    """A write ran on the master, but fewer replicas than ``sentinel_wait_replicas``
+    confirmed it within ``sentinel_wait_timeout``: a failover may lose it. Never resent."""
 
 
 class RedisLockError(RedisError, ConflictError):

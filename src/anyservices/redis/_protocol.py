@@ -11,10 +11,16 @@ import hiredis
 
 from ._errors import RedisDataError
 
-__all__ = ("NOT_ENOUGH_DATA", "Arg", "Parser", "Undecodable", "encode_command")
+__all__ = ("NOT_ENOUGH_DATA", "Arg", "Parser", "Undecodable", "command_name", "encode_command")
 
 Arg = str | bytes | int | float
 NOT_ENOUGH_DATA: Final = object()
+
+
+def command_name(args: Sequence[Arg]) -> str:
+    """A command's name as spans and errors show it (``GET``)."""
+    name = args[0] if args else "?"
+    return name.decode() if isinstance(name, bytes) else str(name).upper()
 
 
 def encode_command(args: Sequence[object], encoding: str = "utf-8") -> bytes:

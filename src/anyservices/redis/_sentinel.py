@@ -7,6 +7,13 @@ timeout each, dead ones skipped) where the master is, connects there and checks 
 next call (and every subscription) reconnects to the new one; READONLY and NOREPLICAS
 replies do the same. Commands that were never sent (no master could be reached) and
 writes the server refused are retried within ``cluster_retry_timeout``.
+
+With ``sentinel_wait_replicas`` set, every write is followed on its connection by
+``WAIT <replicas> <ms>``: writes (single ones, pipelines, transactions) that arrive
+together go out back to back with one WAIT behind them all, one such batch at a time, and
+a watched transaction gets one after its EXEC. A write the replicas did not confirm in time raises
+``RedisUnconfirmedWriteError`` (``maybe_executed``: it ran on the master, and a failover
+may lose it); reads never wait.
 """
 
 from __future__ import annotations
@@ -18,16 +25,19 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 import anyio.abc
+import hiredis
 
-from ._client import RedisClient
+from ._client import RedisClient, _check_shareable
 from ._connection import Connection
 from ._errors import (
     RedisConnectError,
     RedisConnectionLostError,
     RedisError,
     RedisResponseError,
+    RedisUnconfirmedWriteError,
 )
-from ._slots import command_name, parse_address, route
+from ._protocol import encode_command
+from ._slots import COMMANDS, command_name, parse_address, route
 
 if TYPE_CHECKING:
     from ._config import RedisConfig
@@ -40,6 +50,11 @@ _FIRST_DELAY: Final = 0.02
 _MAX_DELAY: Final = 0.5
 _RETIRE_WAIT: Final = 5.0  # s an old master's connection may finish its replies
 _LOOK_AGAIN: Final = frozenset({"READONLY", "NOREPLICAS", "MASTERDOWN", "LOADING"})
+# Commands that change no data (or only a connection's state): no WAIT after them.
+_NO_WAIT: Final = frozenset(
+    "WATCH UNWATCH MULTI DISCARD EXEC SELECT ASKING KEYS DBSIZE SPUBLISH WAIT WAITAOF "  # noqa: SIM905 -- a word list
+    "FT.SEARCH FT.AGGREGATE FT.INFO FT._LIST FT.EXPLAIN FT.PROFILE".split()
+)
 
 
 class SentinelClient(RedisClient):
@@ -54,6 +69,12 @@ class SentinelClient(RedisClient):
         self._announced: tuple[str, int] | None = None  # the last +switch-master's master
         self.master: tuple[str, int] | None = None  # where the last connection went
         self.connected: list[tuple[float, tuple[str, int]]] = []  # (when, where) per connect
+        self._wait: tuple[str, int, int] | None = None  # WAIT <replicas> <ms>, or None
+        if config.sentinel_wait_replicas:
+            ms = max(1, round(config.sentinel_wait_timeout * 1000))
+            self._wait = ("WAIT", config.sentinel_wait_replicas, ms)
+        self._gathering: dict[bool | None, _Writes] = {}  # by decode: writes not yet sent
+        self._sending = False  # the task that sends them runs
 
     @property
     def switches(self) -> int:
@@ -202,9 +223,17 @@ class SentinelClient(RedisClient):
     async def execute(self, *args: Arg, decode: bool | None = None) -> Any:
         deadline = anyio.current_time() + self._config.cluster_retry_timeout
         delay = _FIRST_DELAY
+        confirmed = self._wait is not None and writes(args)
         while True:
             try:
+                if confirmed:
+                    [reply] = await self._gather([args], decode)
+                    if isinstance(reply, RedisError):
+                        raise reply
+                    return reply
                 return await super().execute(*args, decode=decode)
+            except RedisConnectionLostError:  # ran, not confirmed by the replicas: never resent
+                raise
             except RedisResponseError as exc:
                 if exc.code not in _LOOK_AGAIN:
                     raise
@@ -225,9 +254,13 @@ class SentinelClient(RedisClient):
     ) -> list[Any]:
         deadline = anyio.current_time() + self._config.cluster_retry_timeout
         delay = _FIRST_DELAY
+        confirmed = self._wait is not None and any(writes(args) for args in commands)
         while True:
             try:
-                replies = await super().execute_many(commands, decode=decode)
+                if confirmed:
+                    replies = await self._gather(commands, decode)
+                else:
+                    replies = await super().execute_many(commands, decode=decode)
             except RedisConnectError as exc:
                 if exc.operation != "connect":
                     raise
@@ -237,15 +270,196 @@ class SentinelClient(RedisClient):
                 await self._drop_connections()
             return replies
 
+    async def _gather(self, commands: Sequence[Sequence[Arg]], decode: bool | None) -> list[Any]:
+        """Commands with a write among them (one, or a pipeline's), sent back to back with
+        the others that arrive before the next batch goes out, and one WAIT behind them
+        all; their replies, with the writes WAIT did not confirm as errors."""
+        for args in commands:  # a bad command fails alone, not the batch it would join
+            _check_shareable(args)
+            encode_command(args, self._config.encoding)
+        batch = self._gathering.get(decode)
+        if batch is None:
+            batch = self._gathering[decode] = _Writes()
+        if not self._sending:
+            self._sending = True
+            assert self._task_group is not None  # noqa: S101 -- open() set it; execute needs it
+            self._task_group.start_soon(self._send_writes)
+        entry = _Write(commands)
+        batch.writes.append(entry)
+        try:
+            await batch.done.wait()
+        except BaseException:  # cancelled: taken back if its batch has not gone out yet
+            if self._gathering.get(decode) is batch:
+                batch.writes.remove(entry)
+            raise
+        if entry.error is not None:
+            raise entry.error
+        return entry.replies
+
+    async def _send_writes(self) -> None:
+        """Send the gathered writes, one batch and its WAIT at a time, until none are left
+        (a task in the client's task group). One at a time: a WAIT holds its connection
+        until it ends, so a second batch sent meanwhile would only queue behind it, and
+        when the replicas lag, each such batch would add a whole timeout for everyone."""
+        try:
+            while self._gathering:
+                decode, batch = self._gathering.popitem()
+                await self._send_batch(batch, decode)
+        finally:
+            self._sending = False
+            for batch in self._gathering.values():  # the client closed meanwhile
+                _settle(batch, _closed())
+            self._gathering.clear()
+
+    async def _send_batch(self, batch: _Writes, decode: bool | None) -> None:
+        wait = self._wait
+        assert wait is not None  # noqa: S101 -- only gathered when waiting
+        commands = [args for entry in batch.writes for args in entry.commands]
+        try:
+            if commands:
+                replies = await RedisClient.execute_many(self, [*commands, wait], decode=decode)
+                results = confirm(commands, replies, wait)
+                start = 0
+                for entry in batch.writes:  # each caller's share, in the order they came
+                    end = start + len(entry.commands)
+                    entry.replies, start = results[start:end], end
+        except RedisError as exc:
+            _settle(batch, exc)
+        finally:
+            if commands and batch.writes[0].error is None and not batch.writes[0].replies:
+                _settle(batch, _closed())  # the client closed meanwhile
+            batch.done.set()
+
     @asynccontextmanager
     async def dedicated(self, *, push: bool = False) -> AsyncGenerator[Connection, None]:
         async with super().dedicated(push=push) as connection:
             if push:
                 self._subscribed.add(connection)
             try:
-                yield connection
+                if self._wait is None or push:
+                    yield connection
+                else:  # a watched transaction: WAIT after its EXEC
+                    yield cast("Connection", _Confirming(connection, self._wait))
             finally:
                 self._subscribed.discard(connection)
+
+
+# -- waiting for replicas (sentinel_wait_replicas) -------------------------------------
+
+
+class _Write:
+    """One caller's commands in a batch: their replies, or the error that ended it."""
+
+    __slots__ = ("commands", "error", "replies")
+
+    def __init__(self, commands: Sequence[Sequence[Arg]]) -> None:
+        self.commands = commands
+        self.replies: list[Any] = []
+        self.error: RedisError | None = None
+
+
+class _Writes:
+    """Single writes gathered for one batch, and the event their callers wait on."""
+
+    __slots__ = ("done", "writes")
+
+    def __init__(self) -> None:
+        self.writes: list[_Write] = []
+        self.done = anyio.Event()
+
+
+def _settle(batch: _Writes, error: RedisError) -> None:
+    for entry in batch.writes:
+        entry.error = error
+    batch.done.set()
+
+
+def _closed() -> RedisError:
+    return RedisConnectError("the client closed with the write in flight", service="redis")
+
+
+class _Confirming:
+    """A dedicated connection (WATCH) whose writes are followed by WAIT."""
+
+    def __init__(self, connection: Connection, wait: tuple[str, int, int]) -> None:
+        self._connection = connection
+        self._wait = wait
+
+    async def execute(self, args: Sequence[Arg], decode: bool | None = None) -> Any:
+        return (await self.execute_many([args], decode))[0]
+
+    async def execute_many(
+        self, commands: Sequence[Sequence[Arg]], decode: bool | None = None
+    ) -> list[Any]:
+        if not any(writes(args) for args in commands):
+            return await self._connection.execute_many(commands, decode)
+        replies = await self._connection.execute_many([*commands, self._wait], decode)
+        return confirm(commands, replies, self._wait)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+def writes(args: Sequence[Arg]) -> bool:
+    """Whether ``args`` may change data (unknown commands are taken to)."""
+    name = command_name(args)
+    if name in _NO_WAIT:
+        return False
+    spec = COMMANDS.get(name)
+    if spec is not None:
+        return name == "XGROUP" or not spec.readonly
+    found = route((name,), name)  # its kind only: no keys are parsed
+    return found is None or found.kind not in {"any", "scan", "pubsub"}
+
+
+def confirm(
+    commands: Sequence[Sequence[Arg]], replies: list[Any], wait: tuple[str, int, int]
+) -> list[Any]:
+    """The replies to ``commands`` (WAIT's, the last of ``replies``, left out); when fewer
+    replicas than asked confirmed them, each write that ran becomes an error."""
+    *results, counted = replies
+    wanted = wait[1]
+    if isinstance(counted, int) and counted >= wanted:
+        return results
+    if isinstance(counted, int):
+        why = f"only {counted} of {wanted} replicas confirmed it within {wait[2] / 1000} s"
+    else:
+        why = f"WAIT failed ({counted})"
+    for index in _confirmed_writes(commands):
+        reply = results[index]
+        name = command_name(commands[index])
+        # Error replies and an aborted EXEC (a watched key changed) say nothing ran.
+        if not isinstance(reply, RedisError | hiredis.ReplyError) and (
+            reply is not None or name != "EXEC"
+        ):
+            results[index] = RedisUnconfirmedWriteError(
+                f"{name} ran on the master, but {why} (sentinel_wait_replicas): a failover "
+                "may lose it",
+                service="redis",
+                operation=name,
+            )
+    return results
+
+
+def _confirmed_writes(commands: Sequence[Sequence[Arg]]) -> list[int]:
+    """Which replies say a write ran: each write's outside MULTI, and EXEC's of a
+    transaction that holds one (the QUEUED acknowledgements say nothing)."""
+    found: list[int] = []
+    queuing = wrote = False
+    for index, args in enumerate(commands):
+        name = command_name(args)
+        if name == "MULTI":
+            queuing, wrote = True, False
+        elif name in {"EXEC", "DISCARD"}:
+            if name == "EXEC" and wrote:
+                found.append(index)
+            queuing = False
+        elif writes(args):
+            if queuing:
+                wrote = True
+            else:
+                found.append(index)
+    return found
 
 
 async def _retire(connection: Connection) -> None:

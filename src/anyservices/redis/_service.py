@@ -88,6 +88,13 @@ class RedisService(Service[RedisConfig]):
         """Connections, replies in flight, commands and pipelined batches sent, reconnects."""
         return self._client.statistics()
 
+    def _gauges(self) -> dict[str, int]:
+        stats = self._client.statistics()
+        return {
+            "anyservices.pool.connections": stats.connections,
+            "anyservices.pool.pending_replies": stats.pending_replies,
+        }
+
     async def _run(self, *args: Arg) -> Any:
         self._check_open()
         return await self._client.execute(*args)

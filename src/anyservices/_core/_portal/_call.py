@@ -20,6 +20,7 @@ import anyio
 import anyio.to_thread
 
 from .._errors import ServiceClosedError
+from .._threads import inline
 
 if TYPE_CHECKING:
     from ._portal import Portal
@@ -35,6 +36,7 @@ __all__ = (
     "current_waiter",
     "drive",
     "run_in_caller",
+    "run_inline",
     "waiter_var",
 )
 
@@ -216,6 +218,24 @@ class Call(Outcome):
             self.value = done.value
             return True
         return False
+
+
+def run_inline(
+    func: Callable[..., Awaitable[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> T:
+    """``await func(*args, **kwargs)`` stepped in this thread, in a copy of its context
+    with ``inline`` set (``_threads.inline_on_sync_face``): it must finish without
+    suspending."""
+    context = contextvars.copy_context()
+    context.run(inline.set, True)  # noqa: FBT003 -- ContextVar.set takes the value positionally
+    steps = context.run(lambda: func(*args, **kwargs).__await__())
+    try:
+        context.run(steps.send, None)
+    except StopIteration as done:
+        return cast("T", done.value)
+    steps.close()
+    name = getattr(func, "__qualname__", repr(func))
+    raise RuntimeError(f"{name} is marked inline_on_sync_face but suspended")
 
 
 def _start(call: Call) -> Generator[Any, Any, Any]:

@@ -23,8 +23,18 @@ from typing import Any, Final, Literal, NoReturn, ParamSpec, TypeVar, cast
 import anyio
 
 from .._errors import ServiceClosedError, SyncFaceInLoopError
+from .._threads import INLINE_ATTRIBUTE
 from ._adapters import SyncContextManager, iterate
-from ._call import Call, Cancellable, Outcome, Request, WorkerBody, cancel_call, drive
+from ._call import (
+    Call,
+    Cancellable,
+    Outcome,
+    Request,
+    WorkerBody,
+    cancel_call,
+    drive,
+    run_inline,
+)
 
 __all__ = ("Backend", "Portal")
 
@@ -327,10 +337,13 @@ class Portal:
     # -- the calling threads' side ---------------------------------------------------
 
     def call(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``await func(*args, **kwargs)`` on the loop and return its result."""
+        """Run ``await func(*args, **kwargs)`` on the loop and return its result (in this
+        thread, for an operation marked ``inline_on_sync_face``)."""
         if _in_event_loop():
             self._refuse_caller()  # this thread runs an event loop: the call would block it
         self._check_open()
+        if getattr(func, INLINE_ATTRIBUTE, False):
+            return run_inline(func, args, kwargs)
         call = Call(func, args, kwargs)
         self._await(call, call, patient=self._submit(call))
         return cast("T", call.result())
