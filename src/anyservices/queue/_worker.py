@@ -87,17 +87,6 @@ class _Run:
     reason: str | None = None  # why its scope was cancelled: abort, release, lost
 
 
-class _Recording:
-    """Outcomes recorded by one COMPLETE call, and what each counted as once it ran."""
-
-    __slots__ = ("done", "ended", "runs")
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[_Run, _Outcome]] = []
-        self.ended: list[str] = []
-        self.done = anyio.Event()
-
-
 @dataclass
 class _Counts:
     started: int = 0
@@ -147,7 +136,7 @@ class Worker:
         self._stopping = False
         self._slot: anyio.Event | None = None
         self._wake: anyio.Event  # the promoter's, made by run() before "due" can arrive
-        self._recording: _Recording | None = None  # the outcomes the next COMPLETE records
+        self._finished: list[tuple[_Run, _Outcome]] = []  # outcomes not recorded yet
         self._finishing: anyio.Event  # wakes the finish loop (run() makes it)
         self._ready: deque[_Run] = deque()  # started, for the next free runner
         self._readied: anyio.Event | None = None  # what idle runners wait on
@@ -214,11 +203,12 @@ class Worker:
                     loops.cancel_scope.cancel()
                 jobs.cancel_scope.cancel()  # the runners, idle now
         finally:
-            self._loops = self._reader_id = self._recording = None
+            self._loops = self._reader_id = None
             self._runners = self._busy = 0
-            # After a crash: what was handed out but never ran is redelivered when its
-            # lease expires.
+            # After a crash: what was handed out but never ran, or never recorded, is
+            # redelivered when its lease expires.
             self._ready.clear()
+            self._finished.clear()
             self._running.clear()
             self._telemetry.depth = {}  # no longer reported
             # If Redis is away, the entry ages out of the live set on its own.
@@ -382,21 +372,33 @@ class Worker:
 
     async def _execute(self, run: _Run) -> None:
         """Run the job and record its outcome, in a CONSUMER span ``process <queue>``: a
-        child of the enqueuer's span on the first attempt, linked to it on a retry."""
+        child of the enqueuer's span on the first attempt, linked to it on a retry. Without
+        telemetry the finish loop records it, with the others that finish meanwhile."""
+        handed = False
         try:
             with self._telemetry.process(
                 run.job_id, run.task, run.attempt, run.traceparent
             ) as processing:
                 outcome = await self._outcome(run)
-                alone = processing is not NOOP  # its COMPLETE call a child of its span
-                ended = "lost" if outcome is None else await self._finish(run, outcome, alone)
+                if outcome is not None and processing is NOOP:
+                    self._finished.append((run, outcome))
+                    self._finishing.set()
+                    handed = True
+                    return
+                # A span records: its own COMPLETE call (a child of the span).
+                ended = "lost" if outcome is None else (await self._complete([(run, outcome)]))[0]
                 processing.set_attribute("anyservices.queue.outcome", ended)
                 if outcome is not None and outcome[0] in _ERRORS:
                     processing.fail(outcome[2])
         finally:
+            if not handed:
+                self._forget([run])
+
+    def _forget(self, runs: Iterable[_Run]) -> None:
+        for run in runs:
             if self._running.get(run.job_id) is run:
                 del self._running[run.job_id]
-            self._free_slot()
+        self._free_slot()
 
     async def _outcome(self, run: _Run) -> _Outcome | None:
         """What to record for this run, or None when it was fenced off."""
@@ -458,32 +460,18 @@ class Worker:
             return ("retry", run.payload, error_type, message, delay_ms)
         return ("failed", "", error_type, message, 0)
 
-    async def _finish(self, run: _Run, outcome: _Outcome, alone: bool) -> str:
-        """Record the outcome (fenced by the delivery) with the others that finish meanwhile:
-        the finish loop makes one COMPLETE call for them; ``alone`` (telemetry records),
-        this run makes its own. What it counted as."""
-        if alone:
-            return (await self._complete([(run, outcome)]))[0]
-        recording = self._recording
-        if recording is None:
-            recording = self._recording = _Recording()
-            self._finishing.set()
-        index = len(recording.runs)
-        recording.runs.append((run, outcome))
-        await recording.done.wait()
-        return recording.ended[index] if recording.ended else "lost"
-
     async def _finish_loop(self) -> None:
-        """Record the outcomes that came in, one COMPLETE call at a time."""
+        """Record the outcomes handed over, all those waiting in one COMPLETE call; a run
+        keeps its slot (and its lease) until its outcome is recorded."""
         while True:
             await self._finishing.wait()
             self._finishing = anyio.Event()
-            recording, self._recording = self._recording, None
-            if recording is not None:
+            while self._finished:
+                batch, self._finished = self._finished, []
                 try:
-                    recording.ended = await self._complete(recording.runs)
+                    await self._complete(batch)
                 finally:
-                    recording.done.set()
+                    self._forget(run for run, _ in batch)
 
     async def _complete(self, runs: list[tuple[_Run, _Outcome]]) -> list[str]:
         """One COMPLETE call for ``runs``; Redis errors are retried for up to a lease, after
