@@ -168,8 +168,8 @@ async def test_a_fenced_off_run_cannot_record_its_outcome(face: Face, config: Qu
             taker = Worker(raw, name="taker", handle_signals=False)
             (new,), _ = await taker._claim("reclaim", 1, [600, "0", "0", "0"])
             assert new.deliveries == old.deliveries + 1
-            await taker._finish(new, "succeeded", '"new"', "", "", 0)
-            await stalled._finish(old, "succeeded", '"old"', "", "", 0)  # wakes up too late
+            await taker._complete([(new, ("succeeded", '"new"', "", "", 0))])
+            await stalled._complete([(old, ("succeeded", '"old"', "", "", 0))])  # wakes up too late
             assert stalled.statistics().lost == 1
             assert taker.statistics().succeeded == 1
         assert await handle.result() == "new"

@@ -131,14 +131,28 @@ end
 """
 
 # The stream, the delayed set, the unique key and the channels are derived from the
-# prefix and the channels' base (<namespace:>name): fewer arguments to send.
-# KEYS: job; ARGV: id, task, payload, priority, delay_ms, unique, prefix, channels,
-#   traceparent ('' for none) -> {created (0/1), job id (the holder's when deduplicated), state}
+# prefix and the channels' base (<namespace:>name): fewer arguments to send. Enqueues
+# made at the same time go together (one call, jobs in order); one that fails (a key in
+# the way holds the wrong type) fails alone.
+# KEYS: the jobs; ARGV: prefix, channels, then for each job: id, task, payload,
+#   priority, delay_ms, unique, traceparent ('' for none)
+# -> for each job {created (0/1), job id (the holder's when deduplicated), state}, or
+#   {-1, error message}
 ENQUEUE: Final = _script(
     _ENQUEUE,
     """
-return enqueue(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6],
-  ARGV[7], ARGV[8], ARGV[9])
+local replies = {}
+for i = 1, #KEYS do
+  local a = 3 + (i - 1) * 7
+  local ok, reply = pcall(enqueue, KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+    tonumber(ARGV[a + 4]), ARGV[a + 5], ARGV[1], ARGV[2], ARGV[a + 6])
+  if not ok then
+    if type(reply) == 'table' and reply.err then reply = reply.err end
+    reply = {-1, tostring(reply)}
+  end
+  replies[i] = reply
+end
+return replies
 """,
 )
 
@@ -285,50 +299,58 @@ end
 return {started, {}}
 """)
 
-# Finish a run, fenced: only the current delivery of a running job may change it.
-# KEYS: job, stream, delayed, dead
-# ARGV: group, entry id, deliveries, outcome, value, ttl, delay_ms, prefix, events,
-#   control, error_type, error_message, id, task
+# Finish runs, each fenced: only the current delivery of a running job may change it.
+# KEYS: delayed, dead, then the ready streams, highest priority first
+# ARGV: group, ttl, prefix, events, control, then for each run: stream index, entry id,
+#   deliveries, outcome, value, delay_ms, error_type, error_message, id, task
 #   outcome: succeeded (value = result JSON), failed, aborted, dead (value = payload),
 #   retry (value = payload; runs again after delay_ms), release (value = payload;
 #   queued again at once, the attempt given back: a graceful shutdown)
-# -> 1, or 0 when the run was fenced off (another delivery owns the job now)
+# -> for each run 1, or 0 when it was fenced off (another delivery owns the job now)
 COMPLETE: Final = _script("""
-local job, stream = KEYS[1], KEYS[2]
-local h = redis.call('HMGET', job, 'state', 'deliveries', 'attempt')
-if h[1] ~= 'running' or h[2] ~= ARGV[3] then return 0 end
-local group, eid, outcome, value, ttl = ARGV[1], ARGV[2], ARGV[4], ARGV[5], tonumber(ARGV[6])
-local prefix, channel, etype, emsg = ARGV[8], ARGV[9], ARGV[11], ARGV[12]
-local id, task = ARGV[13], ARGV[14]
-redis.call('XACK', stream, group, eid)
-redis.call('XDEL', stream, eid)
+local group, ttl, prefix = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local channel, control = ARGV[4], ARGV[5]
 local now = now_ms()
-local attempt = tonumber(h[3])
-if outcome == 'succeeded' then
-  redis.call('HSET', job, 'state', 'succeeded', 'result', value)
-  redis.call('HDEL', job, 'error_type', 'error_message')
-  finish(prefix, job, id, ttl, now)
-  emit(channel, id, task, 'succeeded', attempt, now)
-elseif outcome == 'failed' or outcome == 'aborted' then
-  redis.call('HSET', job, 'state', outcome, 'error_type', etype, 'error_message', emsg)
-  finish(prefix, job, id, ttl, now)
-  emit(channel, id, task, outcome, attempt, now, etype .. ': ' .. emsg)
-elseif outcome == 'dead' then
-  bury(KEYS[4], prefix, job, id, task, value, etype, emsg, attempt, now, channel, ttl)
-elseif outcome == 'retry' then
-  local due = now + tonumber(ARGV[7])
-  redis.call('HSET', job, 'state', 'delayed', 'due', due, 'payload', value,
-    'error_type', etype, 'error_message', emsg)
-  redis.call('HDEL', job, 'entry', 'owner')
-  schedule(KEYS[3], id, due, ARGV[10])
-  emit(channel, id, task, 'delayed', attempt, now, etype .. ': ' .. emsg)
-else
-  local entry = redis.call('XADD', stream, '*', 'id', id, 't', task, 'p', value)
-  redis.call('HSET', job, 'state', 'queued', 'entry', entry, 'attempt', attempt - 1)
-  redis.call('HDEL', job, 'owner')
-  emit(channel, id, task, 'queued', attempt - 1, now)
+local function complete(stream, eid, deliveries, outcome, value, delay, etype, emsg, id, task)
+  local job = prefix .. 'j:' .. id
+  local h = redis.call('HMGET', job, 'state', 'deliveries', 'attempt', 'unique')
+  if h[1] ~= 'running' or h[2] ~= deliveries then return 0 end
+  redis.call('XACK', stream, group, eid)
+  redis.call('XDEL', stream, eid)
+  local attempt = tonumber(h[3])
+  if outcome == 'succeeded' then  -- the common case, in as few calls as it takes
+    redis.call('HSET', job, 'state', 'succeeded', 'result', value, 'finished_at', now)
+    redis.call('HDEL', job, 'error_type', 'error_message', 'entry', 'payload', 'due', 'owner')
+    redis.call('EXPIRE', job, ttl)
+    if h[4] and h[4] ~= '' then release_unique(prefix, job, id) end
+    emit(channel, id, task, 'succeeded', attempt, now)
+  elseif outcome == 'failed' or outcome == 'aborted' then
+    redis.call('HSET', job, 'state', outcome, 'error_type', etype, 'error_message', emsg)
+    finish(prefix, job, id, ttl, now)
+    emit(channel, id, task, outcome, attempt, now, etype .. ': ' .. emsg)
+  elseif outcome == 'dead' then
+    bury(KEYS[2], prefix, job, id, task, value, etype, emsg, attempt, now, channel, ttl)
+  elseif outcome == 'retry' then
+    local due = now + tonumber(delay)
+    redis.call('HSET', job, 'state', 'delayed', 'due', due, 'payload', value,
+      'error_type', etype, 'error_message', emsg)
+    redis.call('HDEL', job, 'entry', 'owner')
+    schedule(KEYS[1], id, due, control)
+    emit(channel, id, task, 'delayed', attempt, now, etype .. ': ' .. emsg)
+  else
+    local entry = redis.call('XADD', stream, '*', 'id', id, 't', task, 'p', value)
+    redis.call('HSET', job, 'state', 'queued', 'entry', entry, 'attempt', attempt - 1)
+    redis.call('HDEL', job, 'owner')
+    emit(channel, id, task, 'queued', attempt - 1, now)
+  end
+  return 1
 end
-return 1
+local done = {}
+for i = 6, #ARGV, 10 do
+  done[#done + 1] = complete(KEYS[tonumber(ARGV[i]) + 2], ARGV[i + 1], ARGV[i + 2],
+    ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9])
+end
+return done
 """)
 
 # Renew the leases of a worker's running jobs (XCLAIM JUSTID resets the idle time

@@ -16,7 +16,8 @@ from pydantic import TypeAdapter
 
 from .._core._service import Service
 from .._core._telemetry import NOOP, job_attributes, queue_telemetry, traceparent
-from ..redis import RedisResponseError, RedisService
+from ..redis import RedisError, RedisResponseError, RedisService
+from ..redis._errors import response_error
 from . import _scripts as scripts
 from ._config import QueueConfig, Retry
 from ._errors import (
@@ -37,6 +38,7 @@ from ._types import TERMINAL, DeadLetter, JobInfo, JobState, from_ms
 
 if TYPE_CHECKING:
     from .._core._portal import Portal
+    from ..redis._protocol import Arg
     from ._sync import SyncQueueService
 
 __all__ = ("QueueService",)
@@ -46,6 +48,21 @@ R = TypeVar("R")
 
 _ANY: TypeAdapter[Any] = TypeAdapter(Any)
 _RECHECK_SECONDS = 1.0  # result waiters re-read the job at least this often
+_ENQUEUE_ARGS = 7  # ARGV items per job of the ENQUEUE script
+
+
+class _Sending:
+    """Enqueues waiting for one ENQUEUE call: their job keys and arguments, in order."""
+
+    __slots__ = ("args", "done", "keys", "replies", "sent")
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []  # "" for a job withdrawn before it was sent
+        self.args: list[Arg] = []
+        self.done = anyio.Event()
+        self.sent = False
+        #: The script's reply per job, or why there is none.
+        self.replies: list[Any] | RedisError | None = None
 
 
 class QueueService(Service[QueueConfig]):
@@ -65,6 +82,7 @@ class QueueService(Service[QueueConfig]):
         self.periodics: dict[str, Periodic[Any]] = {}
         self._watch = ResultWatch(self.redis, self.keys.events_channel)
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._sending: _Sending | None = None  # the enqueues the next ENQUEUE call sends
         self._enqueued = self._deduplicated = self._aborts = 0
         self._telemetry = queue_telemetry(config.name, "send")
 
@@ -74,6 +92,7 @@ class QueueService(Service[QueueConfig]):
     async def _open(self, stack: AsyncExitStack) -> None:
         await stack.enter_async_context(self.redis)
         await self._ensure_streams()
+        stack.callback(self._drop_sending)  # after the task group: its sender is gone
         self._task_group = await self._start_task_group(stack)
 
     def __blocking__(self, portal: Portal) -> SyncQueueService:
@@ -190,18 +209,84 @@ class QueueService(Service[QueueConfig]):
         sending = job_attributes(job_id, name)  # a PRODUCER span "send <queue>" (_telemetry)
         with self._telemetry.operation("send", self._config.name, sending) as sent:
             carried = "" if sent is NOOP else traceparent()  # the job's runs join this trace
-            created, holder, _ = await scripts.run(
-                self.redis,
-                scripts.ENQUEUE,
-                [keys.job(job_id)],
-                [job_id, name, raw, level, delay_ms, unique_key or "", keys.prefix, keys.channels,
-                 carried],
-            )  # fmt: skip
+            args: list[Arg] = [job_id, name, raw, level, delay_ms, unique_key or "", carried]
+            created, holder = await self._send(keys.job(job_id), args, alone=sent is not NOOP)
         if created:
             self._enqueued += 1
         else:
             self._deduplicated += 1
         return JobHandle(self, holder, adapter)
+
+    async def _send(self, key: str, args: list[Arg], *, alone: bool) -> tuple[int, str]:
+        """Enqueue one job: ``alone`` (telemetry records) in an ENQUEUE call of its own, a
+        child of the enqueue's span; else with the others made meanwhile."""
+        if alone:
+            keys = self.keys
+            reply = (
+                await scripts.run(
+                    self.redis, scripts.ENQUEUE, [key], [keys.prefix, keys.channels, *args]
+                )
+            )[0]
+        else:
+            reply = await self._batched(key, args)
+        if reply[0] == -1:
+            raise response_error(str(reply[1]), "EVALSHA")
+        return int(reply[0]), str(reply[1])
+
+    async def _batched(self, key: str, args: list[Arg]) -> list[Any]:
+        """The reply for one job sent with the others made meanwhile: the enqueues made
+        before the sending task runs go in one ENQUEUE call (several may be in flight)."""
+        if self._task_group is None:  # pragma: no cover - set when the service opened
+            raise AssertionError("the service is open")
+        batch = self._sending
+        if batch is None:
+            batch = self._sending = _Sending()
+            self._task_group.start_soon(self._flush, batch)
+        index = len(batch.keys)
+        batch.keys.append(key)
+        batch.args += args
+        try:
+            await batch.done.wait()
+        except BaseException:  # cancelled: a job not sent yet never is
+            if not batch.sent:
+                batch.keys[index] = ""
+            raise
+        if isinstance(batch.replies, list):
+            reply: list[Any] = batch.replies[index]
+            return reply
+        raise batch.replies or QueueError(
+            f"queue {self._config.name!r} closed before the job was sent",
+            service="queue",
+            operation="enqueue",
+            resource=str(args[0]),
+        )
+
+    async def _flush(self, batch: _Sending) -> None:
+        """Send one batch of enqueues (the jobs withdrawn before it went are left out)."""
+        self._sending = None
+        batch.sent = True
+        keys: list[str] = []
+        args: list[Arg] = [self.keys.prefix, self.keys.channels]
+        for i, key in enumerate(batch.keys):
+            if key:
+                keys.append(key)
+                args += batch.args[i * _ENQUEUE_ARGS : (i + 1) * _ENQUEUE_ARGS]
+        try:
+            replies: list[Any] = (
+                await scripts.run(self.redis, scripts.ENQUEUE, keys, args) if keys else []
+            )
+            sent = iter(replies)
+            batch.replies = [next(sent) if key else [] for key in batch.keys]
+        except RedisError as exc:
+            batch.replies = exc
+        finally:
+            batch.done.set()
+
+    def _drop_sending(self) -> None:
+        """Closing: the enqueues whose sender never ran fail (their jobs were not sent)."""
+        if self._sending is not None:
+            self._sending.done.set()
+            self._sending = None
 
     def _priority(self, priority: int | None) -> int:
         if priority is None:

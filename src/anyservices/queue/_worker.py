@@ -7,6 +7,9 @@ Loops, all in the task group of ``run()``:
   running; when nothing is ready it blocks in XREADGROUP on a connection of its own
   (``stop()`` unblocks it with CLIENT UNBLOCK); every ``lease / 4`` it first takes over
   jobs whose lease expired (their worker died) with XAUTOCLAIM, following its cursor;
+- runners: a pool of tasks (at most ``concurrency``) runs the started jobs;
+- finish: records the outcomes of the runs that finished meanwhile in one script; a
+  run keeps its slot and its lease until its outcome is recorded;
 - heartbeat: renews the lease of every running job (XCLAIM JUSTID, fenced by the
   delivery count) every ``lease_seconds / 3``; a run fenced off or asked to abort is
   cancelled;
@@ -31,6 +34,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -40,7 +44,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from .._core._telemetry import WorkerTelemetry
+from .._core._telemetry import NOOP, WorkerTelemetry
 from ..redis import RedisConnectError, RedisResponseError, RedisService, RedisTimeoutError
 from ..redis._protocol import Arg
 from . import _scripts as scripts
@@ -132,6 +136,11 @@ class Worker:
         self._stopping = False
         self._slot: anyio.Event | None = None
         self._wake: anyio.Event  # the promoter's, made by run() before "due" can arrive
+        self._finished: list[tuple[_Run, _Outcome]] = []  # outcomes not recorded yet
+        self._finishing: anyio.Event  # wakes the finish loop (run() makes it)
+        self._ready: deque[_Run] = deque()  # started, for the next free runner
+        self._readied: anyio.Event | None = None  # what idle runners wait on
+        self._runners = self._busy = 0
         self._reader_id: int | None = None
         self._loops: anyio.abc.TaskGroup | None = None
         self._telemetry = WorkerTelemetry(queue.config.name)
@@ -169,6 +178,7 @@ class Worker:
         queue._check_open()  # noqa: SLF001 -- the worker is the queue's own consumer
         self._stopping = False
         self._limiter = anyio.CapacityLimiter(self.concurrency)
+        self._finishing = anyio.Event()
         reader = RedisService(queue.redis.config.model_copy(update={"health_check_interval": None}))
         try:
             async with reader, anyio.create_task_group() as jobs:
@@ -183,6 +193,7 @@ class Worker:
                     await self._beat()
                     self._wake = anyio.Event()
                     await loops.start(self._control_loop)  # aborts reach what starts next
+                    loops.start_soon(self._finish_loop)
                     loops.start_soon(self._forever, self._beat, queue.config.lease_seconds / 3)
                     loops.start_soon(self._promote_loop)
                     loops.start_soon(self._periodic_loop)
@@ -190,8 +201,15 @@ class Worker:
                     await self._read_loop(jobs, reader, burst=burst)
                     await self._drain()
                     loops.cancel_scope.cancel()
+                jobs.cancel_scope.cancel()  # the runners, idle now
         finally:
             self._loops = self._reader_id = None
+            self._runners = self._busy = 0
+            # After a crash: what was handed out but never ran, or never recorded, is
+            # redelivered when its lease expires.
+            self._ready.clear()
+            self._finished.clear()
+            self._running.clear()
             self._telemetry.depth = {}  # no longer reported
             # If Redis is away, the entry ages out of the live set on its own.
             with anyio.CancelScope(shield=True), anyio.move_on_after(5), suppress(*_TRANSIENT):
@@ -308,13 +326,34 @@ class Worker:
             free -= len(runs)
 
     def _spawn(self, jobs: anyio.abc.TaskGroup, runs: list[_Run]) -> None:
+        """Hand runs to the runner tasks (more are started while every one is busy)."""
         for run in runs:
             stale = self._running.get(run.job_id)
             if stale is not None:  # reclaimed from under ourselves: the old run is fenced off
                 self._cancel(stale, "lost")
             self._running[run.job_id] = run
             self._counts.started += 1
-            jobs.start_soon(self._execute, run)
+            self._ready.append(run)
+        while self._runners - self._busy < len(self._ready):
+            self._runners += 1
+            jobs.start_soon(self._runner)
+        if runs and self._readied is not None:
+            self._readied.set()
+            self._readied = None
+
+    async def _runner(self) -> None:
+        """Run ready runs one after the other (a task per job costs more than a pool)."""
+        ready = self._ready
+        while True:
+            while ready:
+                self._busy += 1
+                try:
+                    await self._execute(ready.popleft())
+                finally:
+                    self._busy -= 1
+            if self._readied is None:
+                self._readied = anyio.Event()
+            await self._readied.wait()
 
     async def _wait_slot(self) -> None:
         self._slot = event = anyio.Event()
@@ -333,20 +372,33 @@ class Worker:
 
     async def _execute(self, run: _Run) -> None:
         """Run the job and record its outcome, in a CONSUMER span ``process <queue>``: a
-        child of the enqueuer's span on the first attempt, linked to it on a retry."""
+        child of the enqueuer's span on the first attempt, linked to it on a retry. Without
+        telemetry the finish loop records it, with the others that finish meanwhile."""
+        handed = False
         try:
             with self._telemetry.process(
                 run.job_id, run.task, run.attempt, run.traceparent
             ) as processing:
                 outcome = await self._outcome(run)
-                ended = "lost" if outcome is None else await self._finish(run, *outcome)
+                if outcome is not None and processing is NOOP:
+                    self._finished.append((run, outcome))
+                    self._finishing.set()
+                    handed = True
+                    return
+                # A span records: its own COMPLETE call (a child of the span).
+                ended = "lost" if outcome is None else (await self._complete([(run, outcome)]))[0]
                 processing.set_attribute("anyservices.queue.outcome", ended)
                 if outcome is not None and outcome[0] in _ERRORS:
                     processing.fail(outcome[2])
         finally:
+            if not handed:
+                self._forget([run])
+
+    def _forget(self, runs: Iterable[_Run]) -> None:
+        for run in runs:
             if self._running.get(run.job_id) is run:
                 del self._running[run.job_id]
-            self._free_slot()
+        self._free_slot()
 
     async def _outcome(self, run: _Run) -> _Outcome | None:
         """What to record for this run, or None when it was fenced off."""
@@ -408,21 +460,36 @@ class Worker:
             return ("retry", run.payload, error_type, message, delay_ms)
         return ("failed", "", error_type, message, 0)
 
-    async def _finish(
-        self, run: _Run, outcome: str, value: str, error_type: str, message: str, delay_ms: int
-    ) -> str:
-        """Record the outcome (fenced by the delivery); Redis errors are retried for up to a
-        lease, after which the job is left to be redelivered. What it counted as."""
+    async def _finish_loop(self) -> None:
+        """Record the outcomes handed over, all those waiting in one COMPLETE call; a run
+        keeps its slot (and its lease) until its outcome is recorded."""
+        while True:
+            await self._finishing.wait()
+            self._finishing = anyio.Event()
+            while self._finished:
+                batch, self._finished = self._finished, []
+                try:
+                    await self._complete(batch)
+                finally:
+                    self._forget(run for run, _ in batch)
+
+    async def _complete(self, runs: list[tuple[_Run, _Outcome]]) -> list[str]:
+        """One COMPLETE call for ``runs``; Redis errors are retried for up to a lease, after
+        which the jobs are left to be redelivered. What each counted as."""
         queue, keys = self.queue, self.queue.keys
-        ttl = queue.config.result_ttl_seconds
-        args: list[Arg] = [GROUP, run.entry, run.deliveries, outcome, value, ttl, delay_ms,
-                           keys.prefix, keys.events_full, keys.control_full, error_type,
-                           message[:2000], run.job_id, run.task]  # fmt: skip
-        job_keys = [keys.job(run.job_id), keys.streams[run.index - 1], keys.delayed, keys.dead]
-        done = await self._persist(
+        args: list[Arg] = [GROUP, queue.config.result_ttl_seconds, keys.prefix, keys.events_full,
+                           keys.control_full]  # fmt: skip
+        for run, (outcome, value, error_type, message, delay_ms) in runs:
+            args += [run.index, run.entry, run.deliveries, outcome, value, delay_ms, error_type,
+                     message[:2000], run.job_id, run.task]  # fmt: skip
+        job_keys = [keys.delayed, keys.dead, *keys.streams]
+        recorded = await self._persist(
             lambda: scripts.run(queue.redis, scripts.COMPLETE, job_keys, args)
         )
-        return self._count(run, _COUNTED[outcome] if done else "lost")
+        return [
+            self._count(run, _COUNTED[outcome[0]] if done else "lost")
+            for (run, outcome), done in zip(runs, recorded or [0] * len(runs), strict=True)
+        ]
 
     def _count(self, run: _Run, ended: str) -> str:
         """Count a run's end in the statistics and the metrics."""
@@ -526,11 +593,13 @@ class Worker:
         while True:
             self._wake = wake = anyio.Event()
             moved, wait = 0, _RETRY_MAX  # unless the script answers
+            sent = anyio.current_time()  # the server read its clock after this
             with self._riding_out():
                 moved, wait = await self._promote(None, 0)
             if moved >= _PROMOTE_LIMIT:
                 continue
-            with anyio.move_on_after(min(wait, _MAX_IDLE_SLEEP)):
+            # From the sending, not the reply: waking up after the round trip is late by it.
+            with anyio.CancelScope(deadline=sent + min(wait, _MAX_IDLE_SLEEP)):
                 await wake.wait()
 
     async def _periodic_loop(self) -> None:
