@@ -9,65 +9,21 @@ them (``messaging.process.duration``) and reports the queue's depth as a gauge.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanContext, SpanKind, StatusCode, Tracer
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 from queue_support import Calls, Tasks, cleanup, define, make_config, wait_for, worker_for
 
-from anyservices._core import _telemetry
 from anyservices.queue import JobContext, JobFailedError, QueueConfig, QueueService
 from anyservices.redis import RedisConfig
 from anyservices.testing import Face, open_face
+from otel_support import Recorded, attrs, otel
 
-
-@dataclass
-class _Otel:
-    spans: InMemorySpanExporter
-    reader: InMemoryMetricReader
-    tracer: Tracer
-
-    def finished(self, name: str) -> list[ReadableSpan]:
-        return [span for span in self.spans.get_finished_spans() if span.name == name]
-
-    def points(self, name: str) -> list[Any]:
-        data = self.reader.get_metrics_data()
-        if data is None:
-            return []
-        return [
-            point
-            for resource in data.resource_metrics
-            for scope in resource.scope_metrics
-            for metric in scope.metrics
-            if metric.name == name
-            for point in metric.data.data_points
-        ]
-
-
-@pytest.fixture
-def otel(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Otel]:
-    """SDK providers for this test only (handed over through the API's getters)."""
-    spans = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    monkeypatch.setattr(trace, "get_tracer_provider", lambda: tracer_provider)
-    monkeypatch.setattr(metrics, "get_meter_provider", lambda: meter_provider)
-    for name, value in (("tracer_provider", None), ("meter_provider", None), ("settled", False)):
-        monkeypatch.setattr(_telemetry._providers, name, value)
-    _telemetry.refresh()
-    yield _Otel(spans, reader, tracer_provider.get_tracer("tests"))
-    tracer_provider.shutdown()
-    meter_provider.shutdown()
+__all__ = ("otel",)
 
 
 @pytest.fixture
@@ -75,10 +31,6 @@ async def config(redis_config: RedisConfig) -> AsyncIterator[QueueConfig]:
     cfg = make_config(redis_config, lease_seconds=0.6)
     yield cfg
     await cleanup(cfg)
-
-
-def _attrs(item: Any) -> dict[str, Any]:
-    return dict(item.attributes or {})
 
 
 def _context(span: ReadableSpan) -> SpanContext:
@@ -89,8 +41,8 @@ def _context(span: ReadableSpan) -> SpanContext:
 
 def _of_job(spans: list[ReadableSpan], job_id: str) -> list[ReadableSpan]:
     """The job's spans, in the order of their attempts."""
-    mine = [span for span in spans if _attrs(span).get("messaging.message.id") == job_id]
-    return sorted(mine, key=lambda span: _attrs(span).get("anyservices.queue.attempt", 0))
+    mine = [span for span in spans if attrs(span).get("messaging.message.id") == job_id]
+    return sorted(mine, key=lambda span: attrs(span).get("anyservices.queue.attempt", 0))
 
 
 def _spanned(seen: dict[str, SpanContext]) -> Callable[[QueueService, Tasks], None]:
@@ -107,7 +59,7 @@ def _spanned(seen: dict[str, SpanContext]) -> Callable[[QueueService, Tasks], No
 
 
 async def test_a_first_run_is_a_child_of_its_enqueue(
-    face: Face, config: QueueConfig, otel: _Otel
+    face: Face, config: QueueConfig, otel: Recorded
 ) -> None:
     secret = f"secret-{uuid.uuid4().hex}"
     seen: dict[str, SpanContext] = {}
@@ -134,7 +86,7 @@ async def test_a_first_run_is_a_child_of_its_enqueue(
         assert _context(process).trace_id == request_context.trace_id
         assert not process.links
         assert process.status.status_code is StatusCode.UNSET
-        assert _attrs(process) == {
+        assert attrs(process) == {
             "messaging.system": "anyservices",
             "messaging.destination.name": config.name,
             "messaging.operation.type": "process",
@@ -145,17 +97,17 @@ async def test_a_first_run_is_a_child_of_its_enqueue(
             "anyservices.queue.outcome": "succeeded",
         }
         # The run's own Redis calls (its completion) are children of the process span.
-        below = [s for s in otel.spans.get_finished_spans() if s.parent == _context(process)]
+        below = [s for s in otel.exporter.get_finished_spans() if s.parent == _context(process)]
         assert below
         assert all(_context(span).trace_id == request_context.trace_id for span in below)
     # A plain-function task's thread runs in the process span too.
     assert seen[threaded.id].span_id == _context(_of_job(processed, threaded.id)[0]).span_id
-    for span in otel.spans.get_finished_spans():  # no payload, no result in any span
+    for span in otel.exporter.get_finished_spans():  # no payload, no result in any span
         assert secret not in span.to_json(), span.name
 
 
 async def test_a_retry_is_a_trace_of_its_own_linked_to_the_enqueue(
-    face: Face, config: QueueConfig, otel: _Otel
+    face: Face, config: QueueConfig, otel: Recorded
 ) -> None:
     async with open_face(face, QueueService(config)) as queue, worker_for(config, Calls()):
         tasks = define(queue)
@@ -168,21 +120,21 @@ async def test_a_retry_is_a_trace_of_its_own_linked_to_the_enqueue(
     assert first.parent is not None
     assert first.parent.span_id == sent.span_id
     assert first.status.status_code is StatusCode.ERROR
-    assert _attrs(first)["error.type"] == "RuntimeError"
-    assert _attrs(first)["anyservices.queue.outcome"] == "retried"
+    assert attrs(first)["error.type"] == "RuntimeError"
+    assert attrs(first)["anyservices.queue.outcome"] == "retried"
     assert "attempt 1 fails" not in first.to_json()  # the type, never the message
     assert second.parent is None  # a trace of its own ...
     assert _context(second).trace_id != sent.trace_id
     (link,) = second.links  # ... linked to the enqueue
     assert link.context.span_id == sent.span_id
     assert link.context.trace_id == sent.trace_id
-    assert _attrs(second)["anyservices.queue.attempt"] == 2
-    assert _attrs(second)["anyservices.queue.outcome"] == "succeeded"
+    assert attrs(second)["anyservices.queue.attempt"] == 2
+    assert attrs(second)["anyservices.queue.outcome"] == "succeeded"
     assert second.status.status_code is StatusCode.UNSET
 
 
 async def test_jobs_without_a_context_are_roots(
-    face: Face, config: QueueConfig, otel: _Otel
+    face: Face, config: QueueConfig, otel: Recorded
 ) -> None:
     """A periodic job and a dead letter queued again carry no context: their runs are
     roots; a job enqueued outside any span is the child of its enqueue, a root."""
@@ -206,17 +158,17 @@ async def test_jobs_without_a_context_are_roots(
     processed = otel.finished(f"process {config.name}")
     (carried, requeued) = _of_job(processed, dead.id)
     assert carried.parent is not None  # the first: the enqueue's child, dead
-    assert _attrs(carried)["error.type"] == "UnknownTask"
-    assert _attrs(carried)["anyservices.queue.outcome"] == "dead"
+    assert attrs(carried)["error.type"] == "UnknownTask"
+    assert attrs(carried)["anyservices.queue.outcome"] == "dead"
     assert requeued.parent is None  # queued again as a fresh job: no context
     assert not requeued.links
-    assert _attrs(requeued)["anyservices.queue.outcome"] == "dead"
+    assert attrs(requeued)["anyservices.queue.outcome"] == "dead"
     (alone,) = _of_job(processed, plain.id)  # its enqueue is a trace's root: its parent
     (send,) = _of_job(otel.finished(f"send {config.name}"), plain.id)
     assert send.parent is None
     assert alone.parent is not None
     assert alone.parent.span_id == _context(send).span_id
-    ticks = [span for span in processed if _attrs(span)["messaging.message.id"] not in {
+    ticks = [span for span in processed if attrs(span)["messaging.message.id"] not in {
         dead.id, plain.id}]  # fmt: skip
     assert ticks
     assert all(span.parent is None and not span.links for span in ticks)
@@ -224,22 +176,22 @@ async def test_jobs_without_a_context_are_roots(
 
 def _by_task_and_outcome(points: list[Any], queue: str, field: str) -> dict[tuple[str, str], int]:
     return {
-        (_attrs(p)["anyservices.queue.task"], _attrs(p)["anyservices.queue.outcome"]): getattr(
+        (attrs(p)["anyservices.queue.task"], attrs(p)["anyservices.queue.outcome"]): getattr(
             p, field
         )
         for p in points
-        if _attrs(p)["messaging.destination.name"] == queue
+        if attrs(p)["messaging.destination.name"] == queue
     }
 
 
 async def test_runs_are_counted_and_timed_by_outcome_and_the_depth_is_a_gauge(
-    face: Face, config: QueueConfig, otel: _Otel
+    face: Face, config: QueueConfig, otel: Recorded
 ) -> None:
     def depth() -> dict[str, int]:
         return {
-            _attrs(point)["anyservices.queue.state"]: point.value
+            attrs(point)["anyservices.queue.state"]: point.value
             for point in otel.points("anyservices.queue.depth")
-            if _attrs(point)["messaging.destination.name"] == config.name
+            if attrs(point)["messaging.destination.name"] == config.name
         }
 
     async with open_face(face, QueueService(config)) as queue, worker_for(config, Calls()):
@@ -265,10 +217,8 @@ async def test_runs_are_counted_and_timed_by_outcome_and_the_depth_is_a_gauge(
     durations = otel.points("messaging.process.duration")
     assert _by_task_and_outcome(durations, config.name, "count") == expected
     for point in durations:  # one series per task and outcome: no job id, no attempt
-        assert "messaging.message.id" not in _attrs(point)
-        assert "anyservices.queue.attempt" not in _attrs(point)
+        assert "messaging.message.id" not in attrs(point)
+        assert "anyservices.queue.attempt" not in attrs(point)
     sends = otel.points("messaging.client.operation.duration")
-    assert (
-        sum(p.count for p in sends if _attrs(p)["messaging.destination.name"] == config.name) == 4
-    )
-    assert all("messaging.message.id" not in _attrs(point) for point in sends)
+    assert sum(p.count for p in sends if attrs(p)["messaging.destination.name"] == config.name) == 4
+    assert all("messaging.message.id" not in attrs(point) for point in sends)

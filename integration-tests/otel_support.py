@@ -1,6 +1,7 @@
 """The OpenTelemetry SDK's in-memory exporters, handed to anyservices for one test.
 
-A plain module (basenames are global): the tests import ``otel`` from here. The SDK
+A plain module at the root of integration-tests (its conftest puts this folder on the
+path, so every folder's tests can import it): the tests import ``otel`` from here. The SDK
 providers are given through the API's ``get_*_provider`` functions (monkeypatched) and
 never set globally, so every test starts from nothing and no state leaks between tests.
 """
@@ -41,6 +42,10 @@ class Recorded:
             for span in self.exporter.get_finished_spans()
             if span.parent is not None and span.parent.span_id == wanted
         ]
+
+    def finished(self, name: str) -> list[ReadableSpan]:
+        """The finished spans named ``name``, in the order they ended."""
+        return [span for span in self.exporter.get_finished_spans() if span.name == name]
 
     def points(self, name: str) -> list[Any]:
         """The data points of metric ``name``."""
