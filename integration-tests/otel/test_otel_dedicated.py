@@ -7,10 +7,10 @@ import uuid
 import anyio
 import pytest
 from opentelemetry.trace import StatusCode
-from otel_support import Recorded, attrs, otel
 
 from anyservices.redis import RedisConfig, RedisResponseError, RedisService
 from anyservices.testing import Face, open_face
+from otel_support import Recorded, attrs, otel
 
 __all__ = ("otel",)
 

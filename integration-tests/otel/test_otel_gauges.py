@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_support import Recorded, attrs, otel
-
 from anyservices._core._gauges import GAUGES
 from anyservices.http import HttpConfig, HttpService
 from anyservices.minio import MinioConfig, MinioService
 from anyservices.mongo import MongoConfig, MongoService
 from anyservices.redis import RedisConfig, RedisService
 from anyservices.testing import Face, open_face
+from otel_support import Recorded, attrs, otel
 
 __all__ = ("otel",)
 

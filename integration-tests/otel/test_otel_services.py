@@ -12,7 +12,6 @@ import uuid
 import anyio
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
-from otel_support import Recorded, assert_no_value_in, attrs, otel
 
 from anyservices.http import HttpConfig, HttpNotFoundError, HttpService
 from anyservices.minio import MinioConfig, MinioNotFoundError, MinioService
@@ -20,6 +19,7 @@ from anyservices.mongo import MongoConfig, MongoDuplicateKeyError, MongoService
 from anyservices.queue import QueueConfig, QueueService
 from anyservices.redis import RedisConfig, RedisResponseError, RedisService
 from anyservices.testing import Face, open_face
+from otel_support import Recorded, assert_no_value_in, attrs, otel
 
 __all__ = ("otel",)
 
