@@ -10,7 +10,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from anyservices._core import _telemetry
+from anyservices._core import _gauges, _telemetry
 from anyservices._core._telemetry import NOOP, WorkerTelemetry
 
 
@@ -53,6 +53,8 @@ def test_outcomes_are_counted_and_each_live_worker_reports_its_depth(
     monkeypatch.setattr(metrics, "get_meter_provider", lambda: provider)
     _telemetry.refresh()
     first, second = WorkerTelemetry("orders"), WorkerTelemetry("mail")
+    _gauges.track(first)  # as their workers do while they run
+    _gauges.track(second)
     assert first.measuring()
     assert second.measuring()  # binds: the second gauge registration is the first's
     first.count("retried", "bill")

@@ -26,6 +26,7 @@ from ._errors import ServiceClosedError
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from ._gauges import Reading
     from ._portal import Portal
 
 __all__ = ("Service", "State", "shielded")
@@ -86,6 +87,11 @@ class Service(Generic[ConfigT]):
     def _gauges(self) -> Mapping[str, int]:
         """Current values of this service's OpenTelemetry gauges, by name (``_gauges.py``)."""
         return {}
+
+    def _gauge_readings(self) -> list[Reading]:
+        service, target = self.service_name, self._describe()
+        attributes = {"anyservices.service": service, "anyservices.target": target}
+        return [(name, value, attributes) for name, value in self._gauges().items()]
 
     async def probe(self) -> None:
         """Raise the reason this service is not ready; return when it is.

@@ -18,9 +18,7 @@ provider once seen is kept) and otherwise returns the same no-op.
 
 from __future__ import annotations
 
-import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from time import monotonic
 from types import TracebackType
@@ -32,11 +30,9 @@ if TYPE_CHECKING:  # checked as installed; at run time the names exist only if t
     from opentelemetry import context as otel_context
     from opentelemetry import metrics, trace
     from opentelemetry.metrics import (
-        CallbackOptions,
         Counter,
         Histogram,
         MeterProvider,
-        Observation,
         UpDownCounter,
     )
     from opentelemetry.metrics._internal import _ProxyMeterProvider
@@ -527,8 +523,8 @@ _DEPTH: Final = "anyservices.queue.depth"
 
 class WorkerTelemetry(Telemetry):
     """A worker's ``process`` spans and job durations (``queue_telemetry(queue, "process")``),
-    a counter of its runs by outcome, and the queue's depth as it last read it (the
-    ``anyservices.queue.depth`` gauge reports it at each collection)."""
+    a counter of its runs by outcome, and the queue's depth as it last read it (the worker
+    tracks it in ``_gauges`` while it runs: the ``anyservices.queue.depth`` gauge)."""
 
     __slots__ = ("__weakref__", "_jobs", "depth")
 
@@ -553,14 +549,6 @@ class WorkerTelemetry(Telemetry):
             self._jobs = meter.create_counter(
                 _JOBS, unit="{job}", description="Runs of jobs ended, by outcome."
             )
-            meter.create_observable_gauge(  # one per meter: the callback reads every worker
-                _DEPTH,
-                [_observe_depths],
-                unit="{job}",
-                description="Jobs of a queue by state, as its workers last read them.",
-            )
-            with _measured_lock:
-                _measured.add(self)
 
     def process(self, job_id: str, task: str, attempt: int, carried: str) -> _Operation | _NoOp:
         """The span of one run, ``process <queue>``: a child of ``carried`` (the enqueuer's
@@ -576,6 +564,22 @@ class WorkerTelemetry(Telemetry):
         """Whether a meter records (the worker reads the queue's depth only then)."""
         return self._recording() and self._jobs is not None
 
+    def _gauge_readings(self) -> list[tuple[str, int, dict[str, AttributeValue]]]:
+        """The queue's depth by state, for ``_gauges`` (while its worker runs)."""
+        queue = self.attributes["messaging.destination.name"]
+        return [
+            (
+                _DEPTH,
+                jobs,
+                {
+                    "messaging.system": "anyservices",
+                    "messaging.destination.name": queue,
+                    "anyservices.queue.state": state,
+                },
+            )
+            for state, jobs in self.depth.items()
+        ]
+
     def count(self, outcome: str, task: str) -> None:
         """A run of ``task`` ended: succeeded, failed, retried, dead, aborted, released or
         lost (fenced off)."""
@@ -588,27 +592,6 @@ class WorkerTelemetry(Telemetry):
                     "anyservices.queue.outcome": outcome,
                 },
             )
-
-
-_measured: weakref.WeakSet[WorkerTelemetry] = weakref.WeakSet()
-_measured_lock = threading.Lock()  # the reader's thread iterates while workers bind
-
-
-def _observe_depths(_options: CallbackOptions) -> Iterable[Observation]:
-    """The depth gauge's callback: what each live worker read last."""
-    observations: list[Observation] = []
-    with _measured_lock:
-        workers = list(_measured)
-    for telemetry in workers:
-        queue = telemetry.attributes["messaging.destination.name"]
-        for state, jobs in telemetry.depth.items():
-            attributes = {
-                "messaging.system": "anyservices",
-                "messaging.destination.name": queue,
-                "anyservices.queue.state": state,
-            }
-            observations.append(metrics.Observation(jobs, attributes))
-    return observations
 
 
 def traceparent() -> str:

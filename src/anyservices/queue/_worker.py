@@ -44,6 +44,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from .._core import _gauges
 from .._core._telemetry import NOOP, WorkerTelemetry
 from ..redis import RedisConnectError, RedisResponseError, RedisService, RedisTimeoutError
 from ..redis._protocol import Arg
@@ -180,6 +181,7 @@ class Worker:
         self._limiter = anyio.CapacityLimiter(self.concurrency)
         self._finishing = anyio.Event()
         reader = RedisService(queue.redis.config.model_copy(update={"health_check_interval": None}))
+        _gauges.track(self._telemetry)  # the queue's depth, as _measure last read it
         try:
             async with reader, anyio.create_task_group() as jobs:
                 self._reader_id = int(await reader.execute_command("CLIENT", "ID"))
@@ -210,7 +212,8 @@ class Worker:
             self._ready.clear()
             self._finished.clear()
             self._running.clear()
-            self._telemetry.depth = {}  # no longer reported
+            _gauges.untrack(self._telemetry)
+            self._telemetry.depth = {}
             # If Redis is away, the entry ages out of the live set on its own.
             with anyio.CancelScope(shield=True), anyio.move_on_after(5), suppress(*_TRANSIENT):
                 await queue.redis.execute_command("ZREM", queue.keys.workers, self.name)
