@@ -10,7 +10,9 @@ budget), deliveries (every start, the fencing token), enqueued_at, started_at,
 finished_at (ms), entry (the stream entry id while queued or running), payload (while
 delayed), result, error_type, error_message, progress, message, abort, owner, unique,
 tp (the enqueuer's W3C traceparent, when it had one).
-Stream entry fields: id (job id), t (task), p (payload JSON).
+Stream entry fields: id (job id), t (task), p (payload JSON), and n (new: the job was
+never started, so a worker reading it knows what its claim will make of it and starts
+it at once; the value is the traceparent, '' for none) on the entries of fresh jobs.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ local function enqueue(job, id, task, payload, priority, delay, unique, prefix, 
     state = 'delayed'
   else
     local entry = redis.call('XADD', prefix .. 's' .. priority, '*', 'id', id, 't', task,
-      'p', payload)
+      'p', payload, 'n', tp)
     redis.call('HSET', job, 'task', task, 'state', 'queued', 'priority', priority, 'attempt', 0,
       'deliveries', 0, 'enqueued_at', now, 'entry', entry, 'unique', unique)
     state = 'queued'
@@ -434,7 +436,7 @@ for i = 3, #ARGV do
     redis.call('XDEL', KEYS[1], ARGV[i])
     if not ACTIVE[redis.call('HGET', job, 'state')] then
       local entry = redis.call('XADD', prefix .. 's' .. f['pr'], '*', 'id', f['id'], 't', f['t'],
-        'p', f['p'])
+        'p', f['p'], 'n', '')
       redis.call('DEL', job)
       redis.call('HSET', job, 'task', f['t'], 'state', 'queued', 'priority', f['pr'], 'attempt', 0,
         'deliveries', 0, 'enqueued_at', now, 'entry', entry, 'unique', '')

@@ -6,7 +6,10 @@ Loops, all in the task group of ``run()``:
   capacity: one script XREADGROUPs the streams in priority order and marks the jobs
   running; when nothing is ready it blocks in XREADGROUP on a connection of its own
   (``stop()`` unblocks it with CLIENT UNBLOCK); every ``lease / 4`` it first takes over
-  jobs whose lease expired (their worker died) with XAUTOCLAIM, following its cursor;
+  jobs whose lease expired (their worker died) with XAUTOCLAIM, following its cursor.
+  A fresh job read by the blocked XREADGROUP (its entry says it never started) starts
+  at once, while its claim is on the way: a run waits for its claim before anything of
+  it is recorded, and one the claim refuses (aborted or removed meanwhile) is cancelled;
 - runners: a pool of tasks (at most ``concurrency``) runs the started jobs;
 - finish: records the outcomes of the runs that finished meanwhile in one script; a
   run keeps its slot and its lease until its outcome is recorded;
@@ -85,7 +88,8 @@ class _Run:
     attempt: int
     traceparent: str  # the enqueuer's trace context ('' for none)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    reason: str | None = None  # why its scope was cancelled: abort, release, lost
+    reason: str | None = None  # why its scope was cancelled: abort, release, lost, refused
+    claimed: anyio.Event | None = None  # started before its claim came back: set when it did
 
 
 @dataclass
@@ -279,8 +283,9 @@ class Worker:
     async def _blocking_read(
         self, jobs: anyio.abc.TaskGroup, reader: RedisService, free: int, until: float
     ) -> None:
-        """Block in XREADGROUP; entries beyond ``free`` (several streams answered at
-        once) go back to their stream's tail unstarted."""
+        """Block in XREADGROUP, then claim what it read: fresh jobs start at once, before
+        their claim comes back; entries beyond ``free`` (several streams answered at once)
+        go back to their stream's tail unstarted."""
         streams = self.queue.keys.streams
         timeout = reader.config.socket_timeout
         block = _BLOCK_MS if timeout is None else min(_BLOCK_MS, int(timeout * 500))
@@ -295,11 +300,32 @@ class Worker:
             cast("dict[str, list[Any]]", reply).items() if isinstance(reply, dict) else reply
         )
         pairs: list[Any] = []
+        early: dict[str, _Run] = {}  # fresh jobs started before their claim, by entry id
         for stream, entries in sorted(items, key=lambda item: streams.index(item[0])):
             index = streams.index(stream) + 1
-            for entry_id, _ in entries:
+            for entry_id, fields in entries:
+                f = dict(zip(fields[::2], fields[1::2], strict=True))
+                if "n" in f and len(pairs) < 2 * free:  # the claim will start it, as 1/1
+                    run = _Run(index, entry_id, f["id"], f["t"], f["p"], 1, 1, f["n"])
+                    run.claimed = anyio.Event()
+                    early[entry_id] = run
                 pairs += [index, entry_id]
-        self._spawn(jobs, (await self._claim("start", free, pairs))[0])
+        self._spawn(jobs, list(early.values()))
+        try:
+            started, _ = await self._claim("start", free, pairs)
+        except BaseException:
+            self._refuse(early.values())  # not known to be claimed: its lease lets it run again
+            raise
+        later: list[_Run] = []
+        for run in started:
+            ran = early.pop(run.entry, None)
+            if ran is None:
+                later.append(run)
+            else:
+                ran.deliveries, ran.attempt = run.deliveries, run.attempt
+                self._claimed(ran)
+        self._refuse(early.values())
+        self._spawn(jobs, later)
 
     async def _claim(
         self, mode: str, count: int, extra: Sequence[Any] = ()
@@ -318,6 +344,26 @@ class Worker:
             for index, entry, job_id, task, payload, deliveries, attempt, carried in started
         ]
         return runs, more
+
+    def _claimed(self, run: _Run) -> None:
+        if run.claimed is not None:
+            run.claimed.set()
+            run.claimed = None
+
+    def _refuse(self, runs: Iterable[_Run]) -> None:
+        """Cancel runs started before their claim that it did not start (nothing of them is
+        recorded: the claim left the job as it found it, or finished it)."""
+        for run in runs:
+            run.reason = "refused"
+            run.scope.cancel()
+            self._count(run, "lost")
+            self._claimed(run)
+
+    async def _confirmed(self, run: _Run) -> bool:
+        """Wait for the claim of a run started before it; False when it refused the run."""
+        if run.claimed is not None:
+            await run.claimed.wait()
+        return run.reason != "refused"
 
     async def _reclaim(self, jobs: anyio.abc.TaskGroup, free: int) -> None:
         """Take over jobs whose lease expired (their worker died), up to ``free``."""
@@ -383,6 +429,8 @@ class Worker:
                 run.job_id, run.task, run.attempt, run.traceparent
             ) as processing:
                 outcome = await self._outcome(run)
+                if not await self._confirmed(run):
+                    outcome = None
                 if outcome is not None and processing is NOOP:
                     self._finished.append((run, outcome))
                     self._finishing.set()
@@ -525,6 +573,7 @@ class Worker:
             }
 
     async def _progress(self, run: _Run, fraction: float, message: str) -> None:
+        await self._confirmed(run)  # a refused run is cancelled (and the script fences it)
         keys = self.queue.keys
         await scripts.run(
             self.queue.redis,
@@ -573,7 +622,9 @@ class Worker:
         queue, keys = self.queue, self.queue.keys
         forget_ms = round(queue.config.lease_seconds * 10_000)
         args: list[Any] = [GROUP, self.name, keys.prefix, forget_ms]
-        beating = dict(self._running)  # a note may come back for a run that ended since
+        # A note may come back for a run that ended since; runs whose claim is on the way
+        # are left out (their job is not marked theirs yet).
+        beating = {job: run for job, run in self._running.items() if run.claimed is None}
         for run in beating.values():
             args += [run.index, run.entry, run.job_id, run.deliveries]
         notes = await scripts.run(
