@@ -19,17 +19,18 @@ pytestmark = pytest.mark.faces("asyncio", "trio")  # the worker runs on the test
 
 @pytest.fixture
 async def config(redis_config: RedisConfig) -> AsyncIterator[QueueConfig]:
-    cfg = make_config(redis_config)
+    cfg = make_config(redis_config, lease_seconds=60)  # each blocking read lasts its full 5 s
     yield cfg
     await cleanup(cfg)
 
 
 async def _blocked(worker: Worker, queue: QueueService) -> None:
-    """Until the worker's reader blocks in XREADGROUP (it has nothing to do)."""
+    """Until the worker's reader is blocked in XREADGROUP (flag ``b``: a read that
+    ended and is not blocked again yet would leave the entry to a CLAIM script)."""
     with anyio.fail_after(5):
         while True:
-            clients = await queue.redis.execute_command("CLIENT", "LIST")
-            if f"id={worker._reader_id} " in clients and "cmd=xreadgroup" in clients:
+            clients = await queue.redis.execute_command("CLIENT", "LIST", "ID", worker._reader_id)
+            if "cmd=xreadgroup" in clients and " flags=b " in clients:
                 return
             await anyio.sleep(0.01)
 

@@ -345,10 +345,11 @@ class Worker:
         ]
         return runs, more
 
-    def _claimed(self, run: _Run) -> None:
-        if run.claimed is not None:
-            run.claimed.set()
-            run.claimed = None
+    @staticmethod
+    def _claimed(run: _Run) -> None:
+        """The claim of a run started before it came back: what waits for it goes on."""
+        claimed, run.claimed = run.claimed, None
+        cast("anyio.Event", claimed).set()  # only runs started early are passed here
 
     def _refuse(self, runs: Iterable[_Run]) -> None:
         """Cancel runs started before their claim that it did not start (nothing of them is
