@@ -27,9 +27,12 @@ async def config(redis_config: RedisConfig) -> AsyncIterator[QueueConfig]:
 async def _blocked(worker: Worker, queue: QueueService) -> None:
     """Until the worker's reader is blocked in XREADGROUP (flag ``b``: a read that
     ended and is not blocked again yet would leave the entry to a CLAIM script)."""
+    await wait_for(lambda: worker._reader_id is not None)
+    reader = worker._reader_id
+    assert reader is not None
     with anyio.fail_after(5):
         while True:
-            clients = await queue.redis.execute_command("CLIENT", "LIST", "ID", worker._reader_id)
+            clients = await queue.redis.execute_command("CLIENT", "LIST", "ID", reader)
             if "cmd=xreadgroup" in clients and " flags=b " in clients:
                 return
             await anyio.sleep(0.01)
@@ -56,7 +59,6 @@ async def test_a_run_its_claim_refuses_is_cancelled_and_nothing_is_recorded(
         define(queue, calls)
         worker = Worker(queue, handle_signals=False)
         tg.start_soon(worker.run)
-        await wait_for(lambda: worker._reader_id is not None)
         await _blocked(worker, queue)
         job_id = await _fresh_entry(queue, task, payload)
         await wait_for(lambda: worker.statistics().lost == 1)
@@ -84,7 +86,6 @@ async def test_a_claim_that_fails_cancels_the_runs_started_before_it(
         worker = Worker(queue, handle_signals=False)
 
         async def corrupt() -> None:
-            await wait_for(lambda: worker._reader_id is not None)
             await _blocked(worker, queue)
             job_id = uuid.uuid4().hex
             await queue.redis.execute_command("SET", queue.keys.job(job_id), "not a hash")
