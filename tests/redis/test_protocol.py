@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import enum
+
 import hiredis
 import pytest
 from hypothesis import given
@@ -16,10 +18,37 @@ def test_encode_command() -> None:
     assert encode_command(["GET", "ключ"]) == "*2\r\n$3\r\nGET\r\n$8\r\nключ\r\n".encode()
 
 
-@pytest.mark.parametrize("bad", [True, None, object(), [1]])
-def test_encode_refuses_ambiguous_values(bad: object) -> None:
-    with pytest.raises(RedisDataError):
-        encode_command(["SET", "k", bad])
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF-8"])  # hiredis's packer, Python's
+@pytest.mark.parametrize("bad", [True, None, object(), [1], bytearray(b"x")])
+def test_encode_refuses_ambiguous_values(bad: object, encoding: str) -> None:
+    with pytest.raises(RedisDataError, match=type(bad).__name__ if bad is not True else "bool"):
+        encode_command(["SET", "k", bad], encoding)
+
+
+_ARGS = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(exclude_categories=["Cs"])),  # no lone surrogates
+        st.binary(),
+        st.integers(),
+        st.floats(),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(_ARGS)
+def test_hiredis_packer_and_python_path_give_the_same_bytes(args: list[object]) -> None:
+    """UTF-8 commands go through hiredis's C packer; any other spelling of the encoding
+    takes the Python path: both send the same bytes."""
+    assert encode_command(args) == encode_command(args, "UTF-8")
+
+
+def test_an_int_enum_is_sent_as_its_value() -> None:
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    assert encode_command(["SET", "k", Level.HIGH]) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n3\r\n"
 
 
 RESP3 = (
