@@ -95,7 +95,7 @@ class RedisClient:
     def statistics(self) -> PoolStatistics:
         live = [c for c in self._connections if c is not None]
         return PoolStatistics(
-            connections=sum(not c.broken for c in live),
+            connections=sum(not c.hung_up() for c in live),
             pending_replies=sum(c.pending for c in live),
             commands_sent=sum(c.commands_sent for c in live) + self._closed_stats[0],
             batches_sent=sum(c.batches_sent for c in live) + self._closed_stats[1],
@@ -108,7 +108,7 @@ class RedisClient:
         operation = self._telemetry.start(args)  # a span per command; None: nothing records
         try:
             connection = self._pick()
-            if connection is None:
+            if connection is None or not await connection.ready():
                 connection = await self._replace_broken()
             reply = await connection.execute(args, decode)
             if isinstance(reply, hiredis.ReplyError):
@@ -130,7 +130,7 @@ class RedisClient:
         batch = self._telemetry.start_batch(commands)  # still a span per command, or None
         try:
             connection = self._pick()
-            if connection is None:
+            if connection is None or not await connection.ready():
                 connection = await self._replace_broken()
             replies = await connection.execute_many(commands, decode)
         except BaseException as error:  # recorded, then re-raised as it is
