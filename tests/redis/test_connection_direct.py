@@ -224,3 +224,50 @@ async def test_only_plain_sockets_are_written_directly() -> None:
             pass
 
     assert _direct_socket(TLSLike()) is None
+
+
+class SlowToClose(anyio.abc.ByteStream):
+    """A socket stream whose close takes a while (the deadline passes meanwhile)."""
+
+    def __init__(self, inner: anyio.abc.SocketStream) -> None:
+        self._inner = inner
+
+    @property
+    def extra_attributes(self) -> Any:
+        return self._inner.extra_attributes
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        return await self._inner.receive(max_bytes)
+
+    async def send(self, item: bytes) -> None:
+        await self._inner.send(item)
+
+    async def send_eof(self) -> None:
+        await self._inner.send_eof()
+
+    async def aclose(self) -> None:
+        try:
+            await anyio.sleep(0.2)
+        finally:
+            await anyio.aclose_forcefully(self._inner)
+
+
+async def test_an_outcome_that_lands_as_the_deadline_passes_is_the_caller_s() -> None:
+    """The connection breaks while its caller reads, and the caller's socket_timeout
+    passes while it closes the stream: the caller gets the break, not a timeout."""
+    ours, theirs = socket.socketpair()
+    stream = SlowToClose(await anyio.abc.UNIXSocketStream.from_socket(ours))
+    far = await anyio.abc.UNIXSocketStream.from_socket(theirs)
+    connection = Connection(stream, socket_timeout=0.05)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(connection.run_reader)
+        tg.start_soon(connection.run_writer)
+
+        async def hang_up() -> None:
+            await Server(far, ours).command()
+            await far.aclose()
+
+        tg.start_soon(hang_up)
+        with pytest.raises(RedisConnectError, match="lost the connection"):
+            await connection.execute(["PING"])
+        assert connection.broken
