@@ -26,9 +26,12 @@ them on the same one), so an idle portal costs no CPU and a busy machine no live
 
 The poller runs each call inline: most calls finish without suspending, and then no task,
 coroutine or generator was created or switched to (``Call.first_step``). When a call
-first suspends, the poller hands the polling to a new worker task and stays with that
-call, so every call in flight has a task of its own and concurrent callers' calls
-overlap. Each call runs in its own copy of its
+first suspends, the poller stays with that call, so every call in flight has a task of
+its own and concurrent callers' calls overlap. If calls are queued, they get a task each
+and a new worker task polls; if none are, none is started: the first worker done with
+its call polls on (so a lone caller's next call finds the poller hot, and a call that
+waits for I/O costs no task), and a caller that queues a call meanwhile wakes the loop,
+which starts a poller. Each call runs in its own copy of its
 calling thread's context, as a task started there would: it sees the caller's context
 variables (an OpenTelemetry span, say) and what it sets does not leak back. The plain
 functions a call asks its caller thread to run (``call_user``) run in a copy of the

@@ -48,9 +48,12 @@ EMPTY: Final = object()
 class Cancellable(Protocol):
     def cancel(self) -> object: ...
 
+    @property
+    def cancel_called(self) -> bool: ...
+
 
 WorkerBody = Callable[[Cancellable], Awaitable[None]]
-"""What a worker task runs, given what cancels the task (its asyncio task or trio scope)."""
+"""What a worker task runs, given the cancel scope that cancels its task."""
 
 
 class Outcome:

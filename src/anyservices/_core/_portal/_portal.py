@@ -112,7 +112,8 @@ class Portal:
         self._queue: deque[Call] = deque()
         self._closed = True  # until start() and again from stop(): calls are refused
         self._forked = False  # this process is a child forked off the portal's process
-        self._idle = False  # the poller sleeps in the selector: a caller must wake it
+        self._idle = False  # no poller is awake (asleep, or none): a caller must wake the loop
+        self._polling = False  # a worker polls the queue (awake or asleep)
         self._spin_token = threading.Lock()  # held by the one caller allowed to spin
         self._thread: threading.Thread | None = None
         self._loop_thread_id: int | None = None
@@ -200,6 +201,7 @@ class Portal:
         self._spawn = spawn
         self._sleep = sleep
         self._closed = False
+        self._polling = True
         spawn(self._poll)
 
     def _stopping(self) -> None:
@@ -222,7 +224,11 @@ class Portal:
                     call.polled = True
                     if not self._first_step(call):  # it suspended: stay with it to its end
                         await self._run(call)
-                        return  # another worker polls now (see _on_suspend)
+                        if not self._take_over(worker):
+                            return  # another worker polls now (see _on_suspend)
+                        call = None
+                        hot_until = next_tick = _clock() + _LOOP_SPIN
+                        continue
                     call.finish()
                     now = _clock()
                     hot_until = now + _LOOP_SPIN
@@ -287,9 +293,19 @@ class Portal:
         finally:
             if call.suspended and not call.background:
                 self._in_flight -= 1
-                if not self._in_flight:
-                    self._wake_poller()  # its caller may call again soon: be hot for it
+                if not self._in_flight and self._wakeup is not None:
+                    self._wakeup.set()  # its caller may call again soon: be hot for it
             call.finish()
+
+    def _take_over(self, worker: Cancellable) -> bool:
+        """After a call, poll on if no worker polls (see _on_suspend); whether to.
+
+        Not a worker whose call was cancelled: its scope stays cancelled.
+        """
+        if self._polling or self._closed or worker.cancel_called:
+            return False
+        self._polling, self._idle = True, False
+        return True
 
     def _next_call(self) -> Call | None:
         """The next queued call to run, finishing those whose callers gave up; or None."""
@@ -306,6 +322,8 @@ class Portal:
         """Run a call taken off the queue by a poller leaving the polling (_on_suspend)."""
         call.worker = worker
         await self._run(call)
+        if self._take_over(worker):
+            await self._poll(worker)
 
     def _on_suspend(self, call: Call) -> None:
         """``call`` suspends for the first time."""
@@ -317,12 +335,26 @@ class Portal:
             # takes one call at a time, so the calls queued meanwhile (concurrent callers)
             # get a task each now: they start together, and the Redis layer can pipeline.
             # (Called outside the call's context, which they must not inherit.)
-            while (queued := self._next_call()) is not None:
+            # With nothing queued, no poller is started: the first worker done with its
+            # call polls on (a lone caller's next call finds it hot), or a caller wakes
+            # the loop for one (``_idle``, set before the queue is looked at).
+            self._idle = True
+            queued = self._next_call()
+            if queued is None:
+                self._polling = False
+                return
+            while queued is not None:
                 self._spawn(functools.partial(self._run_queued, queued))
+                queued = self._next_call()
+            self._idle = False
             self._spawn(self._poll)
 
     def _wake_poller(self) -> None:  # runs on the loop thread
-        if self._wakeup is not None:
+        if not self._polling:
+            if not self._closed:
+                self._polling, self._idle = True, False
+                self._spawn(self._poll)
+        elif self._wakeup is not None:
             self._wakeup.set()
 
     def _fail_queued(self) -> None:
