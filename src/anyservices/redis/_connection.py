@@ -39,6 +39,7 @@ from anyio.abc import SocketAttribute
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from anyio.streams.tls import TLSAttribute
 
+from .._core._waiter import Waiter, waiter_class
 from ._errors import (
     RedisConnectError,
     RedisDataError,
@@ -84,7 +85,7 @@ class _Request:
         self.decode = decode
         self.command = command  # the command's name, for an error about its reply
         self.finished = False
-        self.waiter: anyio.Event | None = None  # made only when its caller has to wait
+        self.waiter: Waiter | None = None  # made only when its caller has to wait
         self.value: Any = None
         self.owner: int | None = None  # the task that gave up on it after it was sent
 
@@ -135,6 +136,7 @@ class Connection:
             self._poll.register(self._sock.fileno(), select.POLLIN | _HUNG_UP)
         self._reader = _TASK if self._sock is None else _FREE
         self._turn = anyio.Event()  # set when the reading passes to the reader task
+        self._waiter = waiter_class()  # what a caller waits on for its reply
         self._broken: RedisError | None = None
         self.protocol = 2
         # Pub/sub: frames no request waits for go here (unbounded: nothing is dropped).
@@ -383,7 +385,7 @@ class Connection:
             return
         for request in batch.requests:
             if not request.finished:
-                request.waiter = waiter = anyio.Event()
+                request.waiter = waiter = self._waiter()
                 await waiter.wait()
 
     def _hand_back(self) -> None:
