@@ -160,7 +160,12 @@ async def test_an_idle_connection_the_server_closed_is_not_ready() -> None:
         with anyio.fail_after(5):
             while not connection.hung_up():  # noqa: ASYNC110 -- the FIN's arrival
                 await anyio.sleep(0.001)
+        # hung_up() only looks (statistics are read from any thread): ready() breaks it.
+        assert not connection.broken
+        assert await anyio.to_thread.run_sync(connection.hung_up)
+        assert not connection.broken
         assert not await connection.ready()
+        assert connection.broken
         with pytest.raises(RedisConnectError, match="closed the idle connection"):
             await connection.execute(["PING"])
 

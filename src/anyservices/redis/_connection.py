@@ -211,7 +211,11 @@ class Connection:
         """
         events = self._idle_events()
         if events & _HUNG_UP:
-            self._hung_up()
+            self._break(
+                RedisConnectError(
+                    f"{self._description} closed the idle connection", service="redis"
+                )
+            )
         elif events:
             self._reader = _CALLER
             try:
@@ -221,10 +225,9 @@ class Connection:
         return self._broken is None
 
     def hung_up(self) -> bool:
-        """Whether it is broken, an idle one the server closed included (no I/O)."""
-        if self._idle_events() & _HUNG_UP:
-            self._hung_up()
-        return self._broken is not None
+        """Whether it is broken, or idle and closed by the server (one poll, no change:
+        statistics are read from any thread, a metrics exporter's included)."""
+        return self._broken is not None or bool(self._idle_events() & _HUNG_UP)
 
     def _idle_events(self) -> int:
         """What a poll of the idle socket reports (0: nothing, or not idle)."""
@@ -234,11 +237,6 @@ class Connection:
             return select.POLLNVAL
         polled = self._poll.poll(0)
         return polled[0][1] if polled else 0
-
-    def _hung_up(self) -> None:
-        self._break(
-            RedisConnectError(f"{self._description} closed the idle connection", service="redis")
-        )
 
     def _submit(
         self, commands: Sequence[Sequence[Arg]], decode: bool, *, expect_reply: bool = True
