@@ -55,6 +55,18 @@ async def _cancel_after_turns(scope: anyio.CancelScope, turns: int) -> None:
     scope.cancel()
 
 
+async def _echo_checked(
+    client: RedisClient, i: int, tokens: list[str], mismatches: list[str]
+) -> None:
+    """ECHO ``tokens`` (one call, or one batch); a reply not its own is noted."""
+    if len(tokens) == 1:
+        replies = [await client.execute("ECHO", tokens[0])]
+    else:
+        replies = await client.execute_many([("ECHO", t) for t in tokens])
+    if replies != tokens:
+        mismatches.append(f"{i}: sent {tokens}, got {replies}")
+
+
 async def _assert_healthy(client: RedisClient) -> None:
     for i in range(20):
         assert await client.execute("ECHO", f"after-{i}") == f"after-{i}"
@@ -74,13 +86,8 @@ async def test_batches_cancelled_at_random_checkpoints(redis_config: RedisConfig
         async def one(i: int) -> None:
             nonlocal finished
             tokens = [f"b{i}-{j}-{rng.random()}" for j in range(rng.randint(1, 4))]
-            if len(tokens) == 1:
-                replies = [await client.execute("ECHO", tokens[0])]
-            else:
-                replies = await client.execute_many([("ECHO", t) for t in tokens])
+            await _echo_checked(client, i, tokens, mismatches)
             finished += 1
-            if replies != tokens:
-                mismatches.append(f"{i}: sent {tokens}, got {replies}")
 
         async def one_cancellable(i: int) -> None:
             nonlocal cancelled
@@ -121,13 +128,8 @@ async def test_one_caller_at_a_time_cancelled_at_random_points(
         async def one(i: int) -> None:
             nonlocal finished
             tokens = [f"s{i}-{j}-{rng.random()}" for j in range(rng.choice([1, 1, 3]))]
-            if len(tokens) == 1:
-                replies = [await client.execute("ECHO", tokens[0])]
-            else:
-                replies = await client.execute_many([("ECHO", t) for t in tokens])
+            await _echo_checked(client, i, tokens, mismatches)
             finished += 1
-            if replies != tokens:
-                mismatches.append(f"{i}: sent {tokens}, got {replies}")
 
         for i in range(600):
             with anyio.CancelScope() as outer:

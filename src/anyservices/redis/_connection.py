@@ -278,11 +278,7 @@ class Connection:
         except BlockingIOError:
             sent = 0
         except OSError as exc:
-            self._break(
-                RedisConnectError(
-                    f"lost the connection to {self._description}: {exc!r}", service="redis"
-                )
-            )
+            self._break(self._lost(exc))
             return
         if sent < len(payload):
             self._outbox.append(_Batch(payload[sent:], []))
@@ -337,11 +333,7 @@ class Connection:
                 )
             )
         except _STREAM_ERRORS as exc:
-            await self._fail(
-                RedisConnectError(
-                    f"lost the connection to {self._description}: {exc!r}", service="redis"
-                )
-            )
+            await self._fail(self._lost(exc))
 
     async def _collect(self, batch: _Batch) -> list[Any]:
         """Wait for ``batch``'s replies (reading them itself if it wrote them)."""
@@ -423,11 +415,7 @@ class Connection:
             self._parser.feed(data)
             self._dispatch()
         except _STREAM_ERRORS as exc:
-            await self._fail(
-                RedisConnectError(
-                    f"lost the connection to {self._description}: {exc!r}", service="redis"
-                )
-            )
+            await self._fail(self._lost(exc))
             return False
         except hiredis.ProtocolError as exc:
             await self._fail(
@@ -492,6 +480,11 @@ class Connection:
         """
         if self._push_sender is not None:
             self._push_sender.send_nowait(frame)
+
+    def _lost(self, exc: BaseException) -> RedisConnectError:
+        return RedisConnectError(
+            f"lost the connection to {self._description}: {exc!r}", service="redis"
+        )
 
     def _break(self, error: RedisError) -> None:
         """Mark the connection broken and fail every waiting request (the stream stays

@@ -302,7 +302,11 @@ class Portal:
 
         Not a worker whose call was cancelled: its scope stays cancelled.
         """
-        if self._polling or self._closed or worker.cancel_called:
+        return not worker.cancel_called and self._claim_polling()
+
+    def _claim_polling(self) -> bool:
+        """Become the poller if there is none (and the portal is open); whether it did."""
+        if self._polling or self._closed:
             return False
         self._polling, self._idle = True, False
         return True
@@ -350,10 +354,8 @@ class Portal:
             self._spawn(self._poll)
 
     def _wake_poller(self) -> None:  # runs on the loop thread
-        if not self._polling:
-            if not self._closed:
-                self._polling, self._idle = True, False
-                self._spawn(self._poll)
+        if self._claim_polling():  # there was none: start one
+            self._spawn(self._poll)
         elif self._wakeup is not None:
             self._wakeup.set()
 
