@@ -327,3 +327,36 @@ def test_cli_env_prints_only_servers_that_answer(
     out = capsys.readouterr().out
     assert "redis        up" in out
     assert "mongo        down" in out
+
+
+@pytest.mark.parametrize(
+    ("failures", "choice", "expected"),
+    [
+        (1, "auto", ["radosgw", "radosgw"]),  # lost its start-up race once: a new cluster
+        (2, "auto", ["radosgw", "radosgw", "moto"]),
+        (2, "radosgw", ["radosgw", "radosgw", "raised"]),
+    ],
+)
+def test_s3_makes_a_new_ceph_cluster_once_before_falling_back(
+    monkeypatch: pytest.MonkeyPatch, failures: int, choice: str, expected: list[str]
+) -> None:
+    server = devservers.SERVERS["s3"]
+    started: list[str] = []
+    stopped: list[str] = []
+    monkeypatch.setenv("ANYSERVICES_DEVSERVERS_S3", choice)
+
+    def radosgw(self: object) -> None:
+        started.append("radosgw")
+        if started.count("radosgw") <= failures:
+            raise devservers.DevServerError("radosgw exited during start-up")
+
+    monkeypatch.setattr(_s3.S3, "_start_radosgw", radosgw)
+    monkeypatch.setattr(_s3.S3, "_start_moto", lambda self: started.append("moto"))
+    monkeypatch.setattr(_s3, "stop_recorded", lambda name, markers: stopped.append(name))
+    monkeypatch.setattr(_s3, "log", lambda message: None)
+    try:
+        server.start()
+    except devservers.DevServerError:
+        started.append("raised")
+    assert started == expected
+    assert stopped == ["s3"] * failures

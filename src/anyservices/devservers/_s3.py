@@ -18,6 +18,7 @@ DEV_SECRET_KEY = "anyservices-dev-secret"  # noqa: S105 -- the fixed local devel
 REGION = "us-east-1"
 CHOICE_VARIABLE = "ANYSERVICES_DEVSERVERS_S3"  # radosgw, moto, or unset: radosgw, else moto
 _MOTO_TIMEOUT = 60.0
+_RGW_ATTEMPTS = 2
 _PROBE_BUCKET = "anyservices-devservers-probe"
 
 
@@ -47,15 +48,21 @@ class S3(Server):
     def start(self) -> None:
         choice = chosen_server()
         if choice != "moto":
-            try:
-                self._start_radosgw()
-            except DevServerError as error:
-                if choice == "radosgw":
-                    raise
-                log(f"s3: radosgw could not be had; falling back to moto. Why:\n{error}")
-                stop_recorded(self.name, self.markers())
-            else:
-                return
+            for attempt in range(1, _RGW_ATTEMPTS + 1):
+                try:
+                    self._start_radosgw()
+                except DevServerError as error:
+                    stop_recorded(self.name, self.markers())
+                    if attempt < _RGW_ATTEMPTS:
+                        # A fresh cluster can lose its start-up race (seen once: the OSD
+                        # refused by its monitor, "wrong fsid", right after apt-get).
+                        log(f"s3: radosgw did not start; making a new cluster. Why:\n{error}")
+                        continue
+                    if choice == "radosgw":
+                        raise
+                    log(f"s3: radosgw could not be had; falling back to moto. Why:\n{error}")
+                else:
+                    return
         self._start_moto()
 
     def _start_radosgw(self) -> None:
