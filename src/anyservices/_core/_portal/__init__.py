@@ -8,20 +8,19 @@ and iterators for the sync faces), ``_registry`` (the shared portal per backend)
 ``Portal.call`` runs a coroutine function on the portal's loop and blocks the calling
 thread until it finishes. On a small VM the dominant cost is waking a sleeping thread
 (~20 µs: its vCPU has halted), and under the GIL a thread also sleeps whenever it wants
-the GIL while the other thread holds it. So while calls are flowing nobody sleeps:
+the GIL while the other thread holds it. So:
 
-* a caller appends its call to a deque (no lock), yields its CPU once (the poller may
-  share it), then waits in pauses that release the GIL but keep the CPU busy
-  (``_long_pause`` first, about the time the loop takes to see and run a call, then
-  ``_short_pause``s, each followed by a yield), polling its result lock between them,
-  for up to ``_CALLER_SPIN``, or less if the poller stalls; then it parks on the lock.
-  One caller spins at a time: more spinners would only take the GIL from the loop;
+* a caller appends its call to a deque (no lock) and parks on its result lock at once.
+  (Polling for the result in GIL-free pauses saved its wake-up but took the GIL from
+  the loop at every syscall of the call: slower on an idle machine and much slower on a
+  busy one, measured in ``_portal.py``);
 * on the loop, one *poller* task watches the deque. For ``_LOOP_SPIN`` after the last
-  call it stays hot, waiting in the same GIL-free pauses while no call is in flight;
-  then it blocks in the selector, and the next caller wakes it thread-safely.
+  call it stays hot, waiting in pauses that release the GIL but keep the CPU busy while
+  no call is in flight; then it blocks in the selector, and the next caller wakes it
+  thread-safely. It yields the CPU after each call, in case the scheduler put its caller
+  on the same one.
 
-Both spins are bounded, and both sides also yield the CPU (in case the scheduler put
-them on the same one), so an idle portal costs no CPU and a busy machine no livelock.
+The spin is bounded, so an idle portal costs no CPU and a busy machine no livelock.
 ``sys.setswitchinterval`` is left alone.
 
 The poller runs each call inline: most calls finish without suspending, and then no task,

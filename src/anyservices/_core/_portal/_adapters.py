@@ -73,8 +73,8 @@ class SyncContextManager(AbstractContextManager[Any, bool]):
         portal._check_open()  # noqa: SLF001
         entered = Outcome()
         self._host = host = Call(self._run_host, (entered,), {}, background=True)
-        patient = portal._submit(host)  # noqa: SLF001
-        portal._await(host, entered, patient=patient)  # noqa: SLF001
+        portal._submit(host)  # noqa: SLF001
+        portal._await(host, entered)  # noqa: SLF001
         value = entered.result()
         return value if self._wrap is None else self._wrap(portal, value)
 

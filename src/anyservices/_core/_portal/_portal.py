@@ -51,19 +51,15 @@ In between it runs calls inline and waits in GIL-free pauses, blocking the loop:
 other tasks and I/O wait up to this long while a thread hammers the portal. Iterations
 hold the GIL, and a caller that wants the GIL meanwhile sleeps on it (~20 µs to wake):
 measured, ticking every 50 µs instead doubled those sleeps."""
-_CALLER_SPIN: Final = 200e-6
-"""How long a caller polls for its result before parking on its lock, in seconds."""
-_CALLER_STALL: Final = 50e-6
-"""A polling caller parks early when the poller has not moved for this long, in seconds.
-
-The poller is then not running: busy with a long call, asleep, or waiting for a CPU,
-maybe the very one this caller spins on (another process hogging the other CPU)."""
-# Busy pauses are right when caller and loop run on two CPUs, but when the scheduler puts
-# them on one (say other processes keep the other busy) each pause keeps the other thread
-# off the CPU; so both also yield it: the caller between its pauses, the poller after
-# each call. A yield costs ~1 µs when nothing else waits for the CPU. Measured on 2 busy
-# CPUs (load 6), no-op median: yielding from the first pause instead of after 10 µs,
-# 27 µs instead of 34; the poller not yielding after a call, 203.
+# A caller parks on its lock at once. It used to poll for its result first, in busy
+# pauses, which kept it out of a kernel wake-up but made it take the GIL every ~1.5 µs:
+# the loop thread, running the call, then waited for the GIL at each of its syscalls.
+# Measured (2026-12-02, 2 CPUs, medians of 5-7 interleaved rounds of 2,000 calls), no-op /
+# sync-face Redis GET: idle machine, asyncio 32 / 217 µs polling, 28 / 186 parked (trio
+# 32 / 206 and 28 / 175); one CPU-bound process beside, 16.5 / 516 both ways; two, asyncio
+# 3163 / 3629 polling, 1226 / 1526 parked. The poller's spin (``_LOOP_SPIN``) stays: without
+# it the same no-op took 118 µs. When the scheduler puts caller and poller on one CPU, the
+# poller's pauses keep the caller off it, so the poller yields the CPU after each call.
 
 _sniffio_thread: Any = types.SimpleNamespace(name=None)  # sniffio's thread-local, if installed
 with contextlib.suppress(ImportError):  # no sniffio, no trio: then only asyncio can be running
@@ -97,7 +93,6 @@ _clock: Final = time.perf_counter
 # of VM waking a halted vCPU costs ~20 µs, more than a whole call. Each side sees the
 # other's progress only between pauses, so they are short (half the 12/24 KiB they were:
 # no-op median 34 µs instead of 39 on 2 busy CPUs).
-_short_pause: Final = functools.partial(zlib.crc32, bytes(6 * 1024))  # ~1.5 µs
 _long_pause: Final = functools.partial(zlib.crc32, bytes(12 * 1024))  # ~3.5 µs: a call's turn
 _yield_cpu: Final[Callable[[], object]] = (
     functools.partial(time.sleep, 0) if sys.platform == "win32" else os.sched_yield
@@ -114,7 +109,6 @@ class Portal:
         self._forked = False  # this process is a child forked off the portal's process
         self._idle = False  # no poller is awake (asleep, or none): a caller must wake the loop
         self._polling = False  # a worker polls the queue (awake or asleep)
-        self._spin_token = threading.Lock()  # held by the one caller allowed to spin
         self._thread: threading.Thread | None = None
         self._loop_thread_id: int | None = None
         # Set on the loop thread before start() returns:
@@ -125,7 +119,6 @@ class Portal:
         self._wakeup: anyio.Event | None = None
         self._stopped: anyio.Event | None = None
         self._in_flight = 0  # suspended calls (other than background ones)
-        self._beat = 0  # counts the poller's rounds: a caller sees whether it is running
 
     def __repr__(self) -> str:
         state = "forked" if self._forked else "stopped" if self._closed else "running"
@@ -218,7 +211,6 @@ class Portal:
         call: Call | None = None
         try:
             while not self._closed:
-                self._beat += 1
                 if queue and (call := self._next_call()) is not None:
                     call.worker = worker
                     call.polled = True
@@ -379,7 +371,8 @@ class Portal:
         if getattr(func, INLINE_ATTRIBUTE, False):
             return run_inline(func, args, kwargs)
         call = Call(func, args, kwargs)
-        self._await(call, call, patient=self._submit(call))
+        self._submit(call)
+        self._await(call, call)
         return cast("T", call.result())
 
     def in_event_loop(self) -> bool:
@@ -411,19 +404,17 @@ class Portal:
                 else "the sync face is closed: use it inside its `with` block"
             )
 
-    def _submit(self, call: Call) -> bool:
-        """Queue ``call``; True if the poller was asleep, so it will take a while."""
+    def _submit(self, call: Call) -> None:
+        """Queue ``call``, waking the loop if no poller is awake."""
         self._queue.append(call)
         if self._closed:  # closed meanwhile: the loop may have drained the queue already
             self._fail_queued()
         elif self._idle:
             self._on_loop(self._wake_poller)
-            return True
-        return False
 
-    def _await(self, call: Call, outcome: Outcome, *, patient: bool = False) -> None:
+    def _await(self, call: Call, outcome: Outcome) -> None:
         """Block until ``outcome`` is done, running the requests it brings meanwhile."""
-        self._wait(call, outcome.lock, patient=patient)
+        self._wait(call, outcome.lock)
         while not outcome.done:  # woken to run plain functions for the loop (call_user)
             outcome.signalled = False  # re-armed: the loop's next signal releases the lock
             self._serve(call, cast("deque[Request]", outcome.requests))
@@ -450,32 +441,9 @@ class Portal:
                 raise
             self._on_loop(request.done.set)
 
-    def _wait(self, call: Call, lock: threading.Lock, *, patient: bool = False) -> None:
-        """Block until the loop releases ``lock``; if interrupted, cancel ``call``.
-
-        ``patient``: the poller is waking up, so its stillness means less for a while.
-        """
+    def _wait(self, call: Call, lock: threading.Lock) -> None:
+        """Block until the loop releases ``lock``; if interrupted, cancel ``call``."""
         try:
-            if self._spin_token.acquire(blocking=False):
-                try:
-                    stall = 2 * _CALLER_STALL if patient else _CALLER_STALL
-                    start = moved = _clock()
-                    beat = self._beat
-                    pause = _long_pause  # first about the time the loop takes to run a call
-                    _yield_cpu()  # if the poller shares this CPU, it runs the call now
-                    while not lock.acquire(blocking=False):
-                        now = _clock()
-                        if beat != self._beat:
-                            beat, moved = self._beat, now
-                        elif now - moved > stall or now - start > _CALLER_SPIN:
-                            break
-                        pause()
-                        pause = _short_pause
-                        _yield_cpu()
-                    else:
-                        return
-                finally:
-                    self._spin_token.release()
             lock.acquire()
         except BaseException:
             # Interrupted (e.g. Ctrl-C) while waiting: cancel our call, keep the portal.
