@@ -350,10 +350,16 @@ def test_s3_makes_a_new_ceph_cluster_once_before_falling_back(
         if started.count("radosgw") <= failures:
             raise devservers.DevServerError("radosgw exited during start-up")
 
+    def moto(self: object) -> None:
+        started.append("moto")
+
+    def stop(name: str, markers: object) -> None:
+        stopped.append(name)
+
     monkeypatch.setattr(_s3.S3, "_start_radosgw", radosgw)
-    monkeypatch.setattr(_s3.S3, "_start_moto", lambda self: started.append("moto"))
-    monkeypatch.setattr(_s3, "stop_recorded", lambda name, markers: stopped.append(name))
-    monkeypatch.setattr(_s3, "log", lambda message: None)
+    monkeypatch.setattr(_s3.S3, "_start_moto", moto)
+    monkeypatch.setattr(_s3, "stop_recorded", stop)
+    monkeypatch.setattr(_s3, "log", print)
     try:
         server.start()
     except devservers.DevServerError:

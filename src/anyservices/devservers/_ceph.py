@@ -64,6 +64,11 @@ def render_conf(root: Path, fsid: str, mon_port: int, rgw_port: int) -> str:
         "osd_pool_default_pg_autoscale_mode": "off",
         "mon_max_pg_per_osd": "1000",
         "osd_crush_chooseleaf_type": "0",
+        # Placed in the CRUSH map by ``start_cluster``: an OSD placing itself at start-up
+        # sometimes sent its command before it knew the cluster's fsid (the monitor logged
+        # "fsid 00000000-... != ..."), was refused ("wrong fsid") and exited, under load.
+        "osd_crush_update_on_start": "false",
+        "osd_class_update_on_start": "false",
         "mon_data_avail_warn": "2",
         "mon_data_avail_crit": "1",
         "paxos_propose_interval": "0.1",  # 1 s by default: each pool rgw makes waits for one
@@ -113,6 +118,12 @@ def start_cluster(root: Path, rgw_port: int, spawn: Spawn) -> None:
         "ceph osd new",
         timeout=60,
     )
+    run_step(
+        ["ceph", *config, "--connect-timeout", "30", "osd", "crush", "add", "osd.0", "1.0",
+         "root=default"],
+        "ceph osd crush add",
+        timeout=60,
+    )  # fmt: skip
     run_step(
         ["ceph-osd", *config, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid],
         "ceph-osd --mkfs",
