@@ -48,21 +48,17 @@ class S3(Server):
     def start(self) -> None:
         choice = chosen_server()
         if choice != "moto":
-            for attempt in range(1, _RGW_ATTEMPTS + 1):
+            for attempt in range(1, _RGW_ATTEMPTS + 1):  # a fresh cluster for each attempt
                 try:
                     self._start_radosgw()
                 except DevServerError as error:
                     stop_recorded(self.name, self.markers())
-                    if attempt < _RGW_ATTEMPTS:
-                        # A fresh cluster can lose its start-up race (seen once: the OSD
-                        # refused by its monitor, "wrong fsid", right after apt-get).
-                        log(f"s3: radosgw did not start; making a new cluster. Why:\n{error}")
-                        continue
-                    if choice == "radosgw":
+                    if attempt == _RGW_ATTEMPTS and choice == "radosgw":
                         raise
-                    log(f"s3: radosgw could not be had; falling back to moto. Why:\n{error}")
+                    log(f"s3: radosgw did not start (attempt {attempt}). Why:\n{error}")
                 else:
                     return
+            log("s3: radosgw could not be had; falling back to moto")
         self._start_moto()
 
     def _start_radosgw(self) -> None:
